@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds mproc and runs its whole test suite.
+#
+#   ci/test.sh                 all three configurations, as CI runs them
+#   ci/test.sh default         one of: default, sanitize, portable
+#
+# default:  warnings are errors
+# sanitize: AddressSanitizer + UndefinedBehaviorSanitizer
+# portable: POSIX.1-2008 only (the path macOS and the BSDs take)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/ci/install-deps.sh"
+
+configs=("$@")
+[ ${#configs[@]} -gt 0 ] || configs=(default sanitize portable)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+for config in "${configs[@]}"; do
+  flags=(-DMPROC_WERROR=ON -DMPROC_BUILD_BENCH=ON)
+  case "$config" in
+    default) ;;
+    sanitize) flags+=(-DMPROC_SANITIZE=address,undefined
+                      -DMPROC_TEST_TIMEOUT_MULTIPLIER=3) ;;
+    portable) flags+=(-DMPROC_PORTABLE=ON) ;;
+    *) echo "unknown configuration: $config" >&2; exit 2 ;;
+  esac
+  build="$root/build/ci-$config"
+  echo "=== $config: configure and build"
+  cmake -S "$root" -B "$build" -G Ninja "${flags[@]}" >/dev/null
+  cmake --build "$build" -j "$jobs"
+  echo "=== $config: test"
+  (cd "$build" && ctest --output-on-failure -j "$jobs")
+done

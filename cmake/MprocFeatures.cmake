@@ -1,0 +1,78 @@
+# Feature detection: compile checks, never #ifdef on enum values.
+include(CheckCSourceCompiles)
+include(CheckSymbolExists)
+include(CMakePushCheckState)
+
+cmake_push_check_state(RESET)
+set(CMAKE_REQUIRED_DEFINITIONS -D_GNU_SOURCE)
+set(CMAKE_REQUIRED_LIBRARIES ${CMAKE_THREAD_LIBS_INIT})
+
+check_c_source_compiles("
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) { return (int)syscall(SYS_pidfd_open, 1, 0); }" MPROC_HAVE_PIDFD_OPEN)
+
+check_c_source_compiles("
+#include <sys/prctl.h>
+#include <signal.h>
+int main(void) { return prctl(PR_SET_PDEATHSIG, SIGKILL); }" MPROC_HAVE_PDEATHSIG)
+
+check_c_source_compiles("
+#include <fcntl.h>
+#include <unistd.h>
+int main(void) { int p[2]; return pipe2(p, O_CLOEXEC); }" MPROC_HAVE_PIPE2)
+
+check_c_source_compiles("
+#include <pthread.h>
+int main(void) {
+  pthread_mutexattr_t a; pthread_mutexattr_init(&a);
+  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_t m; pthread_mutex_init(&m, &a);
+  return pthread_mutex_consistent(&m);
+}" MPROC_HAVE_ROBUST_MUTEX)
+
+check_c_source_compiles("
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) { int w = 0; return (int)syscall(SYS_futex, &w, FUTEX_WAKE, 1, 0, 0, 0); }"
+  MPROC_HAVE_FUTEX)
+
+check_c_source_compiles("
+#include <pthread.h>
+#include <time.h>
+int main(void) {
+  pthread_condattr_t a; pthread_condattr_init(&a);
+  return pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+}" MPROC_HAVE_CONDATTR_SETCLOCK)
+
+check_c_source_compiles("
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(void) { return (int)syscall(SYS_gettid); }" MPROC_HAVE_GETTID)
+
+check_c_source_compiles("
+#include <pthread.h>
+#include <time.h>
+int main(void) {
+  pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER; struct timespec ts = {0, 0};
+  return pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &ts);
+}" MPROC_HAVE_MUTEX_CLOCKLOCK)
+cmake_pop_check_state()
+
+# The portable build keeps only what POSIX.1-2008 promises.
+if(MPROC_PORTABLE)
+  foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX GETTID
+                  MUTEX_CLOCKLOCK)
+    set(MPROC_HAVE_${feature} OFF)
+  endforeach()
+endif()
+
+foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX
+                CONDATTR_SETCLOCK GETTID MUTEX_CLOCKLOCK)
+  if(MPROC_HAVE_${feature})
+    set(MPROC_HAVE_${feature} 1)
+  else()
+    set(MPROC_HAVE_${feature} 0)
+  endif()
+endforeach()

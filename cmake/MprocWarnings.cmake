@@ -1,0 +1,15 @@
+# Warnings and sanitizers for every target of this project (not for users).
+set(MPROC_WARNING_FLAGS -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual
+    -Wformat=2 -Wundef)
+if(MPROC_WERROR)
+  list(APPEND MPROC_WARNING_FLAGS -Werror)
+endif()
+
+function(mproc_target_flags target)
+  target_compile_options(${target} PRIVATE ${MPROC_WARNING_FLAGS})
+  if(MPROC_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${MPROC_SANITIZE}
+                           -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    target_link_options(${target} PRIVATE -fsanitize=${MPROC_SANITIZE})
+  endif()
+endfunction()

@@ -1,0 +1,44 @@
+/* Seed 000 "守护进程": a daemon child lives and dies with its parent. The
+ * flag must be set before start, as Python asserts. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mproc.h"
+
+static int func(const void *arg, size_t size) {
+  printf("%.*s 存活\n", (int)size, (const char *)arg);
+  fflush(stdout);
+  sleep(2);
+  printf("%.*s 死亡\n", (int)size, (const char *)arg);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  mproc_process_t *p, *q;
+  mproc_process_options_t daemon = {0};
+  int r;
+  mproc_init(&argc, &argv);
+
+  /* Joined: the daemon runs to its end. */
+  if (mproc_process_create(&p, func, "Lin", 3, NULL) != 0) return 1;
+  mproc_process_set_daemon(p, 1); /* must come before start */
+  if (mproc_process_start(p) != 0) return 1;
+  r = mproc_process_set_daemon(p, 1);
+  printf("daemon after start: %s\n", mproc_strerror(r));
+  fflush(stdout);
+  mproc_process_join(p, MPROC_INFINITE);
+  mproc_process_free(p);
+  printf("main\n");
+  fflush(stdout);
+
+  /* Not joined: the daemon is terminated when main returns, so "Jon 死亡"
+   * is never printed. */
+  daemon.daemon = 1;
+  if (mproc_process_create(&q, func, "Jon", 3, &daemon) != 0 ||
+      mproc_process_start(q) != 0)
+    return 1;
+  usleep(300000);
+  printf("main exits\n");
+  return 0;
+}

@@ -1,0 +1,32 @@
+/* Seed 002 "fork使用": parent and child run side by side; each prints its
+ * own line and both finish. With mproc the child is a Process whose target
+ * is the seed's `pid == 0` branch. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "mproc.h"
+
+static int child(const void *arg, size_t size) {
+  (void)arg;
+  (void)size;
+  sleep(3);
+  printf("The new process\n");
+  printf("Fork test over\n");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  mproc_process_t *p;
+  int r;
+  mproc_init(&argc, &argv);
+  r = mproc_process_create(&p, child, NULL, 0, NULL);
+  if (r == 0) r = mproc_process_start(p);
+  if (r != 0) {
+    printf("Create process failed: %s\n", mproc_strerror(r));
+    return 1;
+  }
+  sleep(4);
+  printf("The old process\n");
+  printf("Fork test over\n");
+  return 0;
+}

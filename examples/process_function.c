@@ -1,0 +1,38 @@
+/* Seed 000, "创建进程方法一": a process running a function with arguments.
+ * The parent prints "main" at once; the child prints its lines a second
+ * apart; the parent's exit waits for the child, as Python's does. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mproc.h"
+
+static int func(const void *arg, size_t size) {
+  printf("%.*s\n", (int)size, (const char *)arg);
+  fflush(stdout);
+  sleep(1);
+  printf("1\n");
+  fflush(stdout);
+  sleep(1);
+  printf("2\n");
+  fflush(stdout);
+  sleep(1);
+  printf("3\n");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  mproc_process_t *pcs;
+  const char *name = "hkw";
+  int r;
+  mproc_init(&argc, &argv);
+  r = mproc_process_create(&pcs, func, name, strlen(name), NULL);
+  if (r == 0) r = mproc_process_start(pcs);
+  if (r != 0) {
+    fprintf(stderr, "start: %s\n", mproc_strerror(r));
+    return 1;
+  }
+  printf("main\n");
+  fflush(stdout);
+  return 0; /* mproc joins the non-daemon child before the program ends */
+}

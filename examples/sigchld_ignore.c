@@ -1,0 +1,34 @@
+/* Seed 002 "模拟僵尸进程产生": the parent ignores SIGCHLD so the kernel
+ * reaps its children itself and none stays a zombie. mproc keeps working:
+ * join returns when the child ends (Python's would fail), and the exit code
+ * still arrives, because the child reports it on its own. */
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "mproc.h"
+
+static int child(const void *arg, size_t size) {
+  (void)arg;
+  (void)size;
+  sleep(4);
+  printf("Child PID: %lld\n", (long long)mproc_getpid());
+  return 2; /* the seed's sys.exit(2) */
+}
+
+int main(int argc, char **argv) {
+  mproc_process_t *p;
+  int code = 0, r;
+  mproc_init(&argc, &argv);
+  signal(SIGCHLD, SIG_IGN);
+
+  r = mproc_process_create(&p, child, NULL, 0, NULL);
+  if (r == 0) r = mproc_process_start(p);
+  if (r != 0) return 1;
+  /* The seed spins forever here; we wait for the child instead. */
+  r = mproc_process_join(p, 10000);
+  mproc_process_exitcode(p, &code);
+  printf("join: %s, exit code %d\n", mproc_strerror(r), code);
+  mproc_process_free(p);
+  return 0;
+}

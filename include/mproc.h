@@ -1,0 +1,330 @@
+/**
+ * @file mproc.h
+ * @brief mproc: Python's multiprocessing model for C.
+ *
+ * Process, Pool, Queue, Lock and pid inspection behind one header, with a
+ * POSIX backend and a Windows backend.
+ *
+ * Conventions used by every function in this header:
+ *
+ * - Every fallible call returns `int`: `0` on success, a negative `MPROC_E*`
+ *   code on failure. mproc_strerror() names a code. When a call fails with
+ *   #MPROC_EOS, mproc_os_error() returns the native errno / GetLastError()
+ *   value of that failure in the calling thread.
+ * - Timeouts are `int64_t` milliseconds: #MPROC_INFINITE waits forever, `0`
+ *   polls. A timed wait sleeps in the kernel; it never busy-polls.
+ * - Options come in structs whose zero value means "the default".
+ * - Bad input (NULL pointers, absurd sizes, handles used after free, calls out
+ *   of lifecycle order) returns an error code; the library never aborts.
+ * - Every call is safe from any thread.
+ */
+#ifndef MPROC_H
+#define MPROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(MPROC_SHARED)
+#if defined(MPROC_BUILDING)
+#define MPROC_API __declspec(dllexport)
+#else
+#define MPROC_API __declspec(dllimport)
+#endif
+#elif defined(MPROC_BUILDING) && (defined(__GNUC__) || defined(__clang__))
+#define MPROC_API __attribute__((visibility("default")))
+#else
+#define MPROC_API
+#endif
+
+/** @name Version */
+/** @{ */
+#define MPROC_VERSION_MAJOR 0
+#define MPROC_VERSION_MINOR 1
+#define MPROC_VERSION_PATCH 0
+/** @brief The library's version as "MAJOR.MINOR.PATCH". Any process, any thread. */
+MPROC_API const char *mproc_version(void);
+/** @} */
+
+/** @name Errors */
+/** @{ */
+
+/**
+ * @brief The error table: name, value, message.
+ *
+ * Values are the same on every platform, so they work as `case` labels.
+ */
+#define MPROC_ERRNO_MAP(X)                                                     \
+  X(EINVAL, -1, "invalid argument")                                            \
+  X(ENOMEM, -2, "out of memory")                                               \
+  X(ETIMEDOUT, -3, "timed out")                                                \
+  X(EFULL, -4, "queue full")                                                   \
+  X(EEMPTY, -5, "queue empty")                                                 \
+  X(ECLOSED, -6, "closed")                                                     \
+  X(EMSGSIZE, -7, "message larger than the buffer")                            \
+  X(EOWNERDEAD, -8, "previous owner died; lock acquired")                      \
+  X(ESTATE, -9, "wrong lifecycle state")                                       \
+  X(ENOTREG, -10, "target not registered")                                     \
+  X(EWORKERLOST, -11, "worker lost")                                           \
+  X(ESRCH, -12, "no such process")                                             \
+  X(EPERM, -13, "permission denied")                                           \
+  X(EOS, -14, "operating system error")                                        \
+  X(ENOTSUP, -15, "not supported on this platform or build")                   \
+  X(EBADHANDLE, -16, "invalid or freed handle")                                \
+  X(ERANGE, -17, "result does not fit the buffer")                             \
+  X(ENOTOWNER, -18, "not held by the caller")                                  \
+  X(EOVERFLOW, -19, "count would exceed its bound")
+
+/** @brief Error codes; all negative. */
+enum mproc_error {
+#define MPROC__ERR_ENUM(name, value, msg) MPROC_##name = (value),
+  MPROC_ERRNO_MAP(MPROC__ERR_ENUM)
+#undef MPROC__ERR_ENUM
+  MPROC__ERR_LAST = -20
+};
+
+/**
+ * @brief A short English message for an error code.
+ * @return A static string; "unknown error" for a value outside the table.
+ * Any process, any thread.
+ */
+MPROC_API const char *mproc_strerror(int code);
+
+/**
+ * @brief The code's symbolic name, e.g. "MPROC_EINVAL".
+ * @return A static string; "MPROC_E?" for a value outside the table.
+ */
+MPROC_API const char *mproc_error_name(int code);
+
+/**
+ * @brief The native error (errno on POSIX, GetLastError() on Windows) of the
+ * last call that failed with #MPROC_EOS in the calling thread; 0 if none.
+ */
+MPROC_API int mproc_os_error(void);
+/** @} */
+
+/** @brief Wait forever. */
+#define MPROC_INFINITE ((int64_t)-1)
+
+/** @brief A process id: a pid_t on POSIX, a DWORD on Windows. */
+typedef int64_t mproc_pid_t;
+
+/** @name Library start-up */
+/** @{ */
+
+/**
+ * @brief Initialise mproc in this program; call it first thing in `main`.
+ *
+ * Python's `if __name__ == '__main__':` guard. With the fork start method it
+ * is optional (the first mproc call initialises what it needs); a program that
+ * uses the spawn start method must call it, because a spawned child is the
+ * same executable and learns here that it is a child.
+ *
+ * It registers the exit handler that, at normal exit, terminates daemon
+ * children and joins the others. Calling it again does nothing.
+ *
+ * @param argc  &argc of main, or NULL.
+ * @param argv  &argv of main, or NULL. mproc's own arguments are removed.
+ * @return 0, or #MPROC_EOS.
+ * Any process; call it from the main thread before starting other threads.
+ */
+MPROC_API int mproc_init(int *argc, char ***argv);
+/** @} */
+
+/** @name Process */
+/** @{ */
+
+/**
+ * @brief A process's work: a C function.
+ *
+ * @param arg       The argument bytes given at create time (a private copy in
+ *                  the child; NULL when arg_size is 0).
+ * @param arg_size  Their size.
+ * @return The child's exit code. The operating system keeps its low 8 bits
+ *         (0..255), as it does for `exit()`.
+ */
+typedef int (*mproc_target_fn)(const void *arg, size_t arg_size);
+
+/** @brief How a child is started. */
+typedef enum mproc_start_method {
+  /** The program's default: fork on POSIX, spawn on Windows. */
+  MPROC_START_DEFAULT = 0,
+  /** fork(): the child is a copy of the parent (POSIX only). */
+  MPROC_START_FORK = 1,
+  /** A fresh run of the same executable. Not in this version: #MPROC_ENOTSUP. */
+  MPROC_START_SPAWN = 2,
+  /** Forked by a single-threaded server. Not in this version: #MPROC_ENOTSUP. */
+  MPROC_START_FORKSERVER = 3
+} mproc_start_method_t;
+
+/** @brief Options for mproc_process_create(); zero means the default. */
+typedef struct mproc_process_options {
+  /** The process name; NULL gives "Process-N" (N counts from 1 in the creating
+   *  process, and a child's children are "Process-N:M"), as in Python. */
+  const char *name;
+  /** Non-zero: a daemon child, terminated when its parent exits (normally or
+   *  killed outright, see mproc_process_set_daemon()). */
+  int daemon;
+  /** The start method; #MPROC_START_DEFAULT is the program's default. */
+  mproc_start_method_t start_method;
+} mproc_process_options_t;
+
+/** @brief A child process (opaque; lives in the process that created it). */
+typedef struct mproc_process mproc_process_t;
+
+/**
+ * @brief Exit code reported when the operating system did not keep the
+ * status: only when the application set SIGCHLD to SIG_IGN and the child was
+ * ended by a signal that mproc did not send.
+ */
+#define MPROC_EXITCODE_UNKNOWN (-1000)
+
+/**
+ * @brief Create a process object (not started yet).
+ *
+ * @param out       Receives the handle.
+ * @param target    The function the child runs.
+ * @param arg       Argument bytes, copied now (NULL allowed when arg_size is 0).
+ * @param arg_size  Their size.
+ * @param options   NULL or options.
+ * @return 0, #MPROC_EINVAL (NULL out or target, NULL arg with a non-zero
+ *         size, a start method out of range, a name over 255 bytes),
+ *         #MPROC_ENOMEM.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_process_create(mproc_process_t **out, mproc_target_fn target,
+                                   const void *arg, size_t arg_size,
+                                   const mproc_process_options_t *options);
+
+/**
+ * @brief Start the child (Python's `start()`).
+ *
+ * Standard streams are flushed first, so no buffered output is printed twice.
+ * The child runs the target, then leaves through mproc's exit path: it joins
+ * its own children, flushes stdio and calls `_exit()` with the target's
+ * return value, so the parent's atexit handlers never run in it.
+ *
+ * @return 0; #MPROC_ESTATE if already started; #MPROC_ENOTSUP for a start
+ *         method this build does not have; #MPROC_EBADHANDLE; #MPROC_EOS.
+ * The creating process, any thread.
+ */
+MPROC_API int mproc_process_start(mproc_process_t *p);
+
+/**
+ * @brief Wait for the child to end (Python's `join(timeout)`).
+ *
+ * @param timeout_ms  #MPROC_INFINITE, 0 to poll, or milliseconds.
+ * @return 0 once the child has ended (its exit code is then available);
+ *         #MPROC_ETIMEDOUT if it still runs at the deadline; #MPROC_ESTATE
+ *         if not started; #MPROC_EBADHANDLE; #MPROC_EINVAL for a negative
+ *         timeout other than #MPROC_INFINITE.
+ * The creating process, any thread; several threads may join at once.
+ */
+MPROC_API int mproc_process_join(mproc_process_t *p, int64_t timeout_ms);
+
+/**
+ * @brief Whether the child runs: started and not ended.
+ * @param alive  Receives 1 or 0.
+ * @return 0, #MPROC_EBADHANDLE, #MPROC_EINVAL.
+ */
+MPROC_API int mproc_process_is_alive(mproc_process_t *p, int *alive);
+
+/**
+ * @brief The child's exit code (Python's `exitcode`).
+ *
+ * @param exitcode  Receives the target's return value (0..255), `-N` when
+ *                  signal N ended the child, or #MPROC_EXITCODE_UNKNOWN.
+ * @return 0; #MPROC_ESTATE while the child has not ended or was never
+ *         started; #MPROC_EBADHANDLE; #MPROC_EINVAL.
+ */
+MPROC_API int mproc_process_exitcode(mproc_process_t *p, int *exitcode);
+
+/**
+ * @brief Ask the child to stop: SIGTERM on POSIX, TerminateProcess on Windows.
+ *
+ * A child that has already ended is left alone and 0 is returned. The pid is
+ * never signalled after the child was reaped, so a reused pid is never hit.
+ * @return 0, #MPROC_ESTATE if not started, #MPROC_EBADHANDLE, #MPROC_EOS.
+ */
+MPROC_API int mproc_process_terminate(mproc_process_t *p);
+
+/** @brief As mproc_process_terminate(), with SIGKILL. */
+MPROC_API int mproc_process_kill(mproc_process_t *p);
+
+/**
+ * @brief The child's pid.
+ * @return The pid once started; 0 before; #MPROC_EBADHANDLE (negative) for a
+ *         bad handle.
+ */
+MPROC_API mproc_pid_t mproc_process_pid(mproc_process_t *p);
+
+/**
+ * @brief The process's name.
+ * @return A string owned by the handle, valid until mproc_process_free(); NULL
+ *         for a bad handle.
+ */
+MPROC_API const char *mproc_process_name(mproc_process_t *p);
+
+/**
+ * @brief Set the daemon flag; only before start (Python asserts the same).
+ *
+ * A daemon child is terminated (SIGTERM, then joined) when its parent exits
+ * normally, as in Python. Unlike Python, it is also killed (SIGKILL) when the
+ * parent dies outright (SIGKILL, crash): on Linux through PR_SET_PDEATHSIG
+ * when the starting thread is the main thread, otherwise (and on the portable
+ * POSIX build) through a watcher thread in the child that sees EOF on a pipe
+ * whose write end only the parent holds.
+ *
+ * @return 0; #MPROC_ESTATE after start; #MPROC_EBADHANDLE.
+ */
+MPROC_API int mproc_process_set_daemon(mproc_process_t *p, int daemon);
+
+/** @brief The daemon flag: 1 or 0; #MPROC_EBADHANDLE for a bad handle. */
+MPROC_API int mproc_process_daemon(mproc_process_t *p);
+
+/**
+ * @brief Free the handle (Python's `close()`).
+ *
+ * @return 0; #MPROC_ESTATE while the child runs or another thread joins it
+ *         (nothing is freed then); #MPROC_EBADHANDLE. NULL is accepted and
+ *         returns 0.
+ */
+MPROC_API int mproc_process_free(mproc_process_t *p);
+
+/**
+ * @brief The children of this process that are alive (Python's
+ * `active_children()`); children that ended are reaped on the way.
+ *
+ * @param out    An array of at least `cap` handles, or NULL when cap is 0.
+ * @param cap    Its length.
+ * @param count  Receives the number of live children.
+ * @return 0; #MPROC_ERANGE when more than `cap` are alive (the first `cap`
+ *         are written, and *count says how many there are); #MPROC_EINVAL.
+ */
+MPROC_API int mproc_active_children(mproc_process_t **out, size_t cap,
+                                    size_t *count);
+
+/** @brief This process's pid. */
+MPROC_API mproc_pid_t mproc_getpid(void);
+
+/** @brief This process's parent's pid. */
+MPROC_API mproc_pid_t mproc_getppid(void);
+
+/**
+ * @brief This process's name: "MainProcess", or the name the parent gave it.
+ * @return A static string, valid for the life of the process.
+ */
+MPROC_API const char *mproc_current_process_name(void);
+
+/** @brief The number of CPUs online; at least 1. */
+MPROC_API int mproc_cpu_count(void);
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MPROC_H */

@@ -1,0 +1,32 @@
+/* Declarations shared by mproc's common source files (never installed). */
+#ifndef MPROC_INTERNAL_H
+#define MPROC_INTERNAL_H
+
+#include "mproc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_MSC_VER)
+#define MPROC__THREAD_LOCAL __declspec(thread)
+#else
+#define MPROC__THREAD_LOCAL _Thread_local
+#endif
+
+/* Record the native error of a failed OS call for mproc_os_error() and return
+ * MPROC_EOS, so backends can write `return mproc__os_fail(errno);`. */
+int mproc__os_fail(int native_error);
+
+/* Longest name a process may be given, in bytes, without the NUL. */
+#define MPROC__NAME_MAX 255
+
+/* Exit code a child uses when mproc could not run its target at all (the
+ * bootstrap failed); chosen to be unlikely as a target's own return value. */
+#define MPROC__EXIT_BOOTSTRAP_FAILED 121
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

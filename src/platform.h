@@ -1,0 +1,116 @@
+/*
+ * The one seam between mproc's common code and a platform backend.
+ *
+ * Common code (the .c files of src/) calls only what is declared here; each backend
+ * (src/posix/, src/win32/) implements it. Policy (names, lifecycle rules,
+ * what happens at exit) stays in common code; a backend holds mechanisms:
+ * how to start a child, wait for it, signal it, and the clock.
+ */
+#ifndef MPROC_PLATFORM_H
+#define MPROC_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "os_types.h" /* the backend's: mproc__mutex_t */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* Map a native error (errno, GetLastError) to an MPROC_E* code. Errors with
+ * a meaning of their own in mproc's space (no memory, no such process,
+ * permission denied, ...) map to that code; any other becomes MPROC_EOS with
+ * the native value kept for mproc_os_error(). */
+int mproc__os_translate(int native_error);
+
+/* ---- clock and identity ---------------------------------------------- */
+
+/* Monotonic clock in nanoseconds; never goes back, unrelated to wall time. */
+int64_t mproc__clock_ns(void);
+
+/* Deadline arithmetic on that clock: MPROC_INFINITE stays infinite. */
+int64_t mproc__deadline_from_timeout(int64_t timeout_ms);
+/* Milliseconds left before the deadline (rounded up, 0 when past), or
+ * MPROC_INFINITE for an infinite deadline. */
+int64_t mproc__timeout_left(int64_t deadline_ns);
+
+mproc_pid_t mproc__os_getpid(void);
+mproc_pid_t mproc__os_getppid(void);
+int mproc__os_cpu_count(void);
+
+/* ---- in-process mutex ------------------------------------------------ */
+
+void mproc__mutex_init(mproc__mutex_t *m);
+void mproc__mutex_lock(mproc__mutex_t *m);
+void mproc__mutex_unlock(mproc__mutex_t *m);
+
+/* ---- child processes ------------------------------------------------- */
+
+/* What a child is started with. The backend copies nothing it does not need
+ * beyond the call: fork inherits the memory as it is. */
+typedef struct mproc__child_spec {
+  mproc_target_fn target;
+  const void *arg;
+  size_t arg_size;
+  const char *name;     /* the child's mproc_current_process_name() */
+  const char *identity; /* its identity, "1", "1:2", ... (see process.c) */
+  int daemon;
+  mproc_start_method_t method; /* already resolved: never DEFAULT */
+} mproc__child_spec_t;
+
+/* The backend's record of one started child (opaque to common code). */
+typedef struct mproc__child mproc__child_t;
+
+/* Signals common code may send, mapped by each backend. */
+enum { MPROC__SIG_TERM = 1, MPROC__SIG_KILL = 2 };
+
+/* Whether the backend can start children with this method. */
+int mproc__child_method_supported(mproc_start_method_t method);
+
+/* The default start method of this platform. */
+mproc_start_method_t mproc__child_default_method(void);
+
+/* Start a child. In the child, the backend calls mproc__child_main(spec)
+ * and ends the process with its return value; it never returns there. */
+int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out);
+
+mproc_pid_t mproc__child_pid(const mproc__child_t *c);
+
+/* Wait until the child has ended and been reaped, or the timeout passes.
+ * Returns 0 with *exitcode set, or MPROC_ETIMEDOUT. */
+int mproc__child_wait(mproc__child_t *c, int64_t timeout_ms, int *exitcode);
+
+/* Send MPROC__SIG_TERM or MPROC__SIG_KILL; a child already reaped is left
+ * alone (returns 0). */
+int mproc__child_signal(mproc__child_t *c, int sig);
+
+/* Common code is done with the record. The backend frees it once the child
+ * has been reaped; a child still running is reaped later, never left a
+ * zombie. */
+void mproc__child_release(mproc__child_t *c);
+
+/* ---- provided by common code, called by the backend ------------------ */
+
+/* Run a child's life after the backend has set the process up: take the
+ * name and identity, run the target, then mproc's own exit processing
+ * (daemons terminated, other children joined) and flush stdio. Returns the
+ * exit code for the backend to end the process with. */
+int mproc__child_main(const mproc__child_spec_t *spec);
+
+/* In a child right after fork (ours or the application's): forget the
+ * parent's children, which are not this process's. Runs single-threaded. */
+void mproc__process_after_fork_child(void);
+
+/* The exit processing of Python's multiprocessing: terminate daemon
+ * children, then join every child still running. */
+void mproc__process_exit_children(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,47 @@
+/* The POSIX backend's record of a started child, shared by start.c (which
+ * forks it) and reaper.c (which waits for it and reaps it). */
+#ifndef MPROC_POSIX_CHILD_H
+#define MPROC_POSIX_CHILD_H
+
+#include <sys/types.h>
+
+#include "platform.h"
+
+struct mproc__child {
+  struct mproc__child *next, *prev; /* reaper's list while not yet closed */
+  pid_t pid;
+  int pidfd;     /* pollable exit notification (Linux), or -1 */
+  int status_fd; /* read end of the child's status pipe, or -1 */
+  /* The child writes its exit code here just before _exit: the only record
+   * of it when the application set SIGCHLD to SIG_IGN and the kernel reaped
+   * the child on its own. EOF on it is also the portable exit signal. */
+  unsigned char status_buf[4];
+  size_t status_len;
+  int status_eof;
+  int reaped;      /* exit status known; fds may still await closing */
+  int exitcode;
+  int sent_signal; /* the last signal mproc sent it, for a lost status */
+  int released;    /* common code dropped its handle */
+  int retired;     /* off the watch list, descriptors closed */
+  int pollers;     /* joiners polling its descriptor: do not close it yet */
+  int64_t retry_ns;   /* next waitpid attempt after EOF, or 0 */
+  int64_t retry_step; /* back-off between those attempts */
+};
+
+/* Take a freshly forked child under watch. Called with the start lock. */
+void mproc__reaper_add(mproc__child_t *c);
+
+/* The start lock: held across fork so that the child inherits a consistent
+ * list of its siblings' descriptors, which it then closes. */
+void mproc__reaper_lock(void);
+void mproc__reaper_unlock(void);
+
+/* In a child after fork: close the parent's watch descriptors and forget
+ * them; the child has no reaper thread until it starts children itself. */
+void mproc__reaper_after_fork_child(void);
+
+/* The status pipe end this process writes its exit code to, if it is an
+ * mproc child; its own children must not inherit it. */
+extern int mproc__self_status_fd;
+
+#endif

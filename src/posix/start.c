@@ -1,0 +1,203 @@
+/*
+ * Starting children on POSIX with fork(), and what a child sets up before
+ * its target runs: the status pipe, and for a daemon the watch on its
+ * parent's death.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "mproc_config.h"
+
+#if MPROC_HAVE_PDEATHSIG
+#include <sys/prctl.h>
+#endif
+
+/*
+ * The death pipe: this process holds the only write end, its daemon
+ * children hold read ends. When this process dies in any way, the kernel
+ * closes the write end and every daemon's watcher reads EOF. Every child
+ * closes the inherited write end at once (see after_fork_child).
+ */
+static int death_pipe[2] = {-1, -1};
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+static void after_fork_child(void) {
+  close_fd(&death_pipe[1]);
+  /* The read end is our parent's pipe: a child of ours must watch us, not
+   * it. run_child() keeps or closes the inherited descriptor. */
+  death_pipe[0] = -1;
+  mproc__reaper_after_fork_child();
+  mproc__process_after_fork_child();
+}
+
+static void register_atfork(void) {
+  /* Also for the application's own fork(): its children must not keep our
+   * descriptors (a daemon would outlive us) nor our children's records. */
+  pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+static int set_cloexec_pipe(int fds[2]) {
+#if MPROC_HAVE_PIPE2
+  if (pipe2(fds, O_CLOEXEC) != 0) return mproc__os_translate(errno);
+#else
+  if (pipe(fds) != 0) return mproc__os_translate(errno);
+  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+#endif
+  return 0;
+}
+
+int mproc__child_method_supported(mproc_start_method_t method) {
+  return method == MPROC_START_FORK;
+}
+
+mproc_start_method_t mproc__child_default_method(void) {
+  return MPROC_START_FORK;
+}
+
+static int is_main_thread(void) {
+#if MPROC_HAVE_GETTID
+  return (pid_t)syscall(SYS_gettid) == getpid();
+#else
+  return 0;
+#endif
+}
+
+static void *death_watch(void *arg) {
+  int fd = (int)(intptr_t)arg;
+  char byte;
+  ssize_t n;
+  do {
+    n = read(fd, &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  /* EOF: the parent is gone without terminating us. A daemon does not
+   * outlive its parent. */
+  kill(getpid(), SIGKILL);
+  return NULL;
+}
+
+/* In a daemon child: arrange to die with the parent. */
+static void watch_parent(pid_t parent, int use_pdeathsig, int death_fd) {
+#if MPROC_HAVE_PDEATHSIG
+  if (use_pdeathsig) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* The parent may have died before prctl took effect. */
+    if (getppid() != parent) kill(getpid(), SIGKILL);
+    close(death_fd);
+    return;
+  }
+#else
+  (void)use_pdeathsig;
+#endif
+  {
+    pthread_t thread;
+    pthread_attr_t attr;
+    sigset_t all, old;
+    (void)parent;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    if (pthread_create(&thread, &attr, death_watch,
+                       (void *)(intptr_t)death_fd) != 0) {
+      /* Without a watcher the promise cannot be kept: do not run. */
+      _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
+    }
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+}
+
+static void write_status(int fd, int code) {
+  int32_t value = code;
+  ssize_t n;
+  do {
+    n = write(fd, &value, sizeof value);
+  } while (n < 0 && errno == EINTR);
+}
+
+static void run_child(const mproc__child_spec_t *spec, int status_fd,
+                      pid_t parent, int use_pdeathsig, int death_fd) {
+  int code;
+  mproc__self_status_fd = status_fd;
+  if (spec->daemon)
+    watch_parent(parent, use_pdeathsig, death_fd);
+  else if (death_fd >= 0)
+    close(death_fd);
+  code = mproc__child_main(spec) & 0xff;
+  write_status(status_fd, code);
+  _exit(code);
+}
+
+int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
+  mproc__child_t *c;
+  int status_pipe[2] = {-1, -1};
+  int use_pdeathsig = 0, death_fd = -1;
+  pid_t parent = getpid(), pid;
+  int r;
+
+  pthread_once(&atfork_once, register_atfork);
+  c = calloc(1, sizeof *c);
+  if (!c) return MPROC_ENOMEM;
+  c->pidfd = -1;
+  c->status_fd = -1;
+
+  r = set_cloexec_pipe(status_pipe);
+  if (r != 0) goto fail;
+  fcntl(status_pipe[0], F_SETFL, O_NONBLOCK);
+
+  mproc__reaper_lock();
+  if (spec->daemon) {
+    use_pdeathsig = MPROC_HAVE_PDEATHSIG && is_main_thread();
+    if (death_pipe[0] < 0 && (r = set_cloexec_pipe(death_pipe)) != 0) {
+      mproc__reaper_unlock();
+      goto fail;
+    }
+  }
+  death_fd = death_pipe[0];
+
+  pid = fork();
+  if (pid == 0) {
+    /* The atfork handler has already closed what belongs to the parent. */
+    close(status_pipe[0]);
+    run_child(spec, status_pipe[1], parent, use_pdeathsig, death_fd);
+  }
+  if (pid < 0) {
+    r = mproc__os_translate(errno);
+    mproc__reaper_unlock();
+    goto fail;
+  }
+  close(status_pipe[1]);
+  c->pid = pid;
+  c->status_fd = status_pipe[0];
+#if MPROC_HAVE_PIDFD_OPEN
+  /* A kernel without pidfd_open (ENOSYS) leaves the status pipe to tell. */
+  c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (c->pidfd >= 0) fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
+#endif
+  mproc__reaper_add(c);
+  mproc__reaper_unlock();
+  *out = c;
+  return 0;
+
+fail:
+  close_fd(&status_pipe[0]);
+  close_fd(&status_pipe[1]);
+  free(c);
+  return r;
+}

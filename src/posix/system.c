@@ -1,0 +1,62 @@
+/* POSIX mechanisms the seam needs everywhere: errors, clock, identity,
+ * in-process mutexes. */
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "platform.h"
+
+int mproc__os_translate(int native_error) {
+  switch (native_error) {
+  case 0:
+    return 0;
+  case ENOMEM:
+    return MPROC_ENOMEM;
+  case ESRCH:
+    return MPROC_ESRCH;
+  case EPERM:
+  case EACCES:
+    return MPROC_EPERM;
+  case ETIMEDOUT:
+    return MPROC_ETIMEDOUT;
+  default:
+    return mproc__os_fail(native_error);
+  }
+}
+
+int64_t mproc__clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t mproc__deadline_from_timeout(int64_t timeout_ms) {
+  if (timeout_ms < 0) return MPROC_INFINITE;
+  /* Timeouts past ~292 years would overflow; they are forever anyway. */
+  if (timeout_ms > INT64_MAX / 2000000) return MPROC_INFINITE;
+  return mproc__clock_ns() + timeout_ms * 1000000;
+}
+
+int64_t mproc__timeout_left(int64_t deadline_ns) {
+  int64_t left;
+  if (deadline_ns == MPROC_INFINITE) return MPROC_INFINITE;
+  left = deadline_ns - mproc__clock_ns();
+  if (left <= 0) return 0;
+  return (left + 999999) / 1000000;
+}
+
+mproc_pid_t mproc__os_getpid(void) { return (mproc_pid_t)getpid(); }
+
+mproc_pid_t mproc__os_getppid(void) { return (mproc_pid_t)getppid(); }
+
+int mproc__os_cpu_count(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+void mproc__mutex_init(mproc__mutex_t *m) { pthread_mutex_init(m, NULL); }
+
+void mproc__mutex_lock(mproc__mutex_t *m) { pthread_mutex_lock(m); }
+
+void mproc__mutex_unlock(mproc__mutex_t *m) { pthread_mutex_unlock(m); }

@@ -1,0 +1,391 @@
+/*
+ * Process: lifecycle policy, names, the registry of this process's handles,
+ * and what happens at exit. How a child is started, waited for and signalled
+ * is the backend's (src/platform.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform.h"
+
+enum process_state { STATE_CREATED, STATE_STARTED };
+
+struct mproc_process {
+  struct mproc_process *next, *prev; /* the registry, under registry.lock */
+  enum process_state state;
+  int daemon;
+  int busy; /* threads inside a join: free must wait for them */
+  mproc_start_method_t method;
+  mproc_target_fn target;
+  void *arg;
+  size_t arg_size;
+  mproc__child_t *child; /* set once started */
+  mproc_pid_t pid;
+  char *name;
+  char identity[64];
+};
+
+/*
+ * Every live handle of this process is on one list. A handle is checked
+ * against it before use, so a freed or foreign pointer is reported as
+ * MPROC_EBADHANDLE instead of being dereferenced.
+ */
+static struct {
+  mproc__mutex_t lock;
+  mproc_process_t *head;
+  unsigned long counter;    /* the N of the next "Process-N" */
+  char identity[64];        /* "" in the main process, "1", "1:2", ... */
+  char name[MPROC__NAME_MAX + 1];
+  int exit_handler_registered;
+} registry = {MPROC__MUTEX_INITIALIZER, NULL, 0, "", "MainProcess", 0};
+
+static void exit_handler(void) { mproc__process_exit_children(); }
+
+static void ensure_exit_handler(void) {
+  /* Called with registry.lock held. */
+  if (!registry.exit_handler_registered) {
+    registry.exit_handler_registered = 1;
+    atexit(exit_handler);
+  }
+}
+
+int mproc_init(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  mproc__mutex_lock(&registry.lock);
+  ensure_exit_handler();
+  mproc__mutex_unlock(&registry.lock);
+  return 0;
+}
+
+/* Whether p is a live handle of this process. Called with the lock held. */
+static int is_registered(const mproc_process_t *p) {
+  const mproc_process_t *it;
+  for (it = registry.head; it; it = it->next)
+    if (it == p) return 1;
+  return 0;
+}
+
+/* Lock the registry and check p; on success the caller holds the lock. */
+static int lock_handle(const mproc_process_t *p) {
+  if (!p) return MPROC_EINVAL;
+  mproc__mutex_lock(&registry.lock);
+  if (!is_registered(p)) {
+    mproc__mutex_unlock(&registry.lock);
+    return MPROC_EBADHANDLE;
+  }
+  return 0;
+}
+
+static char *copy_string(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *copy = malloc(n);
+  if (copy) memcpy(copy, s, n);
+  return copy;
+}
+
+int mproc_process_create(mproc_process_t **out, mproc_target_fn target,
+                         const void *arg, size_t arg_size,
+                         const mproc_process_options_t *options) {
+  mproc_process_options_t defaults = {0};
+  mproc_process_t *p = NULL;
+  char default_name[sizeof "Process-" + sizeof registry.identity + 24];
+  int r = 0;
+
+  if (!out || !target || (!arg && arg_size > 0)) return MPROC_EINVAL;
+  *out = NULL;
+  if (!options) options = &defaults;
+  if (options->start_method < MPROC_START_DEFAULT ||
+      options->start_method > MPROC_START_FORKSERVER)
+    return MPROC_EINVAL;
+  if (options->name && strlen(options->name) > MPROC__NAME_MAX)
+    return MPROC_EINVAL;
+
+  p = calloc(1, sizeof *p);
+  if (!p) return MPROC_ENOMEM;
+  p->target = target;
+  p->daemon = options->daemon != 0;
+  p->method = options->start_method;
+  p->arg_size = arg_size;
+  if (arg_size > 0) {
+    p->arg = malloc(arg_size);
+    if (!p->arg) {
+      r = MPROC_ENOMEM;
+      goto finish;
+    }
+    memcpy(p->arg, arg, arg_size);
+  }
+
+  mproc__mutex_lock(&registry.lock);
+  ensure_exit_handler();
+  /* Python: a child's identity is its parent's plus a counter, and the
+   * default name spells it: Process-1, Process-1:2, ... */
+  if (snprintf(p->identity, sizeof p->identity, "%s%s%lu", registry.identity,
+               registry.identity[0] ? ":" : "", ++registry.counter) >=
+      (int)sizeof p->identity) {
+    /* Only a chain of children dozens of generations deep gets here. */
+    mproc__mutex_unlock(&registry.lock);
+    r = MPROC_ERANGE;
+    goto finish;
+  }
+  snprintf(default_name, sizeof default_name, "Process-%s", p->identity);
+  p->name = copy_string(options->name ? options->name : default_name);
+  if (!p->name) {
+    mproc__mutex_unlock(&registry.lock);
+    r = MPROC_ENOMEM;
+    goto finish;
+  }
+  p->next = registry.head;
+  if (registry.head) registry.head->prev = p;
+  registry.head = p;
+  mproc__mutex_unlock(&registry.lock);
+  *out = p;
+
+finish:
+  if (r != 0) {
+    free(p->arg);
+    free(p);
+  }
+  return r;
+}
+
+int mproc_process_start(mproc_process_t *p) {
+  mproc__child_spec_t spec;
+  mproc__child_t *child = NULL;
+  int r = lock_handle(p);
+  if (r != 0) return r;
+
+  if (p->state != STATE_CREATED) {
+    r = MPROC_ESTATE;
+    goto finish;
+  }
+  spec.method = p->method == MPROC_START_DEFAULT ? mproc__child_default_method()
+                                                 : p->method;
+  if (!mproc__child_method_supported(spec.method)) {
+    r = MPROC_ENOTSUP;
+    goto finish;
+  }
+  spec.target = p->target;
+  spec.arg = p->arg;
+  spec.arg_size = p->arg_size;
+  spec.name = p->name;
+  spec.identity = p->identity;
+  spec.daemon = p->daemon;
+
+  /* Nothing buffered may be printed twice: once by us, once by a child
+   * that inherited the buffer. */
+  fflush(NULL);
+  /* The lock is held across the start so that a concurrent free or join
+   * never sees a half-started handle. */
+  r = mproc__child_start(&spec, &child);
+  if (r != 0) goto finish;
+  p->child = child;
+  p->pid = mproc__child_pid(child);
+  p->state = STATE_STARTED;
+
+finish:
+  mproc__mutex_unlock(&registry.lock);
+  return r;
+}
+
+int mproc_process_join(mproc_process_t *p, int64_t timeout_ms) {
+  mproc__child_t *child;
+  int exitcode;
+  int r;
+  if (timeout_ms < 0 && timeout_ms != MPROC_INFINITE) return MPROC_EINVAL;
+  r = lock_handle(p);
+  if (r != 0) return r;
+  if (p->state != STATE_STARTED) {
+    mproc__mutex_unlock(&registry.lock);
+    return MPROC_ESTATE;
+  }
+  child = p->child;
+  p->busy++;
+  mproc__mutex_unlock(&registry.lock);
+
+  r = mproc__child_wait(child, timeout_ms, &exitcode);
+
+  mproc__mutex_lock(&registry.lock);
+  p->busy--;
+  mproc__mutex_unlock(&registry.lock);
+  return r;
+}
+
+int mproc_process_is_alive(mproc_process_t *p, int *alive) {
+  int exitcode;
+  int r;
+  if (!alive) return MPROC_EINVAL;
+  r = lock_handle(p);
+  if (r != 0) return r;
+  *alive = p->state == STATE_STARTED &&
+           mproc__child_wait(p->child, 0, &exitcode) == MPROC_ETIMEDOUT;
+  mproc__mutex_unlock(&registry.lock);
+  return 0;
+}
+
+int mproc_process_exitcode(mproc_process_t *p, int *exitcode) {
+  int r;
+  if (!exitcode) return MPROC_EINVAL;
+  r = lock_handle(p);
+  if (r != 0) return r;
+  if (p->state != STATE_STARTED) {
+    r = MPROC_ESTATE;
+  } else {
+    r = mproc__child_wait(p->child, 0, exitcode);
+    if (r == MPROC_ETIMEDOUT) r = MPROC_ESTATE;
+  }
+  mproc__mutex_unlock(&registry.lock);
+  return r;
+}
+
+static int send_signal(mproc_process_t *p, int sig) {
+  int r = lock_handle(p);
+  if (r != 0) return r;
+  r = p->state == STATE_STARTED ? mproc__child_signal(p->child, sig)
+                                : MPROC_ESTATE;
+  mproc__mutex_unlock(&registry.lock);
+  return r;
+}
+
+int mproc_process_terminate(mproc_process_t *p) {
+  return send_signal(p, MPROC__SIG_TERM);
+}
+
+int mproc_process_kill(mproc_process_t *p) {
+  return send_signal(p, MPROC__SIG_KILL);
+}
+
+mproc_pid_t mproc_process_pid(mproc_process_t *p) {
+  mproc_pid_t pid;
+  int r = lock_handle(p);
+  if (r != 0) return r;
+  pid = p->pid;
+  mproc__mutex_unlock(&registry.lock);
+  return pid;
+}
+
+const char *mproc_process_name(mproc_process_t *p) {
+  const char *name;
+  if (lock_handle(p) != 0) return NULL;
+  name = p->name;
+  mproc__mutex_unlock(&registry.lock);
+  return name;
+}
+
+int mproc_process_set_daemon(mproc_process_t *p, int daemon) {
+  int r = lock_handle(p);
+  if (r != 0) return r;
+  if (p->state != STATE_CREATED)
+    r = MPROC_ESTATE;
+  else
+    p->daemon = daemon != 0;
+  mproc__mutex_unlock(&registry.lock);
+  return r;
+}
+
+int mproc_process_daemon(mproc_process_t *p) {
+  int r = lock_handle(p);
+  if (r != 0) return r;
+  r = p->daemon;
+  mproc__mutex_unlock(&registry.lock);
+  return r;
+}
+
+int mproc_process_free(mproc_process_t *p) {
+  int exitcode;
+  int r;
+  if (!p) return 0;
+  r = lock_handle(p);
+  if (r != 0) return r;
+  if (p->busy > 0 ||
+      (p->state == STATE_STARTED &&
+       mproc__child_wait(p->child, 0, &exitcode) == MPROC_ETIMEDOUT)) {
+    mproc__mutex_unlock(&registry.lock);
+    return MPROC_ESTATE;
+  }
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    registry.head = p->next;
+  if (p->next) p->next->prev = p->prev;
+  mproc__mutex_unlock(&registry.lock);
+
+  if (p->child) mproc__child_release(p->child);
+  free(p->arg);
+  free(p->name);
+  free(p);
+  return 0;
+}
+
+int mproc_active_children(mproc_process_t **out, size_t cap, size_t *count) {
+  mproc_process_t *it;
+  size_t n = 0;
+  int exitcode;
+  if (!count || (!out && cap > 0)) return MPROC_EINVAL;
+  mproc__mutex_lock(&registry.lock);
+  for (it = registry.head; it; it = it->next) {
+    if (it->state != STATE_STARTED ||
+        mproc__child_wait(it->child, 0, &exitcode) != MPROC_ETIMEDOUT)
+      continue;
+    if (n < cap) out[n] = it;
+    n++;
+  }
+  mproc__mutex_unlock(&registry.lock);
+  *count = n;
+  return n > cap ? MPROC_ERANGE : 0;
+}
+
+mproc_pid_t mproc_getpid(void) { return mproc__os_getpid(); }
+
+mproc_pid_t mproc_getppid(void) { return mproc__os_getppid(); }
+
+const char *mproc_current_process_name(void) { return registry.name; }
+
+int mproc_cpu_count(void) { return mproc__os_cpu_count(); }
+
+/* ---- called by the backend ------------------------------------------- */
+
+void mproc__process_after_fork_child(void) {
+  /* The parent's handles describe the parent's children. Their memory is
+   * left as it is (the parent still owns them); this process starts with an
+   * empty registry and a lock no other thread can hold. */
+  mproc__mutex_init(&registry.lock);
+  registry.head = NULL;
+}
+
+void mproc__process_exit_children(void) {
+  mproc_process_t *it;
+  mproc__child_t **children = NULL;
+  size_t n = 0, i;
+  int exitcode;
+
+  /* Take the children out under the lock, then wait without it: a child's
+   * exit may take a while, and other threads may still call in. */
+  mproc__mutex_lock(&registry.lock);
+  for (it = registry.head; it; it = it->next)
+    if (it->state == STATE_STARTED) n++;
+  if (n > 0) children = malloc(n * sizeof *children);
+  n = 0;
+  for (it = registry.head; children && it; it = it->next) {
+    if (it->state != STATE_STARTED) continue;
+    /* As in Python: daemons are terminated, the others are waited for. */
+    if (it->daemon) mproc__child_signal(it->child, MPROC__SIG_TERM);
+    children[n++] = it->child;
+  }
+  mproc__mutex_unlock(&registry.lock);
+  for (i = 0; i < n; i++)
+    mproc__child_wait(children[i], MPROC_INFINITE, &exitcode);
+  free(children);
+}
+
+int mproc__child_main(const mproc__child_spec_t *spec) {
+  int code;
+  snprintf(registry.identity, sizeof registry.identity, "%s", spec->identity);
+  snprintf(registry.name, sizeof registry.name, "%s", spec->name);
+  registry.counter = 0;
+  code = spec->target(spec->arg, spec->arg_size);
+  mproc__process_exit_children();
+  fflush(NULL);
+  return code;
+}

@@ -1,0 +1,104 @@
+// Runs every example and checks what it prints against the seeds.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "helpers.h"
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string &s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+mproc_test::HelperResult run_example(const char *name) {
+  auto r = mproc_test::run_program({std::string(MPROC_EXAMPLES_DIR) + "/" + name},
+                                   30000);
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)
+      << name << " status " << r.status << "\n" << r.err;
+  return r;
+}
+
+using Lines = std::vector<std::string>;
+
+// Parent and child print concurrently, as in the seeds: each one's lines
+// must appear in its own order, whatever the interleaving.
+bool in_order(const Lines &all, const Lines &wanted) {
+  size_t at = 0;
+  for (const auto &line : all)
+    if (at < wanted.size() && line == wanted[at]) at++;
+  return at == wanted.size();
+}
+
+TEST(Examples, ProcessFunction) {
+  Lines l = lines_of(run_example("process_function").out);
+  EXPECT_EQ(l.size(), 5u);
+  EXPECT_TRUE(in_order(l, {"main"}));
+  EXPECT_TRUE(in_order(l, {"hkw", "1", "2", "3"}));
+}
+
+TEST(Examples, ProcessClass) {
+  Lines l = lines_of(run_example("process_class").out);
+  EXPECT_EQ(l.size(), 8u);
+  EXPECT_TRUE(in_order(l, {"main", "第一步"}));
+  EXPECT_TRUE(in_order(l, {"hkw", "1", "2", "第一步", "第二步", "第一步", "第二步"}));
+}
+
+TEST(Examples, Join) {
+  Lines l = lines_of(run_example("join").out);
+  ASSERT_EQ(l.size(), 3u * 3 + 1 + 3 * 2 + 1 + 3 * 2 + 1) << run_example("join").out;
+  // Elapsed times: about 2 s together, then the last of the sequential
+  // ones (3 s), then 3 s for the list; only their order of size is checked.
+  double together = std::stod(l[9].substr(5));
+  EXPECT_EQ(l[9].substr(0, 5), "main ");
+  EXPECT_GE(together, 1.9);
+  EXPECT_LT(together, 2.9 * mproc_test::scaled_ms(1));
+}
+
+TEST(Examples, Isolation) {
+  EXPECT_EQ(lines_of(run_example("isolation").out),
+            (Lines{"func lin", "main jon", "开始一个进程", "a =  1", "子进程函数",
+                   "父进程那点事", "a: 1"}));
+}
+
+TEST(Examples, Pids) {
+  Lines l = lines_of(run_example("pids").out);
+  ASSERT_EQ(l.size(), 8u);
+  EXPECT_TRUE(in_order(l, {"alive: True", "alive: False"}));
+  EXPECT_TRUE(in_order(l, {"func---name: Process-1", "alive: False"}));
+  EXPECT_NE(l[5].find("exitcode: -15"), std::string::npos);
+  // The child's parent is the main process.
+  std::string child_ppid, main_pid;
+  for (auto &line : l) {
+    if (line.rfind("func---PPID: ", 0) == 0) child_ppid = line.substr(13);
+    if (line.rfind("main---PID: ", 0) == 0) main_pid = line.substr(12);
+  }
+  EXPECT_EQ(child_ppid, main_pid);
+}
+
+TEST(Examples, Daemon) {
+  EXPECT_EQ(lines_of(run_example("daemon").out),
+            (Lines{"daemon after start: wrong lifecycle state", "Lin 存活",
+                   "Lin 死亡", "main", "Jon 存活", "main exits"}));
+}
+
+TEST(Examples, ForkWait) {
+  EXPECT_EQ(lines_of(run_example("fork_wait").out),
+            (Lines{"The new process", "Fork test over", "The old process",
+                   "Fork test over"}));
+}
+
+TEST(Examples, SigchldIgnored) {
+  Lines l = lines_of(run_example("sigchld_ignore").out);
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_EQ(l[0].rfind("Child PID: ", 0), 0u);
+  EXPECT_EQ(l[1], "join: success, exit code 2");
+}
+
+}  // namespace

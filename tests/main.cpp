@@ -1,0 +1,13 @@
+// The one main() of every test binary: a helper invocation, or GoogleTest.
+#include <gtest/gtest.h>
+
+#include "helpers.h"
+#include "mproc.h"
+
+int main(int argc, char **argv) {
+  int code = 0;
+  if (mproc_init(&argc, &argv) != 0) return 125;
+  if (mproc_test::run_helper_if_asked(argc, argv, &code)) return code;
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

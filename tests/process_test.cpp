@@ -1,0 +1,551 @@
+// Process lifecycle on the fork start method.
+#include <errno.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "helpers.h"
+#include "mproc.h"
+
+using mproc_test::proc_state;
+using mproc_test::run_helper;
+using mproc_test::scaled_ms;
+using mproc_test::wait_dead;
+
+namespace {
+
+int return_code(const void *arg, size_t size) {
+  int code = 0;
+  if (size == sizeof code) memcpy(&code, arg, sizeof code);
+  return code;
+}
+
+int raise_signal(const void *arg, size_t) {
+  int sig;
+  memcpy(&sig, arg, sizeof sig);
+  signal(sig, SIG_DFL);
+  raise(sig);
+  return 99;
+}
+
+int sleep_long(const void *, size_t) {
+  for (int i = 0; i < 300; i++) usleep(100000);  // 30 s at most
+  return 0;
+}
+
+int sleep_ms(const void *arg, size_t) {
+  int ms;
+  memcpy(&ms, arg, sizeof ms);
+  usleep((useconds_t)ms * 1000);
+  return 0;
+}
+
+struct Child {
+  mproc_process_t *p = nullptr;
+  Child(mproc_target_fn fn, const void *arg = nullptr, size_t size = 0,
+        const mproc_process_options_t *o = nullptr) {
+    EXPECT_EQ(mproc_process_create(&p, fn, arg, size, o), 0);
+  }
+  ~Child() {
+    if (!p) return;
+    int alive = 0;
+    if (mproc_process_is_alive(p, &alive) == 0 && alive) {
+      mproc_process_kill(p);
+      mproc_process_join(p, MPROC_INFINITE);
+    }
+    EXPECT_EQ(mproc_process_free(p), 0);
+  }
+};
+
+int run_and_exitcode(mproc_target_fn fn, const void *arg, size_t size) {
+  Child c(fn, arg, size);
+  EXPECT_EQ(mproc_process_start(c.p), 0);
+  EXPECT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
+  int code = 12345;
+  EXPECT_EQ(mproc_process_exitcode(c.p, &code), 0);
+  return code;
+}
+
+TEST(Process, ExitCodesFromReturn) {
+  for (int want : {0, 3, 255}) {
+    EXPECT_EQ(run_and_exitcode(return_code, &want, sizeof want), want);
+  }
+  int big = 256 + 7;  // the OS keeps the low 8 bits
+  EXPECT_EQ(run_and_exitcode(return_code, &big, sizeof big), 7);
+}
+
+TEST(Process, ExitCodesFromSignals) {
+  for (int sig : {SIGSEGV, SIGKILL, SIGTERM, SIGABRT}) {
+    EXPECT_EQ(run_and_exitcode(raise_signal, &sig, sizeof sig), -sig) << sig;
+  }
+}
+
+TEST(Process, JoinTimeoutWhileRunningThenZeroAfter) {
+  int ms = 300;
+  Child c(sleep_ms, &ms, sizeof ms);
+  ASSERT_EQ(mproc_process_start(c.p), 0);
+  EXPECT_EQ(mproc_process_join(c.p, 0), MPROC_ETIMEDOUT);
+  EXPECT_EQ(mproc_process_join(c.p, 20), MPROC_ETIMEDOUT);
+  EXPECT_EQ(mproc_process_join(c.p, scaled_ms(20000)), 0);
+  EXPECT_EQ(mproc_process_join(c.p, 0), 0);
+  int code = -1;
+  EXPECT_EQ(mproc_process_exitcode(c.p, &code), 0);
+  EXPECT_EQ(code, 0);
+}
+
+TEST(Process, IsAliveAcrossLifecycle) {
+  int ms = 200;
+  Child c(sleep_ms, &ms, sizeof ms);
+  int alive = -1;
+  ASSERT_EQ(mproc_process_is_alive(c.p, &alive), 0);
+  EXPECT_EQ(alive, 0);
+  int code;
+  EXPECT_EQ(mproc_process_exitcode(c.p, &code), MPROC_ESTATE);
+  EXPECT_EQ(mproc_process_pid(c.p), 0);
+  ASSERT_EQ(mproc_process_start(c.p), 0);
+  EXPECT_GT(mproc_process_pid(c.p), 0);
+  ASSERT_EQ(mproc_process_is_alive(c.p, &alive), 0);
+  EXPECT_EQ(alive, 1);
+  EXPECT_EQ(mproc_process_exitcode(c.p, &code), MPROC_ESTATE);
+  ASSERT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
+  ASSERT_EQ(mproc_process_is_alive(c.p, &alive), 0);
+  EXPECT_EQ(alive, 0);
+}
+
+TEST(Process, TerminateAndKillSleepingChild) {
+  struct {
+    int (*fn)(mproc_process_t *);
+    int sig;
+  } cases[] = {{mproc_process_terminate, SIGTERM}, {mproc_process_kill, SIGKILL}};
+  for (auto &k : cases) {
+    Child c(sleep_long);
+    ASSERT_EQ(mproc_process_start(c.p), 0);
+    EXPECT_EQ(k.fn(c.p), 0);
+    EXPECT_EQ(mproc_process_join(c.p, scaled_ms(10000)), 0);
+    int code = 0;
+    EXPECT_EQ(mproc_process_exitcode(c.p, &code), 0);
+    EXPECT_EQ(code, -k.sig);
+    // Signalling a child that has ended is harmless.
+    EXPECT_EQ(k.fn(c.p), 0);
+  }
+}
+
+// The child checks every byte of its argument and says so in its exit code.
+int check_pattern(const void *arg, size_t size) {
+  const unsigned char *b = static_cast<const unsigned char *>(arg);
+  if (size == 0) return arg == nullptr ? 10 : 11;
+  for (size_t i = 0; i < size; i++)
+    if (b[i] != (unsigned char)(i * 7 + 3)) return 12;
+  return (int)(size % 200) + 20;
+}
+
+TEST(Process, ArgumentBlobArrivesIntact) {
+  for (size_t size : {(size_t)0, (size_t)1, (size_t)1 << 20}) {
+    std::vector<unsigned char> blob(size);
+    for (size_t i = 0; i < size; i++) blob[i] = (unsigned char)(i * 7 + 3);
+    int want = size == 0 ? 10 : (int)(size % 200) + 20;
+    EXPECT_EQ(run_and_exitcode(check_pattern, size ? blob.data() : nullptr, size),
+              want)
+        << size;
+  }
+}
+
+TEST(Process, ArgumentIsCopiedAtCreate) {
+  unsigned char blob[16];
+  for (size_t i = 0; i < sizeof blob; i++) blob[i] = (unsigned char)(i * 7 + 3);
+  Child c(check_pattern, blob, sizeof blob);
+  memset(blob, 0, sizeof blob);  // changed after create: the child must not see it
+  ASSERT_EQ(mproc_process_start(c.p), 0);
+  ASSERT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
+  int code = 0;
+  EXPECT_EQ(mproc_process_exitcode(c.p, &code), 0);
+  EXPECT_EQ(code, 16 + 20);
+}
+
+int global_value = 1;
+
+int change_global(const void *, size_t) {
+  global_value = 10000;
+  return global_value == 10000 ? 0 : 1;
+}
+
+TEST(Process, ChildCannotChangeParentGlobal) {
+  global_value = 1;
+  EXPECT_EQ(run_and_exitcode(change_global, nullptr, 0), 0);
+  EXPECT_EQ(global_value, 1);
+}
+
+TEST(Process, NamesFollowPython) {
+  mproc_process_t *a = nullptr, *b = nullptr;
+  ASSERT_EQ(mproc_process_create(&a, return_code, nullptr, 0, nullptr), 0);
+  mproc_process_options_t o = {};
+  o.name = "worker";
+  ASSERT_EQ(mproc_process_create(&b, return_code, nullptr, 0, &o), 0);
+  EXPECT_EQ(strncmp(mproc_process_name(a), "Process-", 8), 0);
+  EXPECT_STREQ(mproc_process_name(b), "worker");
+  EXPECT_STREQ(mproc_current_process_name(), "MainProcess");
+  EXPECT_EQ(mproc_process_free(a), 0);
+  EXPECT_EQ(mproc_process_free(b), 0);
+}
+
+// The child reports its name, pid and parent pid through a pipe.
+struct Report {
+  char name[64];
+  mproc_pid_t pid, ppid;
+};
+int report_fd = -1;
+
+int report_identity(const void *, size_t) {
+  Report r = {};
+  snprintf(r.name, sizeof r.name, "%s", mproc_current_process_name());
+  r.pid = mproc_getpid();
+  r.ppid = mproc_getppid();
+  return mproc_test::write_full(report_fd, &r, sizeof r) ? 0 : 1;
+}
+
+TEST(Process, ChildKnowsItsNameAndPids) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  report_fd = fds[1];
+  mproc_process_options_t o = {};
+  o.name = "reporter";
+  Child c(report_identity, nullptr, 0, &o);
+  ASSERT_EQ(mproc_process_start(c.p), 0);
+  Report r = {};
+  ASSERT_TRUE(mproc_test::read_full(fds[0], &r, sizeof r, 10000));
+  EXPECT_STREQ(r.name, "reporter");
+  EXPECT_EQ(r.pid, mproc_process_pid(c.p));
+  EXPECT_EQ(r.ppid, mproc_getpid());
+  EXPECT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(Process, CpuCountAndPids) {
+  EXPECT_GE(mproc_cpu_count(), 1);
+  EXPECT_EQ(mproc_getpid(), (mproc_pid_t)getpid());
+  EXPECT_EQ(mproc_getppid(), (mproc_pid_t)getppid());
+}
+
+TEST(Process, ActiveChildren) {
+  size_t count = 99;
+  mproc_process_t *list[4];
+  ASSERT_EQ(mproc_active_children(list, 4, &count), 0);
+  EXPECT_EQ(count, 0u);
+  Child a(sleep_long), b(sleep_long);
+  ASSERT_EQ(mproc_process_start(a.p), 0);
+  ASSERT_EQ(mproc_process_start(b.p), 0);
+  ASSERT_EQ(mproc_active_children(list, 4, &count), 0);
+  EXPECT_EQ(count, 2u);
+  EXPECT_EQ(mproc_active_children(list, 1, &count), MPROC_ERANGE);
+  EXPECT_EQ(count, 2u);
+  EXPECT_EQ(mproc_active_children(nullptr, 0, &count), MPROC_ERANGE);
+  mproc_process_kill(a.p);
+  ASSERT_EQ(mproc_process_join(a.p, scaled_ms(10000)), 0);
+  ASSERT_EQ(mproc_active_children(list, 4, &count), 0);
+  EXPECT_EQ(count, 1u);
+  EXPECT_EQ(list[0], b.p);
+}
+
+TEST(Process, BadInput) {
+  mproc_process_t *p = nullptr;
+  int x = 0;
+  EXPECT_EQ(mproc_process_create(nullptr, return_code, nullptr, 0, nullptr),
+            MPROC_EINVAL);
+  EXPECT_EQ(mproc_process_create(&p, nullptr, nullptr, 0, nullptr), MPROC_EINVAL);
+  EXPECT_EQ(mproc_process_create(&p, return_code, nullptr, 4, nullptr),
+            MPROC_EINVAL);
+  mproc_process_options_t o = {};
+  o.start_method = (mproc_start_method_t)42;
+  EXPECT_EQ(mproc_process_create(&p, return_code, nullptr, 0, &o), MPROC_EINVAL);
+  std::string longname(300, 'n');
+  o = {};
+  o.name = longname.c_str();
+  EXPECT_EQ(mproc_process_create(&p, return_code, nullptr, 0, &o), MPROC_EINVAL);
+
+  EXPECT_EQ(mproc_process_start(nullptr), MPROC_EINVAL);
+  EXPECT_EQ(mproc_process_join(nullptr, 0), MPROC_EINVAL);
+  EXPECT_EQ(mproc_process_is_alive(nullptr, &x), MPROC_EINVAL);
+  EXPECT_EQ(mproc_process_terminate(nullptr), MPROC_EINVAL);
+  EXPECT_EQ(mproc_process_kill(nullptr), MPROC_EINVAL);
+  EXPECT_EQ(mproc_process_pid(nullptr), MPROC_EINVAL);
+  EXPECT_EQ(mproc_process_name(nullptr), nullptr);
+  EXPECT_EQ(mproc_process_free(nullptr), 0);
+  EXPECT_EQ(mproc_active_children(nullptr, 0, nullptr), MPROC_EINVAL);
+  size_t n = 0;
+  EXPECT_EQ(mproc_active_children(nullptr, 3, &n), MPROC_EINVAL);
+
+  // A pointer that is not a live handle.
+  mproc_process_t *bogus = reinterpret_cast<mproc_process_t *>(&x);
+  EXPECT_EQ(mproc_process_start(bogus), MPROC_EBADHANDLE);
+  EXPECT_EQ(mproc_process_join(bogus, 0), MPROC_EBADHANDLE);
+  EXPECT_EQ(mproc_process_free(bogus), MPROC_EBADHANDLE);
+  EXPECT_EQ(mproc_process_pid(bogus), MPROC_EBADHANDLE);
+}
+
+TEST(Process, LifecycleOrder) {
+  int ms = 200;
+  Child c(sleep_ms, &ms, sizeof ms);
+  EXPECT_EQ(mproc_process_join(c.p, 0), MPROC_ESTATE);          // before start
+  EXPECT_EQ(mproc_process_terminate(c.p), MPROC_ESTATE);       // before start
+  EXPECT_EQ(mproc_process_join(c.p, -5), MPROC_EINVAL);         // bad timeout
+  EXPECT_EQ(mproc_process_set_daemon(c.p, 1), 0);               // before start: fine
+  EXPECT_EQ(mproc_process_daemon(c.p), 1);
+  EXPECT_EQ(mproc_process_set_daemon(c.p, 0), 0);
+  ASSERT_EQ(mproc_process_start(c.p), 0);
+  EXPECT_EQ(mproc_process_start(c.p), MPROC_ESTATE);            // twice
+  EXPECT_EQ(mproc_process_set_daemon(c.p, 1), MPROC_ESTATE);    // after start
+  EXPECT_EQ(mproc_process_daemon(c.p), 0);
+  EXPECT_EQ(mproc_process_free(c.p), MPROC_ESTATE);             // still running
+  ASSERT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
+}
+
+TEST(Process, UseAfterFreeIsReported) {
+  mproc_process_t *p = nullptr;
+  ASSERT_EQ(mproc_process_create(&p, return_code, nullptr, 0, nullptr), 0);
+  ASSERT_EQ(mproc_process_start(p), 0);
+  ASSERT_EQ(mproc_process_join(p, MPROC_INFINITE), 0);
+  ASSERT_EQ(mproc_process_free(p), 0);
+  // The handle is no longer registered; mproc never touches its memory.
+  EXPECT_EQ(mproc_process_join(p, 0), MPROC_EBADHANDLE);
+  EXPECT_EQ(mproc_process_free(p), MPROC_EBADHANDLE);
+}
+
+TEST(Process, UnsupportedStartMethodIsAClearError) {
+  for (auto m : {MPROC_START_SPAWN, MPROC_START_FORKSERVER}) {
+    mproc_process_options_t o = {};
+    o.start_method = m;
+    Child c(return_code, nullptr, 0, &o);
+    EXPECT_EQ(mproc_process_start(c.p), MPROC_ENOTSUP);
+    int alive = 1;
+    EXPECT_EQ(mproc_process_is_alive(c.p, &alive), 0);
+    EXPECT_EQ(alive, 0);
+  }
+}
+
+TEST(Process, NoZombiesFromUnjoinedChildren) {
+  const int n = 200;
+  std::vector<mproc_process_t *> procs(n);
+  std::vector<pid_t> pids(n);
+  for (int i = 0; i < n; i++) {
+    ASSERT_EQ(mproc_process_create(&procs[i], return_code, nullptr, 0, nullptr), 0);
+    ASSERT_EQ(mproc_process_start(procs[i]), 0);
+    pids[i] = (pid_t)mproc_process_pid(procs[i]);
+  }
+  // Nobody joins them; the library reaps each as it ends.
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  int zombies = 0;
+  for (;;) {
+    // A pid still present is either a zombie or (briefly) still exiting.
+    zombies = 0;
+    for (pid_t pid : pids) zombies += proc_state(pid) != 0;
+    if (zombies == 0) break;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - start.tv_sec > scaled_ms(20000) / 1000) break;
+    usleep(10000);
+  }
+  EXPECT_EQ(zombies, 0) << "children still present as zombies or alive";
+  for (auto *p : procs) {
+    int alive = 1;
+    EXPECT_EQ(mproc_process_is_alive(p, &alive), 0);
+    EXPECT_EQ(alive, 0);
+    EXPECT_EQ(mproc_process_free(p), 0);
+  }
+}
+
+TEST(Process, SigchldIgnoredDoesNotHangJoin) {
+  struct sigaction ign = {}, old = {};
+  ign.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGCHLD, &ign, &old), 0);
+  int want = 7;
+  {
+    Child c(return_code, &want, sizeof want);
+    ASSERT_EQ(mproc_process_start(c.p), 0);
+    EXPECT_EQ(mproc_process_join(c.p, scaled_ms(10000)), 0);
+    int code = -1;
+    EXPECT_EQ(mproc_process_exitcode(c.p, &code), 0);
+    EXPECT_EQ(code, 7);  // the child's own report survives the lost status
+  }
+  {
+    Child c(sleep_long);
+    ASSERT_EQ(mproc_process_start(c.p), 0);
+    EXPECT_EQ(mproc_process_kill(c.p), 0);
+    EXPECT_EQ(mproc_process_join(c.p, scaled_ms(10000)), 0);
+    int code = 0;
+    EXPECT_EQ(mproc_process_exitcode(c.p, &code), 0);
+    EXPECT_EQ(code, -SIGKILL);
+  }
+  sigaction(SIGCHLD, &old, nullptr);
+}
+
+TEST(Process, ConcurrentJoinersFromThreads) {
+  int ms = 100;
+  Child c(sleep_ms, &ms, sizeof ms);
+  ASSERT_EQ(mproc_process_start(c.p), 0);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; i++)
+    threads.emplace_back([&] { ok += mproc_process_join(c.p, MPROC_INFINITE) == 0; });
+  for (auto &t : threads) t.join();
+  EXPECT_EQ(ok.load(), 4);
+}
+
+// ---- parent exit semantics, with a helper process as the parent --------
+
+int write_pid_then_sleep(const void *arg, size_t) {
+  int fd;
+  memcpy(&fd, arg, sizeof fd);
+  pid_t me = getpid();
+  mproc_test::write_full(fd, &me, sizeof me);
+  return sleep_long(nullptr, 0);
+}
+
+int write_marker_after(const void *arg, size_t) {
+  int fd;
+  memcpy(&fd, arg, sizeof fd);
+  usleep(300000);
+  return mproc_test::write_full(fd, "done", 4) ? 0 : 1;
+}
+
+// argv: mode fd. Starts one child and reports its pid on fd, then either
+// returns (normal exit) or sleeps waiting to be killed.
+MPROC_TEST_HELPER(parent_with_child) {
+  if (argc < 2) return 2;
+  std::string mode = argv[0];
+  int fd = atoi(argv[1]);
+  mproc_process_t *p = nullptr;
+  mproc_process_options_t o = {};
+  o.daemon = mode != "nondaemon";
+  mproc_target_fn fn = mode == "nondaemon" ? write_marker_after : write_pid_then_sleep;
+  if (mproc_process_create(&p, fn, &fd, sizeof fd, &o) != 0) return 3;
+  if (mproc_process_start(p) != 0) return 4;
+  if (mode == "nondaemon") {
+    pid_t pid = (pid_t)mproc_process_pid(p);
+    mproc_test::write_full(fd, &pid, sizeof pid);
+    return 0;  // exit at once: mproc must join the child first
+  }
+  usleep(50000);
+  if (mode == "daemon_exit") return 0;  // normal exit: daemon terminated
+  return sleep_long(nullptr, 0);        // waits to be SIGKILLed
+}
+
+// Starts the helper as a fork child of the test (so the test is the
+// helper's parent and can kill it) with a pipe on which the grandchild
+// reports its pid.
+struct Middle {
+  pid_t pid = -1;
+  int rd = -1;
+  Middle(const char *mode) {
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+      close(fds[0]);
+      char fdtext[16];
+      snprintf(fdtext, sizeof fdtext, "%d", fds[1]);
+      char self[4096];
+      ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+      self[n > 0 ? n : 0] = 0;
+      execl(self, self, "--mproc-helper", "parent_with_child", mode, fdtext,
+            (char *)nullptr);
+      _exit(127);
+    }
+    close(fds[1]);
+    rd = fds[0];
+  }
+  pid_t grandchild() {
+    pid_t g = -1;
+    EXPECT_TRUE(mproc_test::read_full(rd, &g, sizeof g, 10000));
+    return g;
+  }
+  int wait_status() {
+    int st = 0;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    return st;
+  }
+  ~Middle() { close(rd); }
+};
+
+TEST(ProcessExit, DaemonDiesWhenParentExitsNormally) {
+  Middle m("daemon_exit");
+  pid_t d = m.grandchild();
+  ASSERT_GT(d, 0);
+  int st = m.wait_status();
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  // The parent terminated and reaped it before exiting.
+  EXPECT_TRUE(wait_dead(d, 100));
+}
+
+TEST(ProcessExit, DaemonDiesWhenParentIsKilled) {
+  Middle m("daemon_kill");
+  pid_t d = m.grandchild();
+  ASSERT_GT(d, 0);
+  usleep(20000);
+  EXPECT_NE(proc_state(d), 0);
+  kill(m.pid, SIGKILL);
+  m.wait_status();
+  EXPECT_TRUE(wait_dead(d, 10000)) << "daemon outlived its SIGKILLed parent";
+  if (proc_state(d) != 0) kill(d, SIGKILL);  // never leave it behind
+}
+
+TEST(ProcessExit, NonDaemonIsJoinedAtExit) {
+  Middle m("nondaemon");
+  pid_t g = m.grandchild();
+  ASSERT_GT(g, 0);
+  int st = m.wait_status();
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  // The child wrote its marker before the parent could finish exiting.
+  char marker[4];
+  EXPECT_TRUE(mproc_test::read_full(m.rd, marker, 4, 100));
+  EXPECT_EQ(memcmp(marker, "done", 4), 0);
+}
+
+// ---- fork hygiene -------------------------------------------------------
+
+int print_child_line(const void *, size_t) {
+  printf("child line\n");  // flushed by mproc's exit path
+  return 0;
+}
+
+void print_at_exit() { printf("atexit ran in %d\n", (int)getpid()); }
+
+MPROC_TEST_HELPER(stdio_once) {
+  (void)argc;
+  (void)argv;
+  atexit(print_at_exit);
+  printf("parent line\n");  // buffered: stdout is a pipe
+  mproc_process_t *p = nullptr;
+  if (mproc_process_create(&p, print_child_line, nullptr, 0, nullptr) != 0) return 3;
+  if (mproc_process_start(p) != 0) return 4;
+  if (mproc_process_join(p, MPROC_INFINITE) != 0) return 5;
+  mproc_process_free(p);
+  return 0;
+}
+
+size_t count(const std::string &s, const std::string &what) {
+  size_t n = 0;
+  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) n++;
+  return n;
+}
+
+TEST(ProcessHygiene, NoDuplicatedOutputAndNoAtexitInChild) {
+  auto r = run_helper("stdio_once");
+  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.err;
+  EXPECT_EQ(count(r.out, "parent line\n"), 1u) << r.out;
+  EXPECT_EQ(count(r.out, "child line\n"), 1u) << r.out;
+  EXPECT_EQ(count(r.out, "atexit ran"), 1u) << r.out;
+}
+
+}  // namespace
