@@ -15,6 +15,18 @@ configs=("$@")
 [ ${#configs[@]} -gt 0 ] || configs=(default sanitize portable)
 jobs=$(nproc 2>/dev/null || echo 2)
 
+# Once per full run, first: the installed package as a user's project sees
+# it, and the API reference, built with warnings as errors. The test runs
+# come last so that their summary closes the output.
+if [ $# -eq 0 ]; then
+  "$root/ci/consumer.sh"
+  "$root/ci/install-deps.sh" doxygen
+  echo "=== docs"
+  cmake -S "$root" -B "$root/build/ci-docs" -G Ninja -DMPROC_BUILD_TESTS=OFF \
+    -DMPROC_BUILD_EXAMPLES=OFF -DMPROC_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$root/build/ci-docs" --target docs
+fi
+
 for config in "${configs[@]}"; do
   flags=(-DMPROC_WERROR=ON -DMPROC_BUILD_BENCH=ON)
   case "$config" in
@@ -31,3 +43,4 @@ for config in "${configs[@]}"; do
   echo "=== $config: test"
   (cd "$build" && ctest --output-on-failure -j "$jobs")
 done
+

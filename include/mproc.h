@@ -9,7 +9,7 @@
  *
  * - Every fallible call returns `int`: `0` on success, a negative `MPROC_E*`
  *   code on failure. mproc_strerror() names a code. When a call fails with
- *   #MPROC_EOS, mproc_os_error() returns the native errno / GetLastError()
+ *   MPROC_EOS, mproc_os_error() returns the native errno / GetLastError()
  *   value of that failure in the calling thread.
  * - Timeouts are `int64_t` milliseconds: #MPROC_INFINITE waits forever, `0`
  *   polls. A timed wait sleeps in the kernel; it never busy-polls.
@@ -28,6 +28,9 @@
 extern "C" {
 #endif
 
+/** @def MPROC_API
+ * @brief Marks the functions the shared library exports (and, on Windows,
+ * imports); everything else in the library stays hidden. */
 #if defined(_WIN32) && defined(MPROC_SHARED)
 #if defined(MPROC_BUILDING)
 #define MPROC_API __declspec(dllexport)
@@ -42,8 +45,11 @@ extern "C" {
 
 /** @name Version */
 /** @{ */
+/** @brief Major version: changes break the API or ABI. */
 #define MPROC_VERSION_MAJOR 0
+/** @brief Minor version: new API, compatible. */
 #define MPROC_VERSION_MINOR 1
+/** @brief Patch version: fixes only. */
 #define MPROC_VERSION_PATCH 0
 /** @brief The library's version as "MAJOR.MINOR.PATCH". Any process, any thread. */
 MPROC_API const char *mproc_version(void);
@@ -101,7 +107,7 @@ MPROC_API const char *mproc_error_name(int code);
 
 /**
  * @brief The native error (errno on POSIX, GetLastError() on Windows) of the
- * last call that failed with #MPROC_EOS in the calling thread; 0 if none.
+ * last call that failed with MPROC_EOS in the calling thread; 0 if none.
  */
 MPROC_API int mproc_os_error(void);
 /** @} */
@@ -128,7 +134,7 @@ typedef int64_t mproc_pid_t;
  *
  * @param argc  &argc of main, or NULL.
  * @param argv  &argv of main, or NULL. mproc's own arguments are removed.
- * @return 0, or #MPROC_EOS.
+ * @return 0, or MPROC_EOS.
  * Any process; call it from the main thread before starting other threads.
  */
 MPROC_API int mproc_init(int *argc, char ***argv);
@@ -154,9 +160,9 @@ typedef enum mproc_start_method {
   MPROC_START_DEFAULT = 0,
   /** fork(): the child is a copy of the parent (POSIX only). */
   MPROC_START_FORK = 1,
-  /** A fresh run of the same executable. Not in this version: #MPROC_ENOTSUP. */
+  /** A fresh run of the same executable. Not in this version: MPROC_ENOTSUP. */
   MPROC_START_SPAWN = 2,
-  /** Forked by a single-threaded server. Not in this version: #MPROC_ENOTSUP. */
+  /** Forked by a single-threaded server. Not in this version: MPROC_ENOTSUP. */
   MPROC_START_FORKSERVER = 3
 } mproc_start_method_t;
 
@@ -190,9 +196,9 @@ typedef struct mproc_process mproc_process_t;
  * @param arg       Argument bytes, copied now (NULL allowed when arg_size is 0).
  * @param arg_size  Their size.
  * @param options   NULL or options.
- * @return 0, #MPROC_EINVAL (NULL out or target, NULL arg with a non-zero
+ * @return 0, MPROC_EINVAL (NULL out or target, NULL arg with a non-zero
  *         size, a start method out of range, a name over 255 bytes),
- *         #MPROC_ENOMEM.
+ *         MPROC_ENOMEM.
  * Any process, any thread.
  */
 MPROC_API int mproc_process_create(mproc_process_t **out, mproc_target_fn target,
@@ -207,8 +213,8 @@ MPROC_API int mproc_process_create(mproc_process_t **out, mproc_target_fn target
  * its own children, flushes stdio and calls `_exit()` with the target's
  * return value, so the parent's atexit handlers never run in it.
  *
- * @return 0; #MPROC_ESTATE if already started; #MPROC_ENOTSUP for a start
- *         method this build does not have; #MPROC_EBADHANDLE; #MPROC_EOS.
+ * @return 0; MPROC_ESTATE if already started; MPROC_ENOTSUP for a start
+ *         method this build does not have; MPROC_EBADHANDLE; MPROC_EOS.
  * The creating process, any thread.
  */
 MPROC_API int mproc_process_start(mproc_process_t *p);
@@ -216,10 +222,11 @@ MPROC_API int mproc_process_start(mproc_process_t *p);
 /**
  * @brief Wait for the child to end (Python's `join(timeout)`).
  *
+ * @param p  The process.
  * @param timeout_ms  #MPROC_INFINITE, 0 to poll, or milliseconds.
  * @return 0 once the child has ended (its exit code is then available);
- *         #MPROC_ETIMEDOUT if it still runs at the deadline; #MPROC_ESTATE
- *         if not started; #MPROC_EBADHANDLE; #MPROC_EINVAL for a negative
+ *         MPROC_ETIMEDOUT if it still runs at the deadline; MPROC_ESTATE
+ *         if not started; MPROC_EBADHANDLE; MPROC_EINVAL for a negative
  *         timeout other than #MPROC_INFINITE.
  * The creating process, any thread; several threads may join at once.
  */
@@ -227,18 +234,20 @@ MPROC_API int mproc_process_join(mproc_process_t *p, int64_t timeout_ms);
 
 /**
  * @brief Whether the child runs: started and not ended.
+ * @param p  The process.
  * @param alive  Receives 1 or 0.
- * @return 0, #MPROC_EBADHANDLE, #MPROC_EINVAL.
+ * @return 0, MPROC_EBADHANDLE, MPROC_EINVAL.
  */
 MPROC_API int mproc_process_is_alive(mproc_process_t *p, int *alive);
 
 /**
  * @brief The child's exit code (Python's `exitcode`).
  *
+ * @param p  The process.
  * @param exitcode  Receives the target's return value (0..255), `-N` when
  *                  signal N ended the child, or #MPROC_EXITCODE_UNKNOWN.
- * @return 0; #MPROC_ESTATE while the child has not ended or was never
- *         started; #MPROC_EBADHANDLE; #MPROC_EINVAL.
+ * @return 0; MPROC_ESTATE while the child has not ended or was never
+ *         started; MPROC_EBADHANDLE; MPROC_EINVAL.
  */
 MPROC_API int mproc_process_exitcode(mproc_process_t *p, int *exitcode);
 
@@ -247,7 +256,7 @@ MPROC_API int mproc_process_exitcode(mproc_process_t *p, int *exitcode);
  *
  * A child that has already ended is left alone and 0 is returned. The pid is
  * never signalled after the child was reaped, so a reused pid is never hit.
- * @return 0, #MPROC_ESTATE if not started, #MPROC_EBADHANDLE, #MPROC_EOS.
+ * @return 0, MPROC_ESTATE if not started, MPROC_EBADHANDLE, MPROC_EOS.
  */
 MPROC_API int mproc_process_terminate(mproc_process_t *p);
 
@@ -256,7 +265,7 @@ MPROC_API int mproc_process_kill(mproc_process_t *p);
 
 /**
  * @brief The child's pid.
- * @return The pid once started; 0 before; #MPROC_EBADHANDLE (negative) for a
+ * @return The pid once started; 0 before; MPROC_EBADHANDLE (negative) for a
  *         bad handle.
  */
 MPROC_API mproc_pid_t mproc_process_pid(mproc_process_t *p);
@@ -278,18 +287,18 @@ MPROC_API const char *mproc_process_name(mproc_process_t *p);
  * POSIX build) through a watcher thread in the child that sees EOF on a pipe
  * whose write end only the parent holds.
  *
- * @return 0; #MPROC_ESTATE after start; #MPROC_EBADHANDLE.
+ * @return 0; MPROC_ESTATE after start; MPROC_EBADHANDLE.
  */
 MPROC_API int mproc_process_set_daemon(mproc_process_t *p, int daemon);
 
-/** @brief The daemon flag: 1 or 0; #MPROC_EBADHANDLE for a bad handle. */
+/** @brief The daemon flag: 1 or 0; MPROC_EBADHANDLE for a bad handle. */
 MPROC_API int mproc_process_daemon(mproc_process_t *p);
 
 /**
  * @brief Free the handle (Python's `close()`).
  *
- * @return 0; #MPROC_ESTATE while the child runs or another thread joins it
- *         (nothing is freed then); #MPROC_EBADHANDLE. NULL is accepted and
+ * @return 0; MPROC_ESTATE while the child runs or another thread joins it
+ *         (nothing is freed then); MPROC_EBADHANDLE. NULL is accepted and
  *         returns 0.
  */
 MPROC_API int mproc_process_free(mproc_process_t *p);
@@ -301,8 +310,8 @@ MPROC_API int mproc_process_free(mproc_process_t *p);
  * @param out    An array of at least `cap` handles, or NULL when cap is 0.
  * @param cap    Its length.
  * @param count  Receives the number of live children.
- * @return 0; #MPROC_ERANGE when more than `cap` are alive (the first `cap`
- *         are written, and *count says how many there are); #MPROC_EINVAL.
+ * @return 0; MPROC_ERANGE when more than `cap` are alive (the first `cap`
+ *         are written, and *count says how many there are); MPROC_EINVAL.
  */
 MPROC_API int mproc_active_children(mproc_process_t **out, size_t cap,
                                     size_t *count);

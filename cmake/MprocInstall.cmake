@@ -1,0 +1,42 @@
+# Installation: the header, both libraries, a relocatable CMake package
+# (find_package(mproc CONFIG) gives mproc::mproc and mproc::mproc_static)
+# and mproc.pc for pkg-config.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(MPROC_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/mproc)
+
+install(FILES ${PROJECT_SOURCE_DIR}/include/mproc.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS mproc mproc_static
+  EXPORT mprocTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT mprocTargets
+  NAMESPACE mproc::
+  DESTINATION ${MPROC_CMAKE_DIR})
+
+configure_package_config_file(
+  ${PROJECT_SOURCE_DIR}/cmake/mprocConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/mprocConfig.cmake
+  INSTALL_DESTINATION ${MPROC_CMAKE_DIR})
+write_basic_package_version_file(
+  ${PROJECT_BINARY_DIR}/mprocConfigVersion.cmake
+  VERSION ${PROJECT_VERSION}
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/mprocConfig.cmake
+              ${PROJECT_BINARY_DIR}/mprocConfigVersion.cmake
+        DESTINATION ${MPROC_CMAKE_DIR})
+
+# pkg-config: static linking needs the system libraries too.
+set(MPROC_PC_PRIVATE_LIBS "${CMAKE_THREAD_LIBS_INIT}")
+if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  string(APPEND MPROC_PC_PRIVATE_LIBS " -lrt")
+endif()
+string(STRIP "${MPROC_PC_PRIVATE_LIBS}" MPROC_PC_PRIVATE_LIBS)
+configure_file(${PROJECT_SOURCE_DIR}/cmake/mproc.pc.in
+               ${PROJECT_BINARY_DIR}/mproc.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/mproc.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
