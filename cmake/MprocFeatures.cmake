@@ -58,18 +58,25 @@ int main(void) {
   pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER; struct timespec ts = {0, 0};
   return pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &ts);
 }" MPROC_HAVE_MUTEX_CLOCKLOCK)
+check_c_source_compiles("
+#include <sys/auxv.h>
+int main(void) { return (int)getauxval(AT_SECURE); }" MPROC_HAVE_GETAUXVAL)
+
+check_c_source_compiles("
+#include <unistd.h>
+int main(void) { return issetugid(); }" MPROC_HAVE_ISSETUGID)
 cmake_pop_check_state()
 
 # The portable build keeps only what POSIX.1-2008 promises.
 if(MPROC_PORTABLE)
   foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX GETTID
-                  MUTEX_CLOCKLOCK)
+                  MUTEX_CLOCKLOCK GETAUXVAL)
     set(MPROC_HAVE_${feature} OFF)
   endforeach()
 endif()
 
 foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX
-                CONDATTR_SETCLOCK GETTID MUTEX_CLOCKLOCK)
+                CONDATTR_SETCLOCK GETTID MUTEX_CLOCKLOCK GETAUXVAL ISSETUGID)
   if(MPROC_HAVE_${feature})
     set(MPROC_HAVE_${feature} 1)
   else()

@@ -127,14 +127,26 @@ typedef int64_t mproc_pid_t;
  * Python's `if __name__ == '__main__':` guard. With the fork start method it
  * is optional (the first mproc call initialises what it needs); a program that
  * uses the spawn start method must call it, because a spawned child is the
- * same executable and learns here that it is a child.
+ * same executable and learns here that it is a child: in a spawned child
+ * mproc_init() runs the target and ends the process with its exit code; it
+ * never returns there.
+ *
+ * A child is recognised only by its first argument,
+ * `--mproc-child=CHANNEL:COOKIE`, **and** a bootstrap message read from the
+ * inherited CHANNEL that carries the same random cookie, the registered
+ * target name, the process name and the argument bytes. A forged or damaged
+ * invocation prints one line to stderr and exits with code 121 without
+ * running anything; a setuid/setgid (AT_SECURE) process refuses to be a child
+ * and exits with code 122. The flag is removed from argv first, so the child
+ * sees the parent's arguments.
  *
  * It registers the exit handler that, at normal exit, terminates daemon
  * children and joins the others. Calling it again does nothing.
  *
  * @param argc  &argc of main, or NULL.
- * @param argv  &argv of main, or NULL. mproc's own arguments are removed.
- * @return 0, or MPROC_EOS.
+ * @param argv  &argv of main, or NULL. mproc's own arguments are removed; the
+ *              others are kept and given to spawned children.
+ * @return 0, or MPROC_EOS, MPROC_ENOMEM.
  * Any process; call it from the main thread before starting other threads.
  */
 MPROC_API int mproc_init(int *argc, char ***argv);
@@ -160,11 +172,76 @@ typedef enum mproc_start_method {
   MPROC_START_DEFAULT = 0,
   /** fork(): the child is a copy of the parent (POSIX only). */
   MPROC_START_FORK = 1,
-  /** A fresh run of the same executable. Not in this version: MPROC_ENOTSUP. */
+  /** A fresh run of the same executable (posix_spawn of itself); the
+   *  target must be registered with MPROC_TARGET(). */
   MPROC_START_SPAWN = 2,
   /** Forked by a single-threaded server. Not in this version: MPROC_ENOTSUP. */
   MPROC_START_FORKSERVER = 3
 } mproc_start_method_t;
+
+/**
+ * @brief Set the program's default start method (Python's
+ * `set_start_method`); per-process options may still choose another.
+ * @param method  #MPROC_START_FORK or #MPROC_START_SPAWN;
+ *                #MPROC_START_DEFAULT restores the platform default.
+ * @return 0; MPROC_EINVAL for a value out of range; MPROC_ENOTSUP for a
+ *         method this build does not have.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_set_start_method(mproc_start_method_t method);
+
+/** @brief The program's default start method (never #MPROC_START_DEFAULT). */
+MPROC_API mproc_start_method_t mproc_get_start_method(void);
+
+/**
+ * @brief One registered target: filled by MPROC_TARGET(), never by hand.
+ */
+typedef struct mproc_target_entry {
+  const char *name;                /**< The name children know it by. */
+  mproc_target_fn fn;              /**< The function. */
+  struct mproc_target_entry *next; /**< The registry's list; mproc's own. */
+} mproc_target_entry_t;
+
+/**
+ * @brief Add a target to the registry; MPROC_TARGET() calls it before main.
+ *
+ * Two entries with the same name and different functions make that name
+ * ambiguous: starting either with spawn then fails with MPROC_ENOTREG.
+ * @param entry  Static storage that lives as long as the program.
+ * Any process, any thread.
+ */
+MPROC_API void mproc_register_target(mproc_target_entry_t *entry);
+
+#if defined(_MSC_VER)
+#pragma section(".CRT$XCU", read)
+#define MPROC__INITIALIZER(f)                                                  \
+  static void f(void);                                                         \
+  __declspec(allocate(".CRT$XCU")) void (*f##_init)(void) = f;                 \
+  static void f(void)
+#else
+#define MPROC__INITIALIZER(f) __attribute__((constructor)) static void f(void)
+#endif
+
+/**
+ * @brief Register a target under an explicit name, at file scope.
+ *
+ * Spawned children find their target by this name, never by an address.
+ * The registration runs before `main` (a constructor), so it needs no call
+ * and survives `-Wl,--gc-sections` and static libraries: the target's object
+ * file is linked because the parent names the function.
+ */
+#define MPROC_TARGET_NAMED(fn, name_string)                                    \
+  static mproc_target_entry_t mproc__target_##fn = {name_string, fn, 0};       \
+  MPROC__INITIALIZER(mproc__register_##fn) {                                   \
+    mproc_register_target(&mproc__target_##fn);                                \
+  }                                                                            \
+  typedef int mproc__target_registered_##fn
+
+/**
+ * @brief Register `fn` under its own name, at file scope:
+ * `MPROC_TARGET(worker);` after the function's definition.
+ */
+#define MPROC_TARGET(fn) MPROC_TARGET_NAMED(fn, #fn)
 
 /** @brief Options for mproc_process_create(); zero means the default. */
 typedef struct mproc_process_options {
@@ -213,7 +290,14 @@ MPROC_API int mproc_process_create(mproc_process_t **out, mproc_target_fn target
  * its own children, flushes stdio and calls `_exit()` with the target's
  * return value, so the parent's atexit handlers never run in it.
  *
- * @return 0; MPROC_ESTATE if already started; MPROC_ENOTSUP for a start
+ * With spawn, the child is a fresh run of this executable that finds the
+ * target by its registered name; start returns once the child has read its
+ * bootstrap message and found the target.
+ *
+ * @param p  The process.
+ * @return 0; MPROC_ESTATE if already started; MPROC_ENOTREG when the start
+ *         method is spawn and the target was not registered with
+ *         MPROC_TARGET() (no child is started); MPROC_ENOTSUP for a start
  *         method this build does not have; MPROC_EBADHANDLE; MPROC_EOS.
  * The creating process, any thread.
  */

@@ -60,6 +60,9 @@ typedef struct mproc__child_spec {
   const char *identity; /* its identity, "1", "1:2", ... (see process.c) */
   int daemon;
   mproc_start_method_t method; /* already resolved: never DEFAULT */
+  const char *target_name;     /* spawn: the registered name */
+  int argc;                    /* spawn: the program's own arguments */
+  char **argv;                 /* (after argv[0]), from mproc_init */
 } mproc__child_spec_t;
 
 /* The backend's record of one started child (opaque to common code). */
@@ -92,6 +95,32 @@ int mproc__child_signal(mproc__child_t *c, int sig);
  * has been reaped; a child still running is reaped later, never left a
  * zombie. */
 void mproc__child_release(mproc__child_t *c);
+
+/* ---- spawned children: the mechanisms under src/bootstrap.c --------- */
+
+struct mproc__boot;
+
+/* Whether this process runs with privileges it was not started with
+ * (setuid, setgid, AT_SECURE): then it must not act as a child. */
+int mproc__os_secure_mode(void);
+
+/* Read exactly n bytes from an inherited bootstrap channel, or fail (EOF,
+ * error) with a negative code. */
+int mproc__os_channel_read(int64_t channel, void *buf, size_t n);
+int mproc__os_channel_write(int64_t channel, const void *buf, size_t n);
+void mproc__os_channel_close(int64_t channel);
+
+/* Fill buf with n unpredictable bytes (the bootstrap cookie). */
+int mproc__os_random(void *buf, size_t n);
+
+/* End this process at once with the code; no atexit handlers. */
+void mproc__os_exit(int code);
+
+/* In a spawned child whose bootstrap checked out: take the status and
+ * death channels the message names, as a forked child does, run
+ * mproc__child_main(spec) and end the process. Never returns. */
+void mproc__os_child_run_spawned(const struct mproc__boot *boot,
+                                 const mproc__child_spec_t *spec);
 
 /* ---- provided by common code, called by the backend ------------------ */
 

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bootstrap.h"
 #include "platform.h"
+#include "targets.h"
 
 enum process_state { STATE_CREATED, STATE_STARTED };
 
@@ -50,13 +52,53 @@ static void ensure_exit_handler(void) {
   }
 }
 
+/* The program's arguments after argv[0], as mproc_init() saw them: spawned
+ * children get them too, as Python's do. */
+static struct {
+  int argc;
+  char **argv;
+} program_args;
+
+/* 0 means the platform's default. */
+static mproc_start_method_t default_method;
+
 int mproc_init(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
+  /* A spawned child runs its target here and never returns. */
+  mproc__boot_child_if_asked(argc, argv);
+
   mproc__mutex_lock(&registry.lock);
   ensure_exit_handler();
+  if (argc && argv && *argv && *argc > 1 && !program_args.argv) {
+    /* The strings live as long as the program; only the array is copied,
+     * because the program may reorder its own. */
+    char **copy = malloc((size_t)*argc * sizeof *copy);
+    if (copy) {
+      memcpy(copy, *argv + 1, (size_t)(*argc - 1) * sizeof *copy);
+      program_args.argv = copy;
+      program_args.argc = *argc - 1;
+    }
+  }
   mproc__mutex_unlock(&registry.lock);
   return 0;
+}
+
+int mproc_set_start_method(mproc_start_method_t method) {
+  if (method < MPROC_START_DEFAULT || method > MPROC_START_FORKSERVER)
+    return MPROC_EINVAL;
+  if (method != MPROC_START_DEFAULT && !mproc__child_method_supported(method))
+    return MPROC_ENOTSUP;
+  mproc__mutex_lock(&registry.lock);
+  default_method = method;
+  mproc__mutex_unlock(&registry.lock);
+  return 0;
+}
+
+mproc_start_method_t mproc_get_start_method(void) {
+  mproc_start_method_t m;
+  mproc__mutex_lock(&registry.lock);
+  m = default_method;
+  mproc__mutex_unlock(&registry.lock);
+  return m == MPROC_START_DEFAULT ? mproc__child_default_method() : m;
 }
 
 /* Whether p is a live handle of this process. Called with the lock held. */
@@ -160,11 +202,24 @@ int mproc_process_start(mproc_process_t *p) {
     r = MPROC_ESTATE;
     goto finish;
   }
-  spec.method = p->method == MPROC_START_DEFAULT ? mproc__child_default_method()
-                                                 : p->method;
+  memset(&spec, 0, sizeof spec);
+  spec.method = p->method;
+  if (spec.method == MPROC_START_DEFAULT) spec.method = default_method;
+  if (spec.method == MPROC_START_DEFAULT)
+    spec.method = mproc__child_default_method();
   if (!mproc__child_method_supported(spec.method)) {
     r = MPROC_ENOTSUP;
     goto finish;
+  }
+  if (spec.method != MPROC_START_FORK) {
+    /* A fresh program knows the target only by its registered name. */
+    spec.target_name = mproc__target_name(p->target);
+    if (!spec.target_name) {
+      r = MPROC_ENOTREG;
+      goto finish;
+    }
+    spec.argc = program_args.argc;
+    spec.argv = program_args.argv;
   }
   spec.target = p->target;
   spec.arg = p->arg;

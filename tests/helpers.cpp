@@ -69,8 +69,17 @@ HelperResult run_helper(const std::string &name,
   return run_program(all, timeout_ms);
 }
 
-HelperResult run_program(const std::vector<std::string> &all, int timeout_ms) {
+char **g_argv;
+std::vector<std::string> g_args;
+
+HelperResult run_program(const std::vector<std::string> &all, int timeout_ms,
+                         const std::string &input) {
   HelperResult r;
+  // The input goes through a pipe on stdin; it must fit the pipe's buffer.
+  int in[2];
+  if (pipe2(in, O_CLOEXEC) != 0) return r;
+  if (!write_full(in[1], input.data(), input.size())) return r;
+  close(in[1]);
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0) return r;
   if (pipe2(err, O_CLOEXEC) != 0) {
@@ -84,11 +93,13 @@ HelperResult run_program(const std::vector<std::string> &all, int timeout_ms) {
 
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   pid_t pid = -1;
   int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
+  close(in[0]);
   close(out[1]);
   close(err[1]);
   if (rc != 0) {

@@ -37,7 +37,16 @@ struct HelperResult {
 // Runs a program (argv[0] is its path) to completion with stdout and stderr
 // captured; kills it (and only it) when it outlives timeout_ms.
 HelperResult run_program(const std::vector<std::string> &argv,
-                         int timeout_ms = 30000);
+                         int timeout_ms = 30000, const std::string &input = "");
+
+// The path of the running test binary.
+std::string self_path();
+
+// main()'s argv array, which mproc_init() edits in place (NULL-terminated).
+extern char **g_argv;
+// The arguments after argv[0] as mproc_init() left them, copied before
+// GoogleTest removes its own.
+extern std::vector<std::string> g_args;
 
 // Runs a helper to completion with stdout and stderr captured; kills it (and
 // only it) when it outlives timeout_ms.

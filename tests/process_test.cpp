@@ -29,6 +29,7 @@ int return_code(const void *arg, size_t size) {
   if (size == sizeof code) memcpy(&code, arg, sizeof code);
   return code;
 }
+MPROC_TARGET(return_code);
 
 int raise_signal(const void *arg, size_t) {
   int sig;
@@ -37,11 +38,13 @@ int raise_signal(const void *arg, size_t) {
   raise(sig);
   return 99;
 }
+MPROC_TARGET(raise_signal);
 
 int sleep_long(const void *, size_t) {
   for (int i = 0; i < 300; i++) usleep(100000);  // 30 s at most
   return 0;
 }
+MPROC_TARGET(sleep_long);
 
 int sleep_ms(const void *arg, size_t) {
   int ms;
@@ -49,12 +52,27 @@ int sleep_ms(const void *arg, size_t) {
   usleep((useconds_t)ms * 1000);
   return 0;
 }
+MPROC_TARGET(sleep_ms);
+
+// Every start method the suites run under.
+const mproc_start_method_t kMethods[] = {MPROC_START_FORK, MPROC_START_SPAWN};
+
+std::string method_name(const ::testing::TestParamInfo<mproc_start_method_t> &i) {
+  return i.param == MPROC_START_FORK ? "fork" : "spawn";
+}
+
+// The start method of the running parametrised test, for Child.
+mproc_start_method_t current_method = MPROC_START_DEFAULT;
 
 struct Child {
   mproc_process_t *p = nullptr;
   Child(mproc_target_fn fn, const void *arg = nullptr, size_t size = 0,
         const mproc_process_options_t *o = nullptr) {
-    EXPECT_EQ(mproc_process_create(&p, fn, arg, size, o), 0);
+    mproc_process_options_t with_method = {};
+    if (o) with_method = *o;
+    if (with_method.start_method == MPROC_START_DEFAULT)
+      with_method.start_method = current_method;
+    EXPECT_EQ(mproc_process_create(&p, fn, arg, size, &with_method), 0);
   }
   ~Child() {
     if (!p) return;
@@ -67,6 +85,12 @@ struct Child {
   }
 };
 
+class ProcessMethod : public ::testing::TestWithParam<mproc_start_method_t> {
+ protected:
+  void SetUp() override { current_method = GetParam(); }
+  void TearDown() override { current_method = MPROC_START_DEFAULT; }
+};
+
 int run_and_exitcode(mproc_target_fn fn, const void *arg, size_t size) {
   Child c(fn, arg, size);
   EXPECT_EQ(mproc_process_start(c.p), 0);
@@ -76,7 +100,7 @@ int run_and_exitcode(mproc_target_fn fn, const void *arg, size_t size) {
   return code;
 }
 
-TEST(Process, ExitCodesFromReturn) {
+TEST_P(ProcessMethod, ExitCodesFromReturn) {
   for (int want : {0, 3, 255}) {
     EXPECT_EQ(run_and_exitcode(return_code, &want, sizeof want), want);
   }
@@ -84,13 +108,13 @@ TEST(Process, ExitCodesFromReturn) {
   EXPECT_EQ(run_and_exitcode(return_code, &big, sizeof big), 7);
 }
 
-TEST(Process, ExitCodesFromSignals) {
+TEST_P(ProcessMethod, ExitCodesFromSignals) {
   for (int sig : {SIGSEGV, SIGKILL, SIGTERM, SIGABRT}) {
     EXPECT_EQ(run_and_exitcode(raise_signal, &sig, sizeof sig), -sig) << sig;
   }
 }
 
-TEST(Process, JoinTimeoutWhileRunningThenZeroAfter) {
+TEST_P(ProcessMethod, JoinTimeoutWhileRunningThenZeroAfter) {
   int ms = 300;
   Child c(sleep_ms, &ms, sizeof ms);
   ASSERT_EQ(mproc_process_start(c.p), 0);
@@ -103,7 +127,7 @@ TEST(Process, JoinTimeoutWhileRunningThenZeroAfter) {
   EXPECT_EQ(code, 0);
 }
 
-TEST(Process, IsAliveAcrossLifecycle) {
+TEST_P(ProcessMethod, IsAliveAcrossLifecycle) {
   int ms = 200;
   Child c(sleep_ms, &ms, sizeof ms);
   int alive = -1;
@@ -122,7 +146,7 @@ TEST(Process, IsAliveAcrossLifecycle) {
   EXPECT_EQ(alive, 0);
 }
 
-TEST(Process, TerminateAndKillSleepingChild) {
+TEST_P(ProcessMethod, TerminateAndKillSleepingChild) {
   struct {
     int (*fn)(mproc_process_t *);
     int sig;
@@ -148,8 +172,9 @@ int check_pattern(const void *arg, size_t size) {
     if (b[i] != (unsigned char)(i * 7 + 3)) return 12;
   return (int)(size % 200) + 20;
 }
+MPROC_TARGET(check_pattern);
 
-TEST(Process, ArgumentBlobArrivesIntact) {
+TEST_P(ProcessMethod, ArgumentBlobArrivesIntact) {
   for (size_t size : {(size_t)0, (size_t)1, (size_t)1 << 20}) {
     std::vector<unsigned char> blob(size);
     for (size_t i = 0; i < size; i++) blob[i] = (unsigned char)(i * 7 + 3);
@@ -160,7 +185,7 @@ TEST(Process, ArgumentBlobArrivesIntact) {
   }
 }
 
-TEST(Process, ArgumentIsCopiedAtCreate) {
+TEST_P(ProcessMethod, ArgumentIsCopiedAtCreate) {
   unsigned char blob[16];
   for (size_t i = 0; i < sizeof blob; i++) blob[i] = (unsigned char)(i * 7 + 3);
   Child c(check_pattern, blob, sizeof blob);
@@ -178,8 +203,9 @@ int change_global(const void *, size_t) {
   global_value = 10000;
   return global_value == 10000 ? 0 : 1;
 }
+MPROC_TARGET(change_global);
 
-TEST(Process, ChildCannotChangeParentGlobal) {
+TEST_P(ProcessMethod, ChildCannotChangeParentGlobal) {
   global_value = 1;
   EXPECT_EQ(run_and_exitcode(change_global, nullptr, 0), 0);
   EXPECT_EQ(global_value, 1);
@@ -203,23 +229,23 @@ struct Report {
   char name[64];
   mproc_pid_t pid, ppid;
 };
-int report_fd = -1;
-
-int report_identity(const void *, size_t) {
+int report_identity(const void *arg, size_t) {
+  int report_fd;
+  memcpy(&report_fd, arg, sizeof report_fd);
   Report r = {};
   snprintf(r.name, sizeof r.name, "%s", mproc_current_process_name());
   r.pid = mproc_getpid();
   r.ppid = mproc_getppid();
   return mproc_test::write_full(report_fd, &r, sizeof r) ? 0 : 1;
 }
+MPROC_TARGET(report_identity);
 
-TEST(Process, ChildKnowsItsNameAndPids) {
+TEST_P(ProcessMethod, ChildKnowsItsNameAndPids) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
-  report_fd = fds[1];
   mproc_process_options_t o = {};
   o.name = "reporter";
-  Child c(report_identity, nullptr, 0, &o);
+  Child c(report_identity, &fds[1], sizeof fds[1], &o);
   ASSERT_EQ(mproc_process_start(c.p), 0);
   Report r = {};
   ASSERT_TRUE(mproc_test::read_full(fds[0], &r, sizeof r, 10000));
@@ -322,23 +348,50 @@ TEST(Process, UseAfterFreeIsReported) {
 }
 
 TEST(Process, UnsupportedStartMethodIsAClearError) {
-  for (auto m : {MPROC_START_SPAWN, MPROC_START_FORKSERVER}) {
-    mproc_process_options_t o = {};
-    o.start_method = m;
-    Child c(return_code, nullptr, 0, &o);
-    EXPECT_EQ(mproc_process_start(c.p), MPROC_ENOTSUP);
-    int alive = 1;
-    EXPECT_EQ(mproc_process_is_alive(c.p, &alive), 0);
-    EXPECT_EQ(alive, 0);
-  }
+  mproc_process_options_t o = {};
+  o.start_method = MPROC_START_FORKSERVER;
+  Child c(return_code, nullptr, 0, &o);
+  EXPECT_EQ(mproc_process_start(c.p), MPROC_ENOTSUP);
+  int alive = 1;
+  EXPECT_EQ(mproc_process_is_alive(c.p, &alive), 0);
+  EXPECT_EQ(alive, 0);
 }
 
-TEST(Process, NoZombiesFromUnjoinedChildren) {
+int not_registered(const void *, size_t) { return 0; }
+
+TEST(Process, SpawnOfUnregisteredTargetStartsNothing) {
+  mproc_process_options_t o = {};
+  o.start_method = MPROC_START_SPAWN;
+  Child c(not_registered, nullptr, 0, &o);
+  EXPECT_EQ(mproc_process_start(c.p), MPROC_ENOTREG);
+  EXPECT_EQ(mproc_process_pid(c.p), 0);
+  size_t n = 99;
+  EXPECT_EQ(mproc_active_children(nullptr, 0, &n), 0);
+  EXPECT_EQ(n, 0u);
+}
+
+TEST(Process, DefaultStartMethod) {
+  EXPECT_EQ(mproc_get_start_method(), MPROC_START_FORK);
+  EXPECT_EQ(mproc_set_start_method(MPROC_START_SPAWN), 0);
+  EXPECT_EQ(mproc_get_start_method(), MPROC_START_SPAWN);
+  {
+    Child c(not_registered);  // the program default now applies
+    EXPECT_EQ(mproc_process_start(c.p), MPROC_ENOTREG);
+  }
+  EXPECT_EQ(mproc_set_start_method(MPROC_START_FORKSERVER), MPROC_ENOTSUP);
+  EXPECT_EQ(mproc_set_start_method((mproc_start_method_t)9), MPROC_EINVAL);
+  EXPECT_EQ(mproc_set_start_method(MPROC_START_DEFAULT), 0);
+  EXPECT_EQ(mproc_get_start_method(), MPROC_START_FORK);
+}
+
+TEST_P(ProcessMethod, NoZombiesFromUnjoinedChildren) {
   const int n = 200;
   std::vector<mproc_process_t *> procs(n);
   std::vector<pid_t> pids(n);
   for (int i = 0; i < n; i++) {
-    ASSERT_EQ(mproc_process_create(&procs[i], return_code, nullptr, 0, nullptr), 0);
+    mproc_process_options_t o = {};
+    o.start_method = GetParam();
+    ASSERT_EQ(mproc_process_create(&procs[i], return_code, nullptr, 0, &o), 0);
     ASSERT_EQ(mproc_process_start(procs[i]), 0);
     pids[i] = (pid_t)mproc_process_pid(procs[i]);
   }
@@ -365,7 +418,7 @@ TEST(Process, NoZombiesFromUnjoinedChildren) {
   }
 }
 
-TEST(Process, SigchldIgnoredDoesNotHangJoin) {
+TEST_P(ProcessMethod, SigchldIgnoredDoesNotHangJoin) {
   struct sigaction ign = {}, old = {};
   ign.sa_handler = SIG_IGN;
   ASSERT_EQ(sigaction(SIGCHLD, &ign, &old), 0);
@@ -390,7 +443,7 @@ TEST(Process, SigchldIgnoredDoesNotHangJoin) {
   sigaction(SIGCHLD, &old, nullptr);
 }
 
-TEST(Process, ConcurrentJoinersFromThreads) {
+TEST_P(ProcessMethod, ConcurrentJoinersFromThreads) {
   int ms = 100;
   Child c(sleep_ms, &ms, sizeof ms);
   ASSERT_EQ(mproc_process_start(c.p), 0);
@@ -402,6 +455,9 @@ TEST(Process, ConcurrentJoinersFromThreads) {
   EXPECT_EQ(ok.load(), 4);
 }
 
+INSTANTIATE_TEST_SUITE_P(Methods, ProcessMethod, ::testing::ValuesIn(kMethods),
+                         method_name);
+
 // ---- parent exit semantics, with a helper process as the parent --------
 
 int write_pid_then_sleep(const void *arg, size_t) {
@@ -411,6 +467,7 @@ int write_pid_then_sleep(const void *arg, size_t) {
   mproc_test::write_full(fd, &me, sizeof me);
   return sleep_long(nullptr, 0);
 }
+MPROC_TARGET(write_pid_then_sleep);
 
 int write_marker_after(const void *arg, size_t) {
   int fd;
@@ -418,16 +475,18 @@ int write_marker_after(const void *arg, size_t) {
   usleep(300000);
   return mproc_test::write_full(fd, "done", 4) ? 0 : 1;
 }
+MPROC_TARGET(write_marker_after);
 
-// argv: mode fd. Starts one child and reports its pid on fd, then either
-// returns (normal exit) or sleeps waiting to be killed.
+// argv: mode fd method. Starts one child and reports its pid on fd, then
+// either returns (normal exit) or sleeps waiting to be killed.
 MPROC_TEST_HELPER(parent_with_child) {
-  if (argc < 2) return 2;
+  if (argc < 3) return 2;
   std::string mode = argv[0];
   int fd = atoi(argv[1]);
   mproc_process_t *p = nullptr;
   mproc_process_options_t o = {};
   o.daemon = mode != "nondaemon";
+  o.start_method = (mproc_start_method_t)atoi(argv[2]);
   mproc_target_fn fn = mode == "nondaemon" ? write_marker_after : write_pid_then_sleep;
   if (mproc_process_create(&p, fn, &fd, sizeof fd, &o) != 0) return 3;
   if (mproc_process_start(p) != 0) return 4;
@@ -447,7 +506,7 @@ MPROC_TEST_HELPER(parent_with_child) {
 struct Middle {
   pid_t pid = -1;
   int rd = -1;
-  Middle(const char *mode) {
+  Middle(const char *mode, mproc_start_method_t method) {
     int fds[2];
     EXPECT_EQ(pipe(fds), 0);
     pid = fork();
@@ -458,8 +517,10 @@ struct Middle {
       char self[4096];
       ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
       self[n > 0 ? n : 0] = 0;
+      char methodtext[16];
+      snprintf(methodtext, sizeof methodtext, "%d", (int)method);
       execl(self, self, "--mproc-helper", "parent_with_child", mode, fdtext,
-            (char *)nullptr);
+            methodtext, (char *)nullptr);
       _exit(127);
     }
     close(fds[1]);
@@ -478,8 +539,10 @@ struct Middle {
   ~Middle() { close(rd); }
 };
 
-TEST(ProcessExit, DaemonDiesWhenParentExitsNormally) {
-  Middle m("daemon_exit");
+class ProcessExit : public ProcessMethod {};
+
+TEST_P(ProcessExit, DaemonDiesWhenParentExitsNormally) {
+  Middle m("daemon_exit", GetParam());
   pid_t d = m.grandchild();
   ASSERT_GT(d, 0);
   int st = m.wait_status();
@@ -488,8 +551,8 @@ TEST(ProcessExit, DaemonDiesWhenParentExitsNormally) {
   EXPECT_TRUE(wait_dead(d, 100));
 }
 
-TEST(ProcessExit, DaemonDiesWhenParentIsKilled) {
-  Middle m("daemon_kill");
+TEST_P(ProcessExit, DaemonDiesWhenParentIsKilled) {
+  Middle m("daemon_kill", GetParam());
   pid_t d = m.grandchild();
   ASSERT_GT(d, 0);
   usleep(20000);
@@ -500,8 +563,8 @@ TEST(ProcessExit, DaemonDiesWhenParentIsKilled) {
   if (proc_state(d) != 0) kill(d, SIGKILL);  // never leave it behind
 }
 
-TEST(ProcessExit, NonDaemonIsJoinedAtExit) {
-  Middle m("nondaemon");
+TEST_P(ProcessExit, NonDaemonIsJoinedAtExit) {
+  Middle m("nondaemon", GetParam());
   pid_t g = m.grandchild();
   ASSERT_GT(g, 0);
   int st = m.wait_status();
@@ -512,12 +575,16 @@ TEST(ProcessExit, NonDaemonIsJoinedAtExit) {
   EXPECT_EQ(memcmp(marker, "done", 4), 0);
 }
 
+INSTANTIATE_TEST_SUITE_P(Methods, ProcessExit, ::testing::ValuesIn(kMethods),
+                         method_name);
+
 // ---- fork hygiene -------------------------------------------------------
 
 int print_child_line(const void *, size_t) {
   printf("child line\n");  // flushed by mproc's exit path
   return 0;
 }
+MPROC_TARGET(print_child_line);
 
 void print_at_exit() { printf("atexit ran in %d\n", (int)getpid()); }
 

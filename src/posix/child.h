@@ -40,6 +40,19 @@ void mproc__reaper_unlock(void);
  * them; the child has no reaper thread until it starts children itself. */
 void mproc__reaper_after_fork_child(void);
 
+/* Run a child's life in this process (forked, or spawned and bootstrapped):
+ * keep the status pipe, watch the parent if a daemon, run the target and
+ * _exit. Never returns. */
+void mproc__posix_run_child(const mproc__child_spec_t *spec, int status_fd,
+                            pid_t parent, int use_pdeathsig, int death_fd);
+
+/* Start c as a spawned child (posix_spawn of this executable). On failure
+ * c has been freed, or handed to the reaper when a child exists. */
+int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c);
+
+int mproc__posix_is_main_thread(void);
+int mproc__posix_death_fd(int *fd);
+
 /* The status pipe end this process writes its exit code to, if it is an
  * mproc child; its own children must not inherit it. */
 extern int mproc__self_status_fd;

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "bootstrap.h"
 #include "child.h"
 #include "mproc_config.h"
 
@@ -62,14 +63,14 @@ static int set_cloexec_pipe(int fds[2]) {
 }
 
 int mproc__child_method_supported(mproc_start_method_t method) {
-  return method == MPROC_START_FORK;
+  return method == MPROC_START_FORK || method == MPROC_START_SPAWN;
 }
 
 mproc_start_method_t mproc__child_default_method(void) {
   return MPROC_START_FORK;
 }
 
-static int is_main_thread(void) {
+int mproc__posix_is_main_thread(void) {
 #if MPROC_HAVE_GETTID
   return (pid_t)syscall(SYS_gettid) == getpid();
 #else
@@ -131,8 +132,8 @@ static void write_status(int fd, int code) {
   } while (n < 0 && errno == EINTR);
 }
 
-static void run_child(const mproc__child_spec_t *spec, int status_fd,
-                      pid_t parent, int use_pdeathsig, int death_fd) {
+void mproc__posix_run_child(const mproc__child_spec_t *spec, int status_fd,
+                            pid_t parent, int use_pdeathsig, int death_fd) {
   int code;
   mproc__self_status_fd = status_fd;
   if (spec->daemon)
@@ -140,8 +141,30 @@ static void run_child(const mproc__child_spec_t *spec, int status_fd,
   else if (death_fd >= 0)
     close(death_fd);
   code = mproc__child_main(spec) & 0xff;
-  write_status(status_fd, code);
+  if (status_fd >= 0) write_status(status_fd, code);
   _exit(code);
+}
+
+void mproc__os_child_run_spawned(const struct mproc__boot *boot,
+                                 const mproc__child_spec_t *spec) {
+  int status_fd = (int)boot->status_channel;
+  int death_fd = (int)boot->death_channel;
+  pthread_once(&atfork_once, register_atfork);
+  /* Inherited across exec on purpose; our own children must not inherit
+   * them again. */
+  if (status_fd >= 0) fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+  if (death_fd >= 0) fcntl(death_fd, F_SETFD, FD_CLOEXEC);
+  mproc__posix_run_child(spec, status_fd, (pid_t)boot->parent_pid,
+                         (boot->flags & MPROC__BOOT_PDEATHSIG) != 0, death_fd);
+}
+
+/* The death pipe's read end for a daemon child, created on first use.
+ * Called with the reaper lock held. */
+int mproc__posix_death_fd(int *fd) {
+  int r = 0;
+  if (death_pipe[0] < 0) r = set_cloexec_pipe(death_pipe);
+  *fd = death_pipe[0];
+  return r;
 }
 
 int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
@@ -156,6 +179,12 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
   if (!c) return MPROC_ENOMEM;
   c->pidfd = -1;
   c->status_fd = -1;
+  if (spec->method == MPROC_START_SPAWN) {
+    r = mproc__posix_spawn(spec, c);
+    if (r != 0) return r; /* c is freed or handed to the reaper */
+    *out = c;
+    return 0;
+  }
 
   r = set_cloexec_pipe(status_pipe);
   if (r != 0) goto fail;
@@ -163,7 +192,7 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
 
   mproc__reaper_lock();
   if (spec->daemon) {
-    use_pdeathsig = MPROC_HAVE_PDEATHSIG && is_main_thread();
+    use_pdeathsig = MPROC_HAVE_PDEATHSIG && mproc__posix_is_main_thread();
     if (death_pipe[0] < 0 && (r = set_cloexec_pipe(death_pipe)) != 0) {
       mproc__reaper_unlock();
       goto fail;
@@ -175,7 +204,8 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
   if (pid == 0) {
     /* The atfork handler has already closed what belongs to the parent. */
     close(status_pipe[0]);
-    run_child(spec, status_pipe[1], parent, use_pdeathsig, death_fd);
+    mproc__posix_run_child(spec, status_pipe[1], parent, use_pdeathsig,
+                           death_fd);
   }
   if (pid < 0) {
     r = mproc__os_translate(errno);

@@ -1,11 +1,17 @@
 /* POSIX mechanisms the seam needs everywhere: errors, clock, identity,
  * in-process mutexes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "mproc_config.h"
 #include "platform.h"
+
+#if MPROC_HAVE_GETAUXVAL
+#include <sys/auxv.h>
+#endif
 
 int mproc__os_translate(int native_error) {
   switch (native_error) {
@@ -60,3 +66,55 @@ void mproc__mutex_init(mproc__mutex_t *m) { pthread_mutex_init(m, NULL); }
 void mproc__mutex_lock(mproc__mutex_t *m) { pthread_mutex_lock(m); }
 
 void mproc__mutex_unlock(mproc__mutex_t *m) { pthread_mutex_unlock(m); }
+
+/* ---- spawned children ------------------------------------------------ */
+
+int mproc__os_secure_mode(void) {
+#if MPROC_HAVE_GETAUXVAL
+  if (getauxval(AT_SECURE)) return 1;
+#endif
+#if MPROC_HAVE_ISSETUGID
+  if (issetugid()) return 1;
+#endif
+  return getuid() != geteuid() || getgid() != getegid();
+}
+
+int mproc__os_channel_read(int64_t channel, void *buf, size_t n) {
+  unsigned char *p = buf;
+  while (n > 0) {
+    ssize_t got = read((int)channel, p, n);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return mproc__os_translate(errno);
+    if (got == 0) return MPROC_ECLOSED;
+    p += got;
+    n -= (size_t)got;
+  }
+  return 0;
+}
+
+int mproc__os_channel_write(int64_t channel, const void *buf, size_t n) {
+  const unsigned char *p = buf;
+  while (n > 0) {
+    ssize_t put = write((int)channel, p, n);
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return mproc__os_translate(errno);
+    p += put;
+    n -= (size_t)put;
+  }
+  return 0;
+}
+
+void mproc__os_channel_close(int64_t channel) { close((int)channel); }
+
+int mproc__os_random(void *buf, size_t n) {
+  int fd, r = 0;
+  do {
+    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return mproc__os_translate(errno);
+  r = mproc__os_channel_read(fd, buf, n);
+  close(fd);
+  return r;
+}
+
+void mproc__os_exit(int code) { _exit(code); }

@@ -1,0 +1,286 @@
+/* The spawned child's bootstrap protocol; see bootstrap.h for the format. */
+#include "bootstrap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform.h"
+#include "targets.h"
+
+static const char magic[8] = {'M', 'P', 'R', 'O', 'C', 'B', 'T', '1'};
+
+static void put_u16(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)v;
+  p[1] = (unsigned char)(v >> 8);
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  int i;
+  for (i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v) {
+  int i;
+  for (i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u16(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint32_t get_u32(const unsigned char *p) {
+  uint32_t v = 0;
+  int i;
+  for (i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+  return v;
+}
+
+static uint64_t get_u64(const unsigned char *p) {
+  uint64_t v = 0;
+  int i;
+  for (i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
+                       size_t *len) {
+  size_t name = strlen(b->name), identity = strlen(b->identity),
+         target = strlen(b->target);
+  unsigned char *p = buf + MPROC__BOOT_HEADER_SIZE;
+  if (name > MPROC__NAME_MAX || identity > MPROC__BOOT_IDENTITY_MAX ||
+      target > MPROC__BOOT_TARGET_MAX || target == 0)
+    return MPROC_EINVAL;
+  memcpy(buf, magic, sizeof magic);
+  memcpy(buf + 8, b->cookie, MPROC__BOOT_COOKIE_SIZE);
+  put_u32(buf + 24, b->flags);
+  put_u16(buf + 28, (uint32_t)name);
+  put_u16(buf + 30, (uint32_t)identity);
+  put_u16(buf + 32, (uint32_t)target);
+  put_u16(buf + 34, 0);
+  put_u64(buf + 36, (uint64_t)b->parent_pid);
+  put_u64(buf + 44, (uint64_t)b->status_channel);
+  put_u64(buf + 52, (uint64_t)b->death_channel);
+  put_u64(buf + 60, b->arg_size);
+  memcpy(p, b->name, name);
+  p += name;
+  memcpy(p, b->identity, identity);
+  p += identity;
+  memcpy(p, b->target, target);
+  p += target;
+  *len = (size_t)(p - buf);
+  return 0;
+}
+
+/* Read a string of n bytes into dst (room for max + NUL); no NUL inside. */
+static int read_string(mproc__boot_reader_fn read, void *ctx, char *dst,
+                       size_t n, size_t max) {
+  if (n > max) return MPROC_EINVAL;
+  if (n > 0 && read(ctx, dst, n) != 0) return MPROC_EINVAL;
+  dst[n] = 0;
+  return strlen(dst) == n ? 0 : MPROC_EINVAL;
+}
+
+/* The argument bytes grow with what actually arrives, so a forged huge
+ * length costs no more memory than the bytes really sent. */
+static int read_arg(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
+                    const char **why) {
+  uint64_t have = 0, cap = 0;
+  unsigned char *buf = NULL;
+  if (b->arg_size == 0) return 0;
+  if (b->arg_size > (uint64_t)SIZE_MAX / 2) {
+    *why = "argument size out of range";
+    return MPROC_EINVAL;
+  }
+  while (have < b->arg_size) {
+    uint64_t want = b->arg_size - have;
+    if (have == cap) {
+      uint64_t grow = cap < 65536 ? 65536 : cap;
+      unsigned char *bigger;
+      if (grow > b->arg_size - cap) grow = b->arg_size - cap;
+      bigger = realloc(buf, (size_t)(cap + grow));
+      if (!bigger) {
+        free(buf);
+        *why = "no memory for the argument";
+        return MPROC_ENOMEM;
+      }
+      buf = bigger;
+      cap += grow;
+    }
+    if (want > cap - have) want = cap - have;
+    if (read(ctx, buf + have, (size_t)want) != 0) {
+      free(buf);
+      *why = "argument bytes cut short";
+      return MPROC_EINVAL;
+    }
+    have += want;
+  }
+  b->arg = buf;
+  return 0;
+}
+
+int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
+                       const char **why) {
+  unsigned char h[MPROC__BOOT_HEADER_SIZE];
+  const char *unused;
+  if (!why) why = &unused;
+  memset(b, 0, sizeof *b);
+  if (read(ctx, h, sizeof h) != 0) {
+    *why = "bootstrap message missing or cut short";
+    return MPROC_EINVAL;
+  }
+  if (memcmp(h, magic, sizeof magic) != 0) {
+    *why = "not a bootstrap message";
+    return MPROC_EINVAL;
+  }
+  memcpy(b->cookie, h + 8, MPROC__BOOT_COOKIE_SIZE);
+  b->flags = get_u32(h + 24);
+  b->parent_pid = (int64_t)get_u64(h + 36);
+  b->status_channel = (int64_t)get_u64(h + 44);
+  b->death_channel = (int64_t)get_u64(h + 52);
+  b->arg_size = get_u64(h + 60);
+  if ((b->flags & ~(MPROC__BOOT_DAEMON | MPROC__BOOT_PDEATHSIG)) != 0 ||
+      get_u16(h + 34) != 0 || b->parent_pid <= 0 || b->status_channel < -1 ||
+      b->death_channel < -1) {
+    *why = "bootstrap header out of range";
+    return MPROC_EINVAL;
+  }
+  if (read_string(read, ctx, b->name, get_u16(h + 28), MPROC__NAME_MAX) != 0 ||
+      read_string(read, ctx, b->identity, get_u16(h + 30),
+                  MPROC__BOOT_IDENTITY_MAX) != 0 ||
+      read_string(read, ctx, b->target, get_u16(h + 32),
+                  MPROC__BOOT_TARGET_MAX) != 0 ||
+      b->target[0] == 0) {
+    *why = "bad name, identity or target in bootstrap message";
+    return MPROC_EINVAL;
+  }
+  return read_arg(read, ctx, b, why);
+}
+
+struct memory_reader {
+  const unsigned char *data;
+  size_t left;
+};
+
+static int read_memory(void *ctx, void *buf, size_t n) {
+  struct memory_reader *m = ctx;
+  if (n > m->left) return MPROC_EINVAL;
+  memcpy(buf, m->data, n);
+  m->data += n;
+  m->left -= n;
+  return 0;
+}
+
+int mproc__boot_decode_buffer(const void *data, size_t size, mproc__boot_t *b,
+                              const char **why) {
+  struct memory_reader m;
+  m.data = data;
+  m.left = size;
+  return mproc__boot_decode(read_memory, &m, b, why);
+}
+
+void mproc__boot_free(mproc__boot_t *b) {
+  free(b->arg);
+  b->arg = NULL;
+}
+
+void mproc__boot_format_flag(int64_t channel, const unsigned char *cookie,
+                             char *buf, size_t size) {
+  static const char hex[] = "0123456789abcdef";
+  char cookie_hex[2 * MPROC__BOOT_COOKIE_SIZE + 1];
+  int i;
+  for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++) {
+    cookie_hex[2 * i] = hex[cookie[i] >> 4];
+    cookie_hex[2 * i + 1] = hex[cookie[i] & 15];
+  }
+  cookie_hex[2 * MPROC__BOOT_COOKIE_SIZE] = 0;
+  snprintf(buf, size, "%s%lld:%s", MPROC__BOOT_FLAG, (long long)channel,
+           cookie_hex);
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+int mproc__boot_parse_flag(const char *arg, int64_t *channel,
+                           unsigned char *cookie) {
+  const char *p;
+  int64_t value = 0;
+  int i, digits = 0;
+  if (strncmp(arg, MPROC__BOOT_FLAG, sizeof MPROC__BOOT_FLAG - 1) != 0)
+    return MPROC_EINVAL;
+  p = arg + sizeof MPROC__BOOT_FLAG - 1;
+  for (; *p >= '0' && *p <= '9' && digits < 12; p++, digits++)
+    value = value * 10 + (*p - '0');
+  if (digits == 0 || *p != ':') return MPROC_EINVAL;
+  p++;
+  for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++) {
+    int hi = hex_value(p[2 * i]), lo = hi < 0 ? -1 : hex_value(p[2 * i + 1]);
+    if (hi < 0 || lo < 0) return MPROC_EINVAL;
+    cookie[i] = (unsigned char)(hi << 4 | lo);
+  }
+  if (p[2 * MPROC__BOOT_COOKIE_SIZE] != 0) return MPROC_EINVAL;
+  *channel = value;
+  return 0;
+}
+
+/* Compare without an early exit, so timing says nothing of the cookie. */
+static int same_cookie(const unsigned char *a, const unsigned char *b) {
+  unsigned diff = 0;
+  int i;
+  for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++) diff |= (unsigned)(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+static void refuse(int code, const char *why) {
+  fprintf(stderr, "mproc: not starting as a child: %s\n", why);
+  fflush(stderr);
+  mproc__os_exit(code);
+}
+
+static int read_channel(void *ctx, void *buf, size_t n) {
+  return mproc__os_channel_read(*(int64_t *)ctx, buf, n);
+}
+
+void mproc__boot_child_if_asked(int *argc, char ***argv) {
+  unsigned char cookie[MPROC__BOOT_COOKIE_SIZE];
+  int64_t channel;
+  mproc__boot_t boot;
+  mproc__child_spec_t spec;
+  const char *why = NULL;
+  int32_t answer;
+  int i;
+
+  if (!argc || !argv || !*argv || *argc < 2 || !(*argv)[1] ||
+      strncmp((*argv)[1], MPROC__BOOT_FLAG, sizeof MPROC__BOOT_FLAG - 1) != 0)
+    return;
+  if (mproc__boot_parse_flag((*argv)[1], &channel, cookie) != 0)
+    refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "malformed " MPROC__BOOT_FLAG " flag");
+  /* The program sees its arguments as the parent had them. */
+  for (i = 1; i < *argc; i++) (*argv)[i] = (*argv)[i + 1];
+  (*argc)--;
+  if (mproc__os_secure_mode())
+    refuse(MPROC__EXIT_REFUSED_SECURE, "the program runs setuid or setgid");
+  if (mproc__boot_decode(read_channel, &channel, &boot, &why) != 0)
+    refuse(MPROC__EXIT_BOOTSTRAP_FAILED, why);
+  if (!same_cookie(cookie, boot.cookie))
+    refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "bootstrap cookie does not match");
+
+  memset(&spec, 0, sizeof spec);
+  spec.target = mproc__target_lookup(boot.target);
+  answer = spec.target ? 0 : MPROC_ENOTREG;
+  mproc__os_channel_write(channel, &answer, sizeof answer);
+  mproc__os_channel_close(channel);
+  if (!spec.target) refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "target not registered");
+
+  spec.arg = boot.arg;
+  spec.arg_size = (size_t)boot.arg_size;
+  spec.name = boot.name;
+  spec.identity = boot.identity;
+  spec.target_name = boot.target;
+  spec.daemon = (boot.flags & MPROC__BOOT_DAEMON) != 0;
+  spec.method = MPROC_START_SPAWN;
+  mproc__os_child_run_spawned(&boot, &spec);
+}

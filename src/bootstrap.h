@@ -1,0 +1,91 @@
+/*
+ * The bootstrap of a spawned child: what the parent sends on the inherited
+ * channel, and how a program recognises that it was started as a child.
+ * The protocol lives here once; backends only move the bytes.
+ *
+ * Message (integers little-endian):
+ *   0   magic "MPROCBT1"                     8 bytes
+ *   8   cookie                               16 bytes, also in the argv flag
+ *   24  flags (bit 0 daemon, bit 1 pdeathsig) u32
+ *   28  name length, identity length, target length, zero   4 x u16
+ *   36  parent pid                           i64
+ *   44  status channel (-1: none)            i64
+ *   52  death channel (-1: none)             i64
+ *   60  argument size                        u64
+ *   68  name, identity, target (no NUL), then the argument bytes
+ * The child answers with one i32: 0, or an MPROC_E* code.
+ */
+#ifndef MPROC_BOOTSTRAP_H
+#define MPROC_BOOTSTRAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MPROC__BOOT_FLAG "--mproc-child="
+#define MPROC__BOOT_COOKIE_SIZE 16
+#define MPROC__BOOT_HEADER_SIZE 68
+#define MPROC__BOOT_IDENTITY_MAX 63
+#define MPROC__BOOT_TARGET_MAX 127
+#define MPROC__BOOT_DAEMON 1u
+#define MPROC__BOOT_PDEATHSIG 2u
+
+/* Exit codes of a child that refuses to run anything. */
+#define MPROC__EXIT_REFUSED_SECURE 122
+
+typedef struct mproc__boot {
+  unsigned char cookie[MPROC__BOOT_COOKIE_SIZE];
+  uint32_t flags;
+  int64_t parent_pid;
+  int64_t status_channel;
+  int64_t death_channel;
+  char name[MPROC__NAME_MAX + 1];
+  char identity[MPROC__BOOT_IDENTITY_MAX + 1];
+  char target[MPROC__BOOT_TARGET_MAX + 1];
+  unsigned char *arg; /* malloc'd by the decoder; NULL when arg_size is 0 */
+  uint64_t arg_size;
+} mproc__boot_t;
+
+/* Reads exactly n bytes; returns 0, or negative at EOF or on error. */
+typedef int (*mproc__boot_reader_fn)(void *ctx, void *buf, size_t n);
+
+/* The header and strings of a message (no argument bytes) into buf, which
+ * holds at least MPROC__BOOT_HEADER_SIZE + 255 + 63 + 127 bytes. Returns
+ * 0 with *len set, or MPROC_EINVAL when a string is too long. */
+#define MPROC__BOOT_PREFIX_MAX                                                 \
+  (MPROC__BOOT_HEADER_SIZE + MPROC__NAME_MAX + MPROC__BOOT_IDENTITY_MAX +      \
+   MPROC__BOOT_TARGET_MAX)
+int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf, size_t *len);
+
+/* Decode a whole message. Returns 0, or MPROC_EINVAL / MPROC_ENOMEM with
+ * *why saying what was wrong; on failure nothing stays allocated. */
+int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
+                       const char **why);
+
+/* Decode a message held in memory (the fuzzer's entry point). */
+int mproc__boot_decode_buffer(const void *data, size_t size, mproc__boot_t *b,
+                              const char **why);
+
+void mproc__boot_free(mproc__boot_t *b);
+
+/* The argv flag: format into buf (at least 64 bytes), and parse one. */
+void mproc__boot_format_flag(int64_t channel, const unsigned char *cookie,
+                             char *buf, size_t size);
+int mproc__boot_parse_flag(const char *arg, int64_t *channel,
+                           unsigned char *cookie);
+
+/* In mproc_init: when argv says this is a spawned child, strip the flag,
+ * read and check the bootstrap, and run the target; never returns then.
+ * Returns when this process is not a child. */
+void mproc__boot_child_if_asked(int *argc, char ***argv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,186 @@
+// The spawn start method's bootstrap: forged invocations are refused, argv
+// is restored, and threads in the parent do not matter.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bootstrap.h"
+#include "helpers.h"
+#include "mproc.h"
+
+using mproc_test::HelperResult;
+using mproc_test::run_program;
+using mproc_test::self_path;
+
+namespace {
+
+int spawned_marker(const void *, size_t) {
+  printf("TARGET RAN\n");
+  return 0;
+}
+MPROC_TARGET(spawned_marker);
+
+const unsigned char kCookie[MPROC__BOOT_COOKIE_SIZE] = {1, 2, 3, 4, 5, 6, 7, 8,
+                                                       9, 10, 11, 12, 13, 14, 15, 16};
+
+std::string flag_for(int64_t channel, const unsigned char *cookie = kCookie) {
+  char buf[96];
+  mproc__boot_format_flag(channel, cookie, buf, sizeof buf);
+  return buf;
+}
+
+// A well-formed message for spawned_marker, as the parent would send it.
+std::string message(uint64_t arg_size = 0, const std::string &arg = "",
+                    const char *target = "spawned_marker") {
+  mproc__boot_t b = {};
+  memcpy(b.cookie, kCookie, sizeof kCookie);
+  b.parent_pid = getpid();
+  b.status_channel = -1;
+  b.death_channel = -1;
+  snprintf(b.name, sizeof b.name, "forged");
+  snprintf(b.identity, sizeof b.identity, "1");
+  snprintf(b.target, sizeof b.target, "%s", target);
+  b.arg_size = arg_size;
+  unsigned char buf[MPROC__BOOT_PREFIX_MAX];
+  size_t len = 0;
+  EXPECT_EQ(mproc__boot_encode(&b, buf, &len), 0);
+  return std::string(reinterpret_cast<char *>(buf), len) + arg;
+}
+
+// Runs this binary as a would-be child reading its bootstrap from stdin.
+HelperResult forged(const std::string &flag, const std::string &input) {
+  return run_program({self_path(), flag}, 10000, input);
+}
+
+void expect_refused(const HelperResult &r, int code = 121) {
+  EXPECT_TRUE(WIFEXITED(r.status)) << r.status;
+  EXPECT_EQ(WEXITSTATUS(r.status), code) << r.err;
+  EXPECT_EQ(r.out.find("TARGET RAN"), std::string::npos);
+  EXPECT_NE(r.err.find("mproc: not starting as a child:"), std::string::npos) << r.err;
+  // One clear line, nothing else (GoogleTest never started either).
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST(SpawnBootstrap, WellFormedForgeryRunsOnlyWithMatchingCookie) {
+  // The control case: the same bytes a parent sends do run the target.
+  auto ok = forged(flag_for(0), message());
+  EXPECT_TRUE(WIFEXITED(ok.status) && WEXITSTATUS(ok.status) == 0) << ok.err;
+  EXPECT_NE(ok.out.find("TARGET RAN"), std::string::npos);
+
+  unsigned char other[MPROC__BOOT_COOKIE_SIZE] = {};
+  expect_refused(forged(flag_for(0, other), message()));
+}
+
+TEST(SpawnBootstrap, FlagWithoutChannelIsRefused) {
+  expect_refused(forged(flag_for(57), ""));  // fd 57 is not open
+  expect_refused(forged(flag_for(0), ""));   // open, but empty
+}
+
+TEST(SpawnBootstrap, MalformedFlagIsRefused) {
+  expect_refused(forged("--mproc-child=", ""));
+  expect_refused(forged("--mproc-child=0:xyz", ""));
+  expect_refused(forged("--mproc-child=0:" + std::string(40, 'a'), ""));
+}
+
+TEST(SpawnBootstrap, TruncatedOrGarbageMessageIsRefused) {
+  std::string m = message();
+  expect_refused(forged(flag_for(0), m.substr(0, 10)));
+  expect_refused(forged(flag_for(0), m.substr(0, m.size() - 1)));
+  expect_refused(forged(flag_for(0), std::string(200, '\x7f')));
+  // Declares 100 bytes of argument and sends 3.
+  expect_refused(forged(flag_for(0), message(100, "abc")));
+}
+
+TEST(SpawnBootstrap, HugeLengthIsRefusedWithoutAllocatingIt) {
+  expect_refused(forged(flag_for(0), message(UINT64_MAX, "abc")));
+  expect_refused(forged(flag_for(0), message((uint64_t)1 << 40, "abc")));
+}
+
+TEST(SpawnBootstrap, UnknownTargetIsRefused) {
+  expect_refused(forged(flag_for(0), message(0, "", "no_such_target")));
+}
+
+TEST(SpawnBootstrap, DecoderRoundTrip) {
+  std::string m = message(5, "hello");
+  mproc__boot_t b;
+  const char *why = nullptr;
+  ASSERT_EQ(mproc__boot_decode_buffer(m.data(), m.size(), &b, &why), 0) << why;
+  EXPECT_STREQ(b.target, "spawned_marker");
+  EXPECT_STREQ(b.name, "forged");
+  EXPECT_EQ(b.arg_size, 5u);
+  EXPECT_EQ(memcmp(b.arg, "hello", 5), 0);
+  mproc__boot_free(&b);
+  for (size_t cut = 0; cut < m.size(); cut++) {
+    EXPECT_NE(mproc__boot_decode_buffer(m.data(), cut, &b, &why), 0) << cut;
+  }
+}
+
+// The child compares the argv mproc_init() left it with the parent's.
+int check_argv(const void *arg, size_t size) {
+  std::string want(static_cast<const char *>(arg), size), got;
+  for (int i = 1; mproc_test::g_argv[i]; i++) {
+    got += mproc_test::g_argv[i];
+    got += '\n';
+  }
+  return got == want ? 0 : 1;
+}
+MPROC_TARGET(check_argv);
+
+TEST(Spawn, ChildSeesTheParentsArguments) {
+  std::string args;
+  for (const auto &a : mproc_test::g_args) {
+    args += a;
+    args += '\n';
+  }
+  mproc_process_t *p = nullptr;
+  mproc_process_options_t o = {};
+  o.start_method = MPROC_START_SPAWN;
+  ASSERT_EQ(mproc_process_create(&p, check_argv, args.data(), args.size(), &o), 0);
+  ASSERT_EQ(mproc_process_start(p), 0);
+  ASSERT_EQ(mproc_process_join(p, MPROC_INFINITE), 0);
+  int code = -1;
+  EXPECT_EQ(mproc_process_exitcode(p, &code), 0);
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(mproc_process_free(p), 0);
+}
+
+int quick(const void *, size_t) { return 5; }
+MPROC_TARGET(quick);
+
+TEST(Spawn, HundredChildrenWhileEightThreadsAreBusy) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> busy;
+  for (int i = 0; i < 8; i++)
+    busy.emplace_back([&] {
+      volatile unsigned long x = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        x = x + 1;
+        void *m = malloc(64);  // keep the allocator's locks busy too
+        free(m);
+      }
+    });
+  int ok = 0;
+  for (int i = 0; i < 100; i++) {
+    mproc_process_t *p = nullptr;
+    mproc_process_options_t o = {};
+    o.start_method = MPROC_START_SPAWN;
+    if (mproc_process_create(&p, quick, nullptr, 0, &o) != 0) continue;
+    int code = -1;
+    if (mproc_process_start(p) == 0 && mproc_process_join(p, MPROC_INFINITE) == 0 &&
+        mproc_process_exitcode(p, &code) == 0 && code == 5)
+      ok++;
+    mproc_process_free(p);
+  }
+  stop = true;
+  for (auto &t : busy) t.join();
+  EXPECT_EQ(ok, 100);
+}
+
+}  // namespace
