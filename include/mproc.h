@@ -416,6 +416,178 @@ MPROC_API const char *mproc_current_process_name(void);
 MPROC_API int mproc_cpu_count(void);
 /** @} */
 
+/** @name Process inspection
+ *
+ * Python's `os.getpid()` seen from outside, in the spirit of `ps`: what the
+ * operating system says about any process, and lists of processes.
+ *
+ * Linux reads `/proc` (also in the portable build, since `/proc` is how
+ * Linux tells it). Other systems return MPROC_ENOTSUP from every call of
+ * this section in this version.
+ */
+/** @{ */
+
+/** @brief What a process is doing, reduced to the states every system has. */
+typedef enum mproc_proc_state {
+  /** Not known (the state could not be read). */
+  MPROC_PROC_UNKNOWN = 0,
+  /** Running or ready to run (Linux `R`). */
+  MPROC_PROC_RUNNING = 1,
+  /** Sleeping, interruptibly (Linux `S`, and `I`, an idle kernel thread). */
+  MPROC_PROC_SLEEPING = 2,
+  /** Sleeping uninterruptibly, usually on I/O (Linux `D`). */
+  MPROC_PROC_DISK_WAIT = 3,
+  /** Stopped by a signal or a tracer (Linux `T`, `t`). */
+  MPROC_PROC_STOPPED = 4,
+  /** Ended, not yet reaped by its parent (Linux `Z`). */
+  MPROC_PROC_ZOMBIE = 5,
+  /** Dead, or a state none of the above describes (Linux `X`, `x`, `K`,
+   *  `W`, `P`); mproc_proc_info_t::state_code has the system's letter. */
+  MPROC_PROC_DEAD = 6
+} mproc_proc_state_t;
+
+/** @brief Bits of mproc_proc_info_t::valid: which fields were read. */
+enum mproc_proc_field {
+  MPROC_PROC_HAS_PPID = 1u << 0,       /**< ppid */
+  MPROC_PROC_HAS_NAME = 1u << 1,       /**< name */
+  MPROC_PROC_HAS_STATE = 1u << 2,      /**< state and state_code */
+  MPROC_PROC_HAS_START_TIME = 1u << 3, /**< start_time_ms */
+  MPROC_PROC_HAS_RSS = 1u << 4,        /**< rss_bytes */
+  MPROC_PROC_HAS_CPU_TIMES = 1u << 5,  /**< user_time_us, system_time_us */
+  MPROC_PROC_HAS_THREADS = 1u << 6,    /**< num_threads */
+  MPROC_PROC_HAS_ARGV = 1u << 7,       /**< argc and argv */
+  MPROC_PROC_HAS_ALL = (1u << 8) - 1u  /**< every field above */
+};
+
+/** @brief Longest process name kept, in bytes, with its NUL. Larger than any
+ *  system's own limit (Linux keeps 15 bytes), so a name is never cut here. */
+#define MPROC_PROC_NAME_SIZE 256
+
+/**
+ * @brief One process as the system describes it: a snapshot.
+ *
+ * The fixed fields live in the struct; only the command line is allocated,
+ * and mproc_proc_info_free() releases it. A field whose bit is not set in
+ * `valid` holds zero. (The struct's tag differs from mproc_proc_info() so
+ * that C++ sees no clash between the two.)
+ */
+typedef struct mproc_proc_info_s {
+  /** #MPROC_PROC_HAS_PPID | ... : which fields below were read. */
+  unsigned int valid;
+  /** The process id (always set). */
+  mproc_pid_t pid;
+  /** The parent's pid; 0 for a process without one (Linux pid 1 and 2). */
+  mproc_pid_t ppid;
+  /** The system's short name of the process, NUL-terminated, in the bytes
+   *  the system keeps (Linux: `comm`, at most 15 bytes, usually the
+   *  executable's file name). */
+  char name[MPROC_PROC_NAME_SIZE];
+  /** The portable state. */
+  mproc_proc_state_t state;
+  /** The system's own one-letter state, as `ps` prints it ('R', 'S', ...). */
+  char state_code;
+  /** When the process started: milliseconds since 1970-01-01 UTC. */
+  int64_t start_time_ms;
+  /** Resident memory, in bytes. */
+  uint64_t rss_bytes;
+  /** CPU time spent in user mode, in microseconds (Linux counts in clock
+   *  ticks, usually 10 ms). */
+  uint64_t user_time_us;
+  /** CPU time spent in the kernel on its behalf, in microseconds. */
+  uint64_t system_time_us;
+  /** Its number of threads. */
+  uint32_t num_threads;
+  /** The number of command-line arguments; 0 for a kernel thread, a zombie,
+   *  or a process that cleared its own. */
+  size_t argc;
+  /** Its command-line arguments, each a NUL-terminated byte string exactly as
+   *  the process holds it (any encoding, spaces kept), then a NULL. Allocated;
+   *  NULL when argc is 0. */
+  char **argv;
+} mproc_proc_info_t;
+
+/**
+ * @brief Describe one process.
+ *
+ * The record is a consistent snapshot of one process: if the process ends
+ * while it is being read, the call fails with MPROC_ESRCH and never returns
+ * fields of a mix of two processes (a pid reused meanwhile) or half-read
+ * values.
+ *
+ * @param pid   The process to describe.
+ * @param info  Receives the record. Always written: on any failure other than
+ *              MPROC_EPERM it is zeroed (argv NULL), so mproc_proc_info_free()
+ *              may be called whatever the result.
+ * @return 0 with every field of #MPROC_PROC_HAS_ALL read;
+ *         MPROC_EPERM when part could not be read for lack of permission
+ *         (`info->valid` says which fields were; call mproc_proc_info_free());
+ *         MPROC_ESRCH when no such process exists (or it ended meanwhile);
+ *         MPROC_EINVAL for a NULL info or a negative pid;
+ *         MPROC_ENOMEM; MPROC_ENOTSUP on a system other than Linux;
+ *         MPROC_EOS.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_proc_info(mproc_pid_t pid, mproc_proc_info_t *info);
+
+/**
+ * @brief Free the command line of a record and clear argc, argv and their bit.
+ *
+ * @param info  A record filled by mproc_proc_info(), or NULL (nothing done).
+ * Any process, any thread (not on the same record at once).
+ */
+MPROC_API void mproc_proc_info_free(mproc_proc_info_t *info);
+
+/** @brief Which processes mproc_proc_list() returns. */
+typedef enum mproc_proc_scope {
+  /** Every process the caller can see. */
+  MPROC_PROC_ALL = 0,
+  /** The children of one pid. */
+  MPROC_PROC_CHILDREN = 1,
+  /** All descendants of one pid: children, their children, and so on. */
+  MPROC_PROC_SUBTREE = 2
+} mproc_proc_scope_t;
+
+/**
+ * @brief List processes, each with its record, as one allocated array.
+ *
+ * The list has no fixed bound. Processes that end while the list is taken
+ * are left out; processes that can be read only in part (MPROC_EPERM from
+ * mproc_proc_info()) are included, their `valid` bits saying what is known.
+ * #MPROC_PROC_ALL and #MPROC_PROC_CHILDREN are sorted by pid;
+ * #MPROC_PROC_SUBTREE is in depth-first order (a parent before its children,
+ * siblings by pid) and does not include `pid` itself.
+ *
+ * @param scope  What to list.
+ * @param pid    The parent of #MPROC_PROC_CHILDREN or root of
+ *               #MPROC_PROC_SUBTREE; ignored for #MPROC_PROC_ALL.
+ * @param out    Receives the array (NULL when *count is 0); free it with
+ *               mproc_proc_list_free().
+ * @param count  Receives its length.
+ * @return 0; MPROC_ESRCH when `pid` does not exist (children and subtree);
+ *         MPROC_EINVAL (NULL out or count, a scope out of range, a negative
+ *         pid); MPROC_ENOMEM; MPROC_ENOTSUP on a system other than Linux;
+ *         MPROC_EOS. On failure *out is NULL and *count 0.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_proc_list(mproc_proc_scope_t scope, mproc_pid_t pid,
+                              mproc_proc_info_t **out, size_t *count);
+
+/**
+ * @brief Free an array from mproc_proc_list() and every record in it.
+ * @param list   The array, or NULL.
+ * @param count  Its length, as mproc_proc_list() returned it.
+ */
+MPROC_API void mproc_proc_list_free(mproc_proc_info_t *list, size_t count);
+
+/**
+ * @brief A state's lower-case English name: "running", "sleeping",
+ * "disk-wait", "stopped", "zombie", "dead", "unknown".
+ * @return A static string ("unknown" for a value outside the enum).
+ * Any process, any thread.
+ */
+MPROC_API const char *mproc_proc_state_name(mproc_proc_state_t state);
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

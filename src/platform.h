@@ -96,6 +96,24 @@ int mproc__child_signal(mproc__child_t *c, int sig);
  * zombie. */
 void mproc__child_release(mproc__child_t *c);
 
+/* ---- pid inspection -------------------------------------------------- */
+
+/* Every pid visible now, in any order, as an array allocated with malloc
+ * (*pids NULL when *count is 0). A backend without the means returns
+ * MPROC_ENOTSUP. */
+int mproc__proc_enumerate(mproc_pid_t **pids, size_t *count);
+
+/* Read one process into *info, which the caller has zeroed. `want` holds the
+ * MPROC_PROC_HAS_* bits the caller needs; the backend may skip the others
+ * (reading the command line costs most) and sets info->valid to what it
+ * read. The argv block is one malloc'd allocation (the pointer array
+ * followed by the strings), freed with free(info->argv).
+ * Returns 0; MPROC_ESRCH when the pid does not exist or the process ended
+ * during the read (info holds nothing then); MPROC_EPERM when a wanted part
+ * was refused (info holds what was read); MPROC_ENOMEM; MPROC_EOS. */
+int mproc__proc_read(mproc_pid_t pid, unsigned int want,
+                     mproc_proc_info_t *info);
+
 /* ---- spawned children: the mechanisms under src/bootstrap.c --------- */
 
 struct mproc__boot;

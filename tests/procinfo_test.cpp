@@ -1,0 +1,1144 @@
+// Process inspection: mproc_proc_info(), mproc_proc_list() and the mproc-ps
+// tool, checked against processes this test starts (in every state), against
+// /proc read directly, and against ps(1).
+//
+// Every process started here is started by raw fork() or posix_spawn(), is
+// killed only by its pid, and is reaped before the test ends; every wait is
+// bounded.
+#include <errno.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "helpers.h"
+#include "mproc.h"
+
+extern char **environ;
+
+using mproc_test::scaled_ms;
+
+namespace {
+
+// ---- small utilities -----------------------------------------------------
+
+int64_t now_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t wall_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+std::string read_file(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string self_comm() {
+  std::string c = read_file("/proc/self/comm");
+  if (!c.empty() && c.back() == '\n') c.pop_back();
+  return c;
+}
+
+std::vector<std::string> argv_of(const mproc_proc_info_t &info) {
+  std::vector<std::string> v;
+  for (size_t i = 0; i < info.argc; i++) v.push_back(info.argv[i]);
+  return v;
+}
+
+// A record that frees itself.
+struct Info {
+  mproc_proc_info_t info;
+  int rc;
+  explicit Info(mproc_pid_t pid) { rc = mproc_proc_info(pid, &info); }
+  ~Info() { mproc_proc_info_free(&info); }
+  Info(const Info &) = delete;
+  Info &operator=(const Info &) = delete;
+};
+
+struct List {
+  mproc_proc_info_t *items = nullptr;
+  size_t count = 0;
+  int rc;
+  List(mproc_proc_scope_t scope, mproc_pid_t pid) {
+    rc = mproc_proc_list(scope, pid, &items, &count);
+  }
+  ~List() { mproc_proc_list_free(items, count); }
+  List(const List &) = delete;
+  List &operator=(const List &) = delete;
+  std::vector<mproc_pid_t> pids() const {
+    std::vector<mproc_pid_t> v;
+    for (size_t i = 0; i < count; i++) v.push_back(items[i].pid);
+    return v;
+  }
+};
+
+void reap(pid_t pid) {
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// Polls until the process shows `state` (bounded); returns the last state.
+mproc_proc_state_t wait_state(pid_t pid, mproc_proc_state_t state) {
+  int64_t deadline = now_ms() + scaled_ms(5000);
+  mproc_proc_state_t last = MPROC_PROC_UNKNOWN;
+  while (now_ms() < deadline) {
+    Info i(pid);
+    if (i.rc == 0) last = i.info.state;
+    if (last == state) break;
+    sleep_ms(2);
+  }
+  return last;
+}
+
+// A forked child blocked reading a pipe until the test closes its end (or
+// kills it). It never runs test code after fork: only read() and _exit().
+struct BlockedChild {
+  pid_t pid = -1;
+  int release_fd = -1;
+  BlockedChild() {
+    int p[2];
+    if (pipe(p) != 0) return;
+    pid = fork();
+    if (pid == 0) {
+      close(p[1]);
+      char b;
+      while (read(p[0], &b, 1) < 0 && errno == EINTR) {
+      }
+      _exit(0);
+    }
+    close(p[0]);
+    release_fd = p[1];
+  }
+  ~BlockedChild() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      reap(pid);
+    }
+    if (release_fd >= 0) close(release_fd);
+  }
+};
+
+// A child that has exited and is left unreaped until the destructor.
+struct ZombieChild {
+  pid_t pid = -1;
+  ZombieChild() {
+    pid = fork();
+    if (pid == 0) _exit(3);
+  }
+  ~ZombieChild() {
+    if (pid > 0) reap(pid);
+  }
+};
+
+// A spawned run of this test binary's helper `block_on_stdin` with extra
+// arguments; it ends when its stdin closes.
+struct SpawnedHelper {
+  pid_t pid = -1;
+  int stdin_fd = -1;
+  std::vector<std::string> argv;
+  explicit SpawnedHelper(const std::vector<std::string> &extra) {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return;
+    self[n] = 0;
+    argv = {self, "--mproc-helper", "block_on_stdin"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    std::vector<char *> cargv;
+    for (auto &a : argv) cargv.push_back(const_cast<char *>(a.c_str()));
+    cargv.push_back(nullptr);
+    int p[2], ready[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return;
+    if (pipe2(ready, O_CLOEXEC) != 0) {
+      close(p[0]);
+      close(p[1]);
+      return;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, ready[1], 1);
+    if (posix_spawn(&pid, self, &fa, nullptr, cargv.data(), environ) != 0)
+      pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[0]);
+    close(ready[1]);
+    stdin_fd = p[1];
+    // posix_spawn returns once the exec has begun, before the new program
+    // has its arguments in place; the helper says when it runs.
+    char b;
+    if (pid > 0 && !mproc_test::read_full(ready[0], &b, 1, 10000)) {
+      kill(pid, SIGKILL);
+      reap(pid);
+      pid = -1;
+    }
+    close(ready[0]);
+  }
+  ~SpawnedHelper() {
+    if (stdin_fd >= 0) close(stdin_fd);
+    if (pid > 0) {
+      // It leaves on EOF; the kill only matters if it did not.
+      if (!mproc_test::wait_dead(pid, 2000)) kill(pid, SIGKILL);
+      reap(pid);
+    }
+  }
+};
+
+MPROC_TEST_HELPER(block_on_stdin) {
+  (void)argc;
+  (void)argv;
+  char b = 'r';
+  if (write(1, &b, 1) != 1) return 1;
+  for (;;) {
+    ssize_t got = read(0, &b, 1);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return 0;
+  }
+}
+
+// ---- running programs ----------------------------------------------------
+
+struct Ran {
+  int status = -1;  // raw waitpid status; -1 when it timed out (killed)
+  std::string out, err;
+  int exit_code() const {
+    return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+};
+
+// Runs a program with stdout and stderr captured (neither is a terminal).
+// COLUMNS is removed from the environment, then `env` added.
+Ran run_program(const std::vector<std::string> &args,
+                const std::vector<std::string> &env = {}) {
+  Ran r;
+  std::vector<std::string> envs;
+  for (char **e = environ; *e; e++)
+    if (strncmp(*e, "COLUMNS=", 8) != 0) envs.push_back(*e);
+  envs.insert(envs.end(), env.begin(), env.end());
+  std::vector<char *> cargv, cenv;
+  for (auto &a : args) cargv.push_back(const_cast<char *>(a.c_str()));
+  cargv.push_back(nullptr);
+  for (auto &e : envs) cenv.push_back(const_cast<char *>(e.c_str()));
+  cenv.push_back(nullptr);
+
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return r;
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    close(out[0]);
+    close(out[1]);
+    return r;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(),
+                        cenv.data());
+  posix_spawn_file_actions_destroy(&fa);
+  close(out[1]);
+  close(err[1]);
+  if (rc != 0) {
+    close(out[0]);
+    close(err[0]);
+    return r;
+  }
+  int64_t deadline = now_ms() + scaled_ms(20000);
+  bool open_out = true, open_err = true, killed = false;
+  while (open_out || open_err) {
+    int64_t left = deadline - now_ms();
+    if (left <= 0) {
+      kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    if (poll(fds, 2, (int)left) < 0 && errno != EINTR) break;
+    char buf[65536];
+    for (int i = 0; i < 2; i++) {
+      bool &open = i == 0 ? open_out : open_err;
+      if (!open || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t got = read(fds[i].fd, buf, sizeof buf);
+      if (got <= 0)
+        open = false;
+      else
+        (i == 0 ? r.out : r.err).append(buf, (size_t)got);
+    }
+  }
+  close(out[0]);
+  close(err[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r.status = killed ? -1 : status;
+  return r;
+}
+
+#ifdef MPROC_PS_PATH
+Ran mproc_ps(std::vector<std::string> args,
+             const std::vector<std::string> &env = {}) {
+  args.insert(args.begin(), MPROC_PS_PATH);
+  return run_program(args, env);
+}
+#define REQUIRE_MPROC_PS()
+#else
+Ran mproc_ps(std::vector<std::string>, const std::vector<std::string> & = {}) {
+  return Ran();
+}
+#define REQUIRE_MPROC_PS() GTEST_SKIP() << "mproc-ps is not built"
+#endif
+
+std::vector<std::string> lines_of(const std::string &s) {
+  std::vector<std::string> v;
+  std::stringstream ss(s);
+  std::string line;
+  while (std::getline(ss, line)) v.push_back(line);
+  return v;
+}
+
+size_t count_code_points(const std::string &s) {
+  size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xc0) != 0x80) n++;
+  return n;
+}
+
+// ---- a small JSON reader, enough to check mproc-ps --json ---------------
+
+struct Json {
+  enum Kind { Null, Bool, Number, String, Array, Object } kind = Null;
+  bool b = false;
+  double num = 0;
+  std::string str;
+  std::vector<Json> items;
+  std::map<std::string, Json> fields;
+  const Json &operator[](const std::string &k) const {
+    static const Json null;
+    auto it = fields.find(k);
+    return it == fields.end() ? null : it->second;
+  }
+  long long integer() const { return (long long)num; }
+};
+
+class JsonParser {
+ public:
+  explicit JsonParser(const std::string &s) : s_(s) {}
+  bool parse(Json *out) {
+    if (!value(out)) return false;
+    ws();
+    return i_ == s_.size();
+  }
+
+ private:
+  const std::string &s_;
+  size_t i_ = 0;
+
+  void ws() {
+    while (i_ < s_.size() && strchr(" \t\r\n", s_[i_]) && s_[i_]) i_++;
+  }
+  bool lit(const char *w) {
+    size_t n = strlen(w);
+    if (s_.compare(i_, n, w) != 0) return false;
+    i_ += n;
+    return true;
+  }
+  bool hex4(unsigned *v) {
+    if (i_ + 4 > s_.size()) return false;
+    *v = 0;
+    for (int k = 0; k < 4; k++) {
+      char c = s_[i_++];
+      *v <<= 4;
+      if (c >= '0' && c <= '9')
+        *v |= (unsigned)(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        *v |= (unsigned)(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        *v |= (unsigned)(c - 'A' + 10);
+      else
+        return false;
+    }
+    return true;
+  }
+  static void utf8(std::string *o, unsigned cp) {
+    if (cp < 0x80) {
+      *o += (char)cp;
+    } else if (cp < 0x800) {
+      *o += (char)(0xc0 | (cp >> 6));
+      *o += (char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+      *o += (char)(0xe0 | (cp >> 12));
+      *o += (char)(0x80 | ((cp >> 6) & 0x3f));
+      *o += (char)(0x80 | (cp & 0x3f));
+    } else {
+      *o += (char)(0xf0 | (cp >> 18));
+      *o += (char)(0x80 | ((cp >> 12) & 0x3f));
+      *o += (char)(0x80 | ((cp >> 6) & 0x3f));
+      *o += (char)(0x80 | (cp & 0x3f));
+    }
+  }
+  bool string(std::string *o) {
+    if (i_ >= s_.size() || s_[i_] != '"') return false;
+    i_++;
+    while (i_ < s_.size()) {
+      unsigned char c = (unsigned char)s_[i_++];
+      if (c == '"') return true;
+      if (c < 0x20) return false;  // raw control bytes are not JSON
+      if (c != '\\') {
+        *o += (char)c;
+        continue;
+      }
+      if (i_ >= s_.size()) return false;
+      char e = s_[i_++];
+      switch (e) {
+        case '"': *o += '"'; break;
+        case '\\': *o += '\\'; break;
+        case '/': *o += '/'; break;
+        case 'b': *o += '\b'; break;
+        case 'f': *o += '\f'; break;
+        case 'n': *o += '\n'; break;
+        case 'r': *o += '\r'; break;
+        case 't': *o += '\t'; break;
+        case 'u': {
+          unsigned cp;
+          if (!hex4(&cp)) return false;
+          if (cp >= 0xd800 && cp < 0xdc00) {
+            unsigned lo;
+            if (!lit("\\u") || !hex4(&lo) || lo < 0xdc00 || lo > 0xdfff)
+              return false;
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          } else if (cp >= 0xdc00 && cp < 0xe000) {
+            return false;
+          }
+          utf8(o, cp);
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    return false;
+  }
+  bool value(Json *v) {
+    ws();
+    if (i_ >= s_.size()) return false;
+    char c = s_[i_];
+    if (c == 'n') return lit("null");
+    if (c == 't' || c == 'f') {
+      v->kind = Json::Bool;
+      v->b = c == 't';
+      return lit(c == 't' ? "true" : "false");
+    }
+    if (c == '"') {
+      v->kind = Json::String;
+      return string(&v->str);
+    }
+    if (c == '[') {
+      v->kind = Json::Array;
+      i_++;
+      ws();
+      if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
+      for (;;) {
+        v->items.emplace_back();
+        if (!value(&v->items.back())) return false;
+        ws();
+        if (i_ < s_.size() && s_[i_] == ',') {
+          i_++;
+          continue;
+        }
+        return i_ < s_.size() && s_[i_++] == ']';
+      }
+    }
+    if (c == '{') {
+      v->kind = Json::Object;
+      i_++;
+      ws();
+      if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
+      for (;;) {
+        std::string key;
+        ws();
+        if (!string(&key)) return false;
+        ws();
+        if (i_ >= s_.size() || s_[i_++] != ':') return false;
+        if (!value(&v->fields[key])) return false;
+        ws();
+        if (i_ < s_.size() && s_[i_] == ',') {
+          i_++;
+          continue;
+        }
+        return i_ < s_.size() && s_[i_++] == '}';
+      }
+    }
+    size_t start = i_;
+    while (i_ < s_.size() && strchr("+-0123456789.eE", s_[i_]) && s_[i_]) i_++;
+    if (start == i_) return false;
+    v->kind = Json::Number;
+    v->num = strtod(s_.substr(start, i_ - start).c_str(), nullptr);
+    return true;
+  }
+};
+
+bool parse_json(const std::string &s, Json *out) {
+  return JsonParser(s).parse(out);
+}
+
+const Json *find_pid(const Json &array, long long pid) {
+  for (auto &p : array.items)
+    if (p["pid"].integer() == pid) return &p;
+  return nullptr;
+}
+
+// ---- mproc_proc_info ------------------------------------------------------
+
+TEST(Procinfo, SelfIsDescribedWhole) {
+  Info i(getpid());
+  ASSERT_EQ(i.rc, 0) << mproc_strerror(i.rc);
+  const mproc_proc_info_t &p = i.info;
+  EXPECT_EQ(p.valid, (unsigned)MPROC_PROC_HAS_ALL);
+  EXPECT_EQ(p.pid, getpid());
+  EXPECT_EQ(p.ppid, getppid());
+  EXPECT_EQ(std::string(p.name), self_comm());
+  // Reading its own /proc entry, the process is running.
+  EXPECT_EQ(p.state, MPROC_PROC_RUNNING);
+  EXPECT_EQ(p.state_code, 'R');
+  EXPECT_GT(p.rss_bytes, 0u);
+  EXPECT_GE(p.num_threads, 1u);
+  int64_t now = wall_ms();
+  EXPECT_LE(p.start_time_ms, now + 1000);
+  EXPECT_GT(p.start_time_ms, now - 24LL * 3600 * 1000);
+
+  // The command line is exactly /proc/self/cmdline, split at its NULs.
+  std::string raw = read_file("/proc/self/cmdline");
+  std::vector<std::string> expected;
+  size_t start = 0;
+  for (size_t k = 0; k < raw.size(); k++)
+    if (raw[k] == '\0') {
+      expected.push_back(raw.substr(start, k - start));
+      start = k + 1;
+    }
+  EXPECT_EQ(argv_of(p), expected);
+  ASSERT_NE(p.argv, nullptr);
+  EXPECT_EQ(p.argv[p.argc], nullptr);
+}
+
+TEST(Procinfo, CpuTimeGrowsWithWork) {
+  Info before(getpid());
+  ASSERT_EQ(before.rc, 0);
+  // Burn about 100 ms of CPU (bounded by the clock, not by a loop count).
+  volatile uint64_t x = 0;
+  int64_t end = now_ms() + 100;
+  while (now_ms() < end) x = x + 1;
+  Info after(getpid());
+  ASSERT_EQ(after.rc, 0);
+  uint64_t t0 = before.info.user_time_us + before.info.system_time_us;
+  uint64_t t1 = after.info.user_time_us + after.info.system_time_us;
+  EXPECT_GT(t1, t0);
+}
+
+TEST(Procinfo, SleepingChild) {
+  BlockedChild c;
+  ASSERT_GT(c.pid, 0);
+  EXPECT_EQ(wait_state(c.pid, MPROC_PROC_SLEEPING), MPROC_PROC_SLEEPING);
+  Info i(c.pid);
+  ASSERT_EQ(i.rc, 0);
+  EXPECT_EQ(i.info.ppid, getpid());
+  EXPECT_EQ(i.info.state_code, 'S');
+  // A forked child keeps its parent's name and command line.
+  EXPECT_EQ(std::string(i.info.name), self_comm());
+  Info self(getpid());
+  EXPECT_EQ(argv_of(i.info), argv_of(self.info));
+  EXPECT_EQ(i.info.num_threads, 1u);
+}
+
+TEST(Procinfo, StoppedChild) {
+  BlockedChild c;
+  ASSERT_GT(c.pid, 0);
+  ASSERT_EQ(kill(c.pid, SIGSTOP), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(c.pid, &status, WUNTRACED), c.pid);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  Info i(c.pid);
+  ASSERT_EQ(i.rc, 0);
+  EXPECT_EQ(i.info.state, MPROC_PROC_STOPPED);
+  EXPECT_EQ(i.info.state_code, 'T');
+  EXPECT_STREQ(mproc_proc_state_name(i.info.state), "stopped");
+}
+
+TEST(Procinfo, ZombieChildThenGone) {
+  pid_t pid;
+  {
+    ZombieChild z;
+    ASSERT_GT(z.pid, 0);
+    pid = z.pid;
+    EXPECT_EQ(wait_state(z.pid, MPROC_PROC_ZOMBIE), MPROC_PROC_ZOMBIE);
+    Info i(z.pid);
+    ASSERT_EQ(i.rc, 0);
+    EXPECT_EQ(i.info.state_code, 'Z');
+    EXPECT_EQ(i.info.ppid, getpid());
+    // A zombie keeps no memory: no command line, no resident pages.
+    EXPECT_EQ(i.info.argc, 0u);
+    EXPECT_EQ(i.info.argv, nullptr);
+    EXPECT_TRUE(i.info.valid & MPROC_PROC_HAS_ARGV);
+    EXPECT_EQ(i.info.rss_bytes, 0u);
+  }
+  // Reaped now: gone. (A pid is not reused this fast: Linux hands them out
+  // in increasing order up to pid_max before wrapping.)
+  Info gone(pid);
+  EXPECT_EQ(gone.rc, MPROC_ESRCH);
+}
+
+TEST(Procinfo, CommandLineWithSpacesAndNonAscii) {
+  std::vector<std::string> extra = {"two words", "  lead and trail  ",
+                                    "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac",
+                                    "raw \xff\xfe bytes", "", "tab\there",
+                                    "emoji \xf0\x9f\x98\x80"};
+  SpawnedHelper h(extra);
+  ASSERT_GT(h.pid, 0);
+  Info i(h.pid);
+  ASSERT_EQ(i.rc, 0);
+  EXPECT_EQ(argv_of(i.info), h.argv);
+  EXPECT_EQ(i.info.ppid, getpid());
+  // comm is the executable's file name, cut by the kernel to 15 bytes.
+  std::string base = h.argv[0].substr(h.argv[0].rfind('/') + 1);
+  EXPECT_EQ(std::string(i.info.name), base.substr(0, 15));
+}
+
+TEST(Procinfo, NoSuchProcess) {
+  // pid_max is the largest pid the kernel hands out; one past it never
+  // exists.
+  long pid_max = atol(read_file("/proc/sys/kernel/pid_max").c_str());
+  ASSERT_GT(pid_max, 0);
+  Info i(pid_max + 1);
+  EXPECT_EQ(i.rc, MPROC_ESRCH);
+  EXPECT_EQ(i.info.argv, nullptr);
+  EXPECT_EQ(i.info.valid, 0u);
+  Info huge(((mproc_pid_t)1) << 40);
+  EXPECT_EQ(huge.rc, MPROC_ESRCH);
+  Info zero(0);
+  EXPECT_EQ(zero.rc, MPROC_ESRCH);
+
+  mproc_proc_info_t info;
+  EXPECT_EQ(mproc_proc_info(-5, &info), MPROC_EINVAL);
+  EXPECT_EQ(mproc_proc_info(getpid(), nullptr), MPROC_EINVAL);
+  mproc_proc_info_free(nullptr);
+
+  mproc_proc_info_t *list = reinterpret_cast<mproc_proc_info_t *>(1);
+  size_t count = 7;
+  EXPECT_EQ(mproc_proc_list(MPROC_PROC_CHILDREN, pid_max + 1, &list, &count),
+            MPROC_ESRCH);
+  EXPECT_EQ(list, nullptr);
+  EXPECT_EQ(count, 0u);
+  EXPECT_EQ(mproc_proc_list(MPROC_PROC_ALL, 0, nullptr, &count), MPROC_EINVAL);
+  EXPECT_EQ(mproc_proc_list((mproc_proc_scope_t)9, 0, &list, &count),
+            MPROC_EINVAL);
+  EXPECT_EQ(mproc_proc_list(MPROC_PROC_SUBTREE, -1, &list, &count),
+            MPROC_EINVAL);
+  mproc_proc_list_free(nullptr, 0);
+}
+
+// A child read while it exits and is reaped by another thread: every answer
+// is either "no such process" or a whole record of that child.
+TEST(Procinfo, ProcessExitingDuringReadIsCleanEsrch) {
+  const std::string comm = self_comm();
+  const pid_t self = getpid();
+  int records = 0, gone = 0, zombies = 0;
+
+  // One reaper thread for all the children, told each pid through a pipe
+  // (a thread per child would cost more than the children do).
+  int feed[2];
+  ASSERT_EQ(pipe(feed), 0);
+  std::atomic<pid_t> last_reaped(0);
+  std::thread reaper([&] {
+    int32_t pid;
+    while (mproc_test::read_full(feed[0], &pid, sizeof pid, 60000) && pid > 0) {
+      reap(pid);
+      last_reaped = pid;
+    }
+  });
+  // Stops and joins the reaper however the test ends.
+  struct Stop {
+    int fd;
+    std::thread &t;
+    ~Stop() {
+      int32_t end = -1;
+      mproc_test::write_full(fd, &end, sizeof end);
+      t.join();
+      close(fd);
+    }
+  } stop{feed[1], reaper};
+
+  for (int n = 0; n < 1000; n++) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) _exit(0);
+    int32_t pid32 = pid;
+    ASSERT_TRUE(mproc_test::write_full(feed[1], &pid32, sizeof pid32));
+    int rc = 0;
+    // Reads until the child is gone; the yield lets the child and the reaper
+    // run on a busy machine, and the count bounds the loop.
+    for (int k = 0; k < 2000 && rc != MPROC_ESRCH; k++) {
+      if (k > 0) sched_yield();
+      bool was_reaped = last_reaped.load() == pid;
+      Info i(pid);
+      rc = i.rc;
+      if (rc == MPROC_ESRCH) {
+        gone++;
+        EXPECT_EQ(i.info.valid, 0u);
+        EXPECT_EQ(i.info.argv, nullptr);
+        break;
+      }
+      ASSERT_EQ(rc, 0) << mproc_strerror(rc);
+      if (was_reaped) break;  // the pid could belong to someone else now
+      records++;
+      ASSERT_EQ(i.info.pid, pid);
+      ASSERT_EQ(i.info.ppid, self);
+      ASSERT_EQ(i.info.valid, (unsigned)MPROC_PROC_HAS_ALL);
+      ASSERT_EQ(std::string(i.info.name), comm);
+      ASSERT_NE(i.info.state, MPROC_PROC_UNKNOWN);
+      if (i.info.state == MPROC_PROC_ZOMBIE) {
+        zombies++;
+        ASSERT_EQ(i.info.argc, 0u);
+      }
+      for (size_t a = 0; a < i.info.argc; a++)
+        ASSERT_NE(i.info.argv[a], nullptr);
+    }
+    // The next child starts only once this one is reaped, so a pid is never
+    // read while it could be another process's.
+    int64_t deadline = now_ms() + scaled_ms(10000);
+    while (last_reaped.load() != pid && now_ms() < deadline) sched_yield();
+    ASSERT_EQ(last_reaped.load(), pid);
+  }
+  EXPECT_GT(gone, 0);
+  EXPECT_GT(records, 0);
+  RecordProperty("records", records);
+  RecordProperty("zombies", zombies);
+  RecordProperty("gone", gone);
+}
+
+// ---- listing --------------------------------------------------------------
+
+// Four children of this process, each with four children of its own: a tree
+// of twenty processes that wait for the test to close a pipe, then leave
+// (each middle process reaps its own children first).
+struct Tree {
+  std::vector<pid_t> children;
+  std::map<pid_t, std::vector<pid_t>> grandchildren;
+  std::vector<pid_t> all;
+  int release_fd = -1;
+
+  Tree() {
+    int release[2], ready[2];
+    if (pipe(release) != 0) return;
+    if (pipe(ready) != 0) return;
+    for (int c = 0; c < 4; c++) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        close(release[1]);
+        close(ready[0]);
+        pid_t kids[4];
+        for (int g = 0; g < 4; g++) {
+          kids[g] = fork();
+          if (kids[g] == 0) {
+            int32_t me[2] = {(int32_t)getpid(), (int32_t)getppid()};
+            if (write(ready[1], me, sizeof me) != (ssize_t)sizeof me) _exit(1);
+            char b;
+            while (read(release[0], &b, 1) < 0 && errno == EINTR) {
+            }
+            _exit(0);
+          }
+        }
+        int32_t me[2] = {(int32_t)getpid(), (int32_t)getppid()};
+        if (write(ready[1], me, sizeof me) != (ssize_t)sizeof me) _exit(1);
+        char b;
+        while (read(release[0], &b, 1) < 0 && errno == EINTR) {
+        }
+        for (int g = 0; g < 4; g++)
+          if (kids[g] > 0)
+            while (waitpid(kids[g], nullptr, 0) < 0 && errno == EINTR) {
+            }
+        _exit(0);
+      }
+      if (pid > 0) children.push_back(pid);
+    }
+    close(release[0]);
+    close(ready[1]);
+    release_fd = release[1];
+    for (int k = 0; k < 20; k++) {
+      int32_t rec[2];
+      if (!mproc_test::read_full(ready[0], rec, sizeof rec, 10000)) break;
+      all.push_back(rec[0]);
+      if (rec[1] != getpid()) grandchildren[rec[1]].push_back(rec[0]);
+    }
+    close(ready[0]);
+    for (auto &g : grandchildren) std::sort(g.second.begin(), g.second.end());
+    std::sort(children.begin(), children.end());
+  }
+
+  ~Tree() {
+    if (release_fd >= 0) close(release_fd);
+    for (pid_t c : children) {
+      if (!mproc_test::wait_dead(c, 5000)) {
+        // Stuck: kill what this test started, by pid, and nothing else.
+        for (pid_t g : grandchildren[c]) kill(g, SIGKILL);
+        kill(c, SIGKILL);
+      }
+      reap(c);
+    }
+  }
+};
+
+TEST(ProcList, FindsEveryProcessOfATreeOfTwenty) {
+  Tree t;
+  ASSERT_EQ(t.children.size(), 4u);
+  ASSERT_EQ(t.all.size(), 20u);
+
+  List kids(MPROC_PROC_CHILDREN, getpid());
+  ASSERT_EQ(kids.rc, 0);
+  std::vector<mproc_pid_t> got = kids.pids();
+  EXPECT_TRUE(std::is_sorted(got.begin(), got.end()));
+  for (pid_t c : t.children)
+    EXPECT_NE(std::find(got.begin(), got.end(), c), got.end()) << c;
+  for (size_t i = 0; i < kids.count; i++)
+    EXPECT_EQ(kids.items[i].ppid, getpid());
+
+  for (pid_t c : t.children) {
+    List g(MPROC_PROC_CHILDREN, c);
+    ASSERT_EQ(g.rc, 0);
+    std::vector<mproc_pid_t> expect(t.grandchildren[c].begin(),
+                                    t.grandchildren[c].end());
+    EXPECT_EQ(g.pids(), expect);
+  }
+
+  // The subtree: all twenty, each parent before its children.
+  List sub(MPROC_PROC_SUBTREE, getpid());
+  ASSERT_EQ(sub.rc, 0);
+  std::vector<mproc_pid_t> order = sub.pids();
+  for (pid_t p : t.all)
+    EXPECT_NE(std::find(order.begin(), order.end(), p), order.end()) << p;
+  for (auto &g : t.grandchildren) {
+    auto parent = std::find(order.begin(), order.end(), g.first);
+    for (pid_t k : g.second)
+      EXPECT_LT(parent, std::find(order.begin(), order.end(), k));
+  }
+
+  List all(MPROC_PROC_ALL, 0);
+  ASSERT_EQ(all.rc, 0);
+  std::vector<mproc_pid_t> every = all.pids();
+  EXPECT_TRUE(std::is_sorted(every.begin(), every.end()));
+  for (pid_t p : t.all)
+    EXPECT_TRUE(std::binary_search(every.begin(), every.end(), p)) << p;
+  EXPECT_TRUE(std::binary_search(every.begin(), every.end(), getpid()));
+  EXPECT_TRUE(std::binary_search(every.begin(), every.end(), 1));
+}
+
+TEST(ProcList, ChildlessProcessHasEmptyList) {
+  BlockedChild c;
+  ASSERT_GT(c.pid, 0);
+  List l(MPROC_PROC_SUBTREE, c.pid);
+  EXPECT_EQ(l.rc, 0);
+  EXPECT_EQ(l.count, 0u);
+  EXPECT_EQ(l.items, nullptr);
+}
+
+// ---- mproc-ps ------------------------------------------------------------
+
+TEST(MprocPs, JsonMatchesTheApi) {
+  REQUIRE_MPROC_PS();
+  std::vector<std::string> extra = {"a b", "caf\xc3\xa9", "q\"uo\\te",
+                                    "ctl\x01\x1f\x7f", "bad \xff byte",
+                                    "\xf0\x9f\x98\x80"};
+  SpawnedHelper h(extra);
+  ASSERT_GT(h.pid, 0);
+  Ran r = mproc_ps({"--json", std::to_string(getpid()), std::to_string(h.pid)});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  for (unsigned char c : r.out)
+    ASSERT_TRUE(c < 0x80) << "the document is plain ASCII";
+  Json doc;
+  ASSERT_TRUE(parse_json(r.out, &doc)) << r.out;
+  ASSERT_EQ(doc.kind, Json::Array);
+  ASSERT_EQ(doc.items.size(), 2u);
+
+  for (pid_t pid : {getpid(), h.pid}) {
+    const Json *p = find_pid(doc, pid);
+    ASSERT_NE(p, nullptr);
+    Info i(pid);
+    ASSERT_EQ(i.rc, 0);
+    EXPECT_EQ((*p)["ppid"].integer(), i.info.ppid);
+    EXPECT_EQ((*p)["name"].str, std::string(i.info.name));
+    EXPECT_EQ((*p)["threads"].integer(), (long long)i.info.num_threads);
+    EXPECT_NEAR((double)(*p)["start_time_ms"].integer(),
+                (double)i.info.start_time_ms, 50.0);
+    EXPECT_EQ((*p)["argv"].items.size(), i.info.argc);
+    EXPECT_EQ((*p)["state"].kind, Json::String);
+    EXPECT_EQ((*p)["stat"].str.size(), 1u);
+    EXPECT_GT((*p)["rss_bytes"].num, 0);
+  }
+  const Json &argv = (*find_pid(doc, h.pid))["argv"];
+  ASSERT_EQ(argv.items.size(), h.argv.size());
+  EXPECT_EQ(argv.items[3].str, "a b");
+  EXPECT_EQ(argv.items[4].str, "caf\xc3\xa9");
+  EXPECT_EQ(argv.items[5].str, "q\"uo\\te");
+  EXPECT_EQ(argv.items[6].str, "ctl\x01\x1f\x7f");
+  // A byte that is not UTF-8 cannot be JSON text: it becomes U+FFFD.
+  EXPECT_EQ(argv.items[7].str, "bad \xef\xbf\xbd byte");
+  EXPECT_EQ(argv.items[8].str, "\xf0\x9f\x98\x80");
+}
+
+TEST(MprocPs, JsonListsEveryProcessAndSorts) {
+  REQUIRE_MPROC_PS();
+  Ran r = mproc_ps({"--json", "--sort", "-rss"});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  Json doc;
+  ASSERT_TRUE(parse_json(r.out, &doc));
+  ASSERT_EQ(doc.kind, Json::Array);
+  EXPECT_NE(find_pid(doc, getpid()), nullptr);
+  EXPECT_NE(find_pid(doc, 1), nullptr);
+  for (size_t k = 1; k < doc.items.size(); k++)
+    EXPECT_GE(doc.items[k - 1]["rss_bytes"].num, doc.items[k]["rss_bytes"].num);
+}
+
+TEST(MprocPs, TreeOfTwentyAsTextAndJson) {
+  REQUIRE_MPROC_PS();
+  Tree t;
+  ASSERT_EQ(t.all.size(), 20u);
+  std::string self = std::to_string(getpid());
+
+  Ran j = mproc_ps({"--json", "--tree", "--children", self});
+  ASSERT_EQ(j.exit_code(), 0) << j.err;
+  Json doc;
+  ASSERT_TRUE(parse_json(j.out, &doc)) << j.out;
+  for (pid_t c : t.children) {
+    const Json *node = find_pid(doc, c);
+    ASSERT_NE(node, nullptr) << "child " << c << " is a root";
+    std::vector<mproc_pid_t> kids;
+    for (auto &k : (*node)["children"].items) {
+      kids.push_back(k["pid"].integer());
+      EXPECT_EQ(k["ppid"].integer(), c);
+    }
+    std::vector<mproc_pid_t> expect(t.grandchildren[c].begin(),
+                                    t.grandchildren[c].end());
+    EXPECT_EQ(kids, expect);
+  }
+
+  // Text: a child at the left margin, its children below it marked "\_ ".
+  Ran r = mproc_ps({"--tree", "--children", self});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  std::vector<std::string> lines = lines_of(r.out);
+  ASSERT_FALSE(lines.empty());
+  size_t name_col = lines[0].find("NAME");
+  ASSERT_NE(name_col, std::string::npos);
+  std::map<long long, size_t> line_of;
+  for (size_t k = 1; k < lines.size(); k++) {
+    long long pid = atoll(lines[k].c_str());
+    line_of[pid] = k;
+    bool nested = lines[k].compare(name_col, 3, "\\_ ") == 0;
+    bool is_child =
+        std::find(t.children.begin(), t.children.end(), pid) != t.children.end();
+    if (std::find(t.all.begin(), t.all.end(), pid) != t.all.end()) {
+      EXPECT_EQ(nested, !is_child) << lines[k];
+    }
+  }
+  for (auto &g : t.grandchildren)
+    for (pid_t k : g.second) {
+      ASSERT_TRUE(line_of.count(k));
+      EXPECT_LT(line_of[g.first], line_of[k]);
+    }
+}
+
+// mproc-ps's columns against ps(1) in the same moment: the processes this
+// test controls agree exactly; for the rest, processes may start, exec or
+// end between the two runs, so most (not all) must agree.
+TEST(MprocPs, TextColumnsMatchPs) {
+  REQUIRE_MPROC_PS();
+  BlockedChild sleeping, stopped;
+  ZombieChild zombie;
+  ASSERT_GT(sleeping.pid, 0);
+  ASSERT_GT(stopped.pid, 0);
+  ASSERT_GT(zombie.pid, 0);
+  ASSERT_EQ(kill(stopped.pid, SIGSTOP), 0);
+  ASSERT_EQ(wait_state(stopped.pid, MPROC_PROC_STOPPED), MPROC_PROC_STOPPED);
+  ASSERT_EQ(wait_state(zombie.pid, MPROC_PROC_ZOMBIE), MPROC_PROC_ZOMBIE);
+  ASSERT_EQ(wait_state(sleeping.pid, MPROC_PROC_SLEEPING), MPROC_PROC_SLEEPING);
+
+  Ran ours = mproc_ps({});
+  ASSERT_EQ(ours.exit_code(), 0) << ours.err;
+  Ran theirs = run_program({"ps", "-e", "-o", "pid=,ppid=,stat=,comm="});
+  if (theirs.status == -1 || theirs.exit_code() == 127 ||
+      (theirs.exit_code() != 0 && theirs.out.empty()))
+    GTEST_SKIP() << "ps is not available";
+  ASSERT_EQ(theirs.exit_code(), 0);
+
+  struct Row {
+    long long ppid;
+    char state;
+    std::string name;
+  };
+  auto parse = [](const std::vector<std::string> &lines, size_t first,
+                  size_t name_col) {
+    std::map<long long, Row> rows;
+    for (size_t k = first; k < lines.size(); k++) {
+      std::istringstream in(lines[k]);
+      long long pid, ppid;
+      std::string stat;
+      if (!(in >> pid >> ppid >> stat)) continue;
+      std::string name;
+      if (name_col != std::string::npos) {
+        name = lines[k].size() > name_col ? lines[k].substr(name_col) : "";
+      } else {
+        std::getline(in, name);
+        name.erase(0, name.find_first_not_of(' '));
+      }
+      const std::string defunct = " <defunct>";
+      if (name.size() > defunct.size() &&
+          name.compare(name.size() - defunct.size(), defunct.size(),
+                       defunct) == 0)
+        name.erase(name.size() - defunct.size());
+      rows[pid] = Row{ppid, stat[0], name};
+    }
+    return rows;
+  };
+  std::vector<std::string> our_lines = lines_of(ours.out);
+  ASSERT_FALSE(our_lines.empty());
+  // Header: PID PPID S THR RSS TIME NAME; the name column starts under NAME.
+  size_t name_col = our_lines[0].find("NAME");
+  ASSERT_NE(name_col, std::string::npos);
+  std::map<long long, Row> a = parse(our_lines, 1, name_col);
+  std::map<long long, Row> b = parse(lines_of(theirs.out), 0, std::string::npos);
+
+  struct Expect {
+    pid_t pid;
+    char state;
+  } controlled[] = {
+      {sleeping.pid, 'S'}, {stopped.pid, 'T'}, {zombie.pid, 'Z'}};
+  for (auto &e : controlled) {
+    ASSERT_TRUE(a.count(e.pid)) << e.pid;
+    ASSERT_TRUE(b.count(e.pid)) << e.pid;
+    EXPECT_EQ(a[e.pid].state, e.state);
+    EXPECT_EQ(b[e.pid].state, e.state);
+    EXPECT_EQ(a[e.pid].ppid, getpid());
+    EXPECT_EQ(b[e.pid].ppid, getpid());
+    EXPECT_EQ(a[e.pid].name, b[e.pid].name);
+    EXPECT_EQ(a[e.pid].name, self_comm());
+  }
+  size_t common = 0, agree = 0;
+  for (auto &row : a) {
+    auto other = b.find(row.first);
+    if (other == b.end()) continue;
+    common++;
+    if (other->second.ppid == row.second.ppid &&
+        other->second.name == row.second.name)
+      agree++;
+  }
+  EXPECT_GT(common, 5u);
+  EXPECT_GE(agree * 10, common * 9) << agree << " of " << common;
+}
+
+TEST(MprocPs, FitsTheWidthGivenAndIsUnlimitedOtherwise) {
+  REQUIRE_MPROC_PS();
+  std::string long_arg(200, 'x');
+  long_arg += "\xc3\xa9nd";
+  SpawnedHelper h({long_arg});
+  ASSERT_GT(h.pid, 0);
+  std::string pid = std::to_string(h.pid);
+
+  // Not a terminal, no COLUMNS: the whole command line.
+  Ran wide = mproc_ps({"--full", pid});
+  ASSERT_EQ(wide.exit_code(), 0) << wide.err;
+  EXPECT_NE(wide.out.find(long_arg), std::string::npos);
+
+  Ran narrow = mproc_ps({"--full", pid}, {"COLUMNS=40"});
+  ASSERT_EQ(narrow.exit_code(), 0) << narrow.err;
+  std::vector<std::string> lines = lines_of(narrow.out);
+  ASSERT_EQ(lines.size(), 2u);
+  for (auto &l : lines) EXPECT_LE(count_code_points(l), 40u) << l;
+  EXPECT_EQ(count_code_points(lines[1]), 40u);
+
+  // --wide wins over COLUMNS.
+  Ran forced = mproc_ps({"--full", "--wide", pid}, {"COLUMNS=40"});
+  EXPECT_NE(forced.out.find(long_arg), std::string::npos);
+}
+
+TEST(MprocPs, ExitCodes) {
+  REQUIRE_MPROC_PS();
+  long pid_max = atol(read_file("/proc/sys/kernel/pid_max").c_str());
+  std::string missing = std::to_string(pid_max + 1);
+
+  Ran ok = mproc_ps({std::to_string(getpid())});
+  EXPECT_EQ(ok.exit_code(), 0);
+  EXPECT_EQ(lines_of(ok.out).size(), 2u);
+
+  // A named pid that does not exist: 1, the others are still shown.
+  Ran gone = mproc_ps({std::to_string(getpid()), missing});
+  EXPECT_EQ(gone.exit_code(), 1);
+  EXPECT_EQ(lines_of(gone.out).size(), 2u);
+  EXPECT_NE(gone.err.find(missing), std::string::npos);
+  EXPECT_EQ(mproc_ps({"--children", missing}).exit_code(), 1);
+
+  // Bad usage: 2, with one line on stderr.
+  const std::vector<std::vector<std::string>> bad = {
+      {"--bogus"},          {"--sort"},        {"--sort", "colour"},
+      {"--children"},       {"--children", "x"}, {"12abc"},
+      {"-5"},               {"--children", "1", "1"}};
+  for (auto &args : bad) {
+    Ran r = mproc_ps(args);
+    EXPECT_EQ(r.exit_code(), 2) << args[0];
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty());
+  }
+  Ran help = mproc_ps({"--help"});
+  EXPECT_EQ(help.exit_code(), 0);
+  EXPECT_NE(help.out.find("usage"), std::string::npos);
+}
+
+// The example shows a zombie before and after waitpid, and an orphan's
+// parent before and after its parent exits, within its time budget.
+TEST(Example, ZombieOrphan) {
+#ifndef MPROC_ZOMBIE_ORPHAN_PATH
+  GTEST_SKIP() << "the examples are not built";
+#else
+  int64_t start = now_ms();
+  Ran r = run_program({MPROC_ZOMBIE_ORPHAN_PATH});
+  EXPECT_LT(now_ms() - start, scaled_ms(2000));
+  ASSERT_EQ(r.exit_code(), 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("not yet reaped: zombie"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("after waitpid (exit status 7): gone"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("(the middle process), after "), std::string::npos)
+      << r.out;
+#endif
+}
+
+}  // namespace
