@@ -175,15 +175,19 @@ typedef enum mproc_start_method {
   /** A fresh run of the same executable (posix_spawn of itself); the
    *  target must be registered with MPROC_TARGET(). */
   MPROC_START_SPAWN = 2,
-  /** Forked by a single-threaded server. Not in this version: MPROC_ENOTSUP. */
+  /** Forked by a single-threaded server (POSIX): a fresh run of this
+   *  executable started on first use, safe whatever threads the parent runs.
+   *  Targets must be registered, as for spawn; a child's parent pid is the
+   *  server's, and it inherits none of the parent's descriptors. */
   MPROC_START_FORKSERVER = 3
 } mproc_start_method_t;
 
 /**
  * @brief Set the program's default start method (Python's
  * `set_start_method`); per-process options may still choose another.
- * @param method  #MPROC_START_FORK or #MPROC_START_SPAWN;
- *                #MPROC_START_DEFAULT restores the platform default.
+ * @param method  #MPROC_START_FORK, #MPROC_START_SPAWN or
+ *                #MPROC_START_FORKSERVER; #MPROC_START_DEFAULT restores the
+ *                platform default.
  * @return 0; MPROC_EINVAL for a value out of range; MPROC_ENOTSUP for a
  *         method this build does not have.
  * Any process, any thread.
@@ -297,7 +301,9 @@ MPROC_API int mproc_process_create(mproc_process_t **out, mproc_target_fn target
  * @param p  The process.
  * @return 0; MPROC_ESTATE if already started; MPROC_ENOTREG when the start
  *         method is spawn and the target was not registered with
- *         MPROC_TARGET() (no child is started); MPROC_ENOTSUP for a start
+ *         MPROC_TARGET() (no child is started; forkserver alike);
+ *         MPROC_ECLOSED when the new program ended before taking its
+ *         bootstrap; MPROC_ENOTSUP for a start
  *         method this build does not have; MPROC_EBADHANDLE; MPROC_EOS.
  * The creating process, any thread.
  */

@@ -186,6 +186,12 @@ void mproc__boot_free(mproc__boot_t *b) {
 
 void mproc__boot_format_flag(int64_t channel, const unsigned char *cookie,
                              char *buf, size_t size) {
+  mproc__boot_format_flag_as(MPROC__BOOT_FLAG, channel, cookie, buf, size);
+}
+
+void mproc__boot_format_flag_as(const char *prefix, int64_t channel,
+                                const unsigned char *cookie, char *buf,
+                                size_t size) {
   static const char hex[] = "0123456789abcdef";
   char cookie_hex[2 * MPROC__BOOT_COOKIE_SIZE + 1];
   int i;
@@ -194,8 +200,7 @@ void mproc__boot_format_flag(int64_t channel, const unsigned char *cookie,
     cookie_hex[2 * i + 1] = hex[cookie[i] & 15];
   }
   cookie_hex[2 * MPROC__BOOT_COOKIE_SIZE] = 0;
-  snprintf(buf, size, "%s%lld:%s", MPROC__BOOT_FLAG, (long long)channel,
-           cookie_hex);
+  snprintf(buf, size, "%s%lld:%s", prefix, (long long)channel, cookie_hex);
 }
 
 static int hex_value(char c) {
@@ -206,12 +211,17 @@ static int hex_value(char c) {
 
 int mproc__boot_parse_flag(const char *arg, int64_t *channel,
                            unsigned char *cookie) {
+  return mproc__boot_parse_flag_as(MPROC__BOOT_FLAG, arg, channel, cookie);
+}
+
+int mproc__boot_parse_flag_as(const char *prefix, const char *arg,
+                              int64_t *channel, unsigned char *cookie) {
   const char *p;
   int64_t value = 0;
   int i, digits = 0;
-  if (strncmp(arg, MPROC__BOOT_FLAG, sizeof MPROC__BOOT_FLAG - 1) != 0)
-    return MPROC_EINVAL;
-  p = arg + sizeof MPROC__BOOT_FLAG - 1;
+  size_t len = strlen(prefix);
+  if (strncmp(arg, prefix, len) != 0) return MPROC_EINVAL;
+  p = arg + len;
   for (; *p >= '0' && *p <= '9' && digits < 12; p++, digits++)
     value = value * 10 + (*p - '0');
   if (digits == 0 || *p != ':') return MPROC_EINVAL;
@@ -227,14 +237,14 @@ int mproc__boot_parse_flag(const char *arg, int64_t *channel,
 }
 
 /* Compare without an early exit, so timing says nothing of the cookie. */
-static int same_cookie(const unsigned char *a, const unsigned char *b) {
+int mproc__boot_same_cookie(const unsigned char *a, const unsigned char *b) {
   unsigned diff = 0;
   int i;
   for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++) diff |= (unsigned)(a[i] ^ b[i]);
   return diff == 0;
 }
 
-static void refuse(int code, const char *why) {
+void mproc__boot_refuse(int code, const char *why) {
   fprintf(stderr, "mproc: not starting as a child: %s\n", why);
   fflush(stderr);
   mproc__os_exit(code);
@@ -257,23 +267,23 @@ void mproc__boot_child_if_asked(int *argc, char ***argv) {
       strncmp((*argv)[1], MPROC__BOOT_FLAG, sizeof MPROC__BOOT_FLAG - 1) != 0)
     return;
   if (mproc__boot_parse_flag((*argv)[1], &channel, cookie) != 0)
-    refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "malformed " MPROC__BOOT_FLAG " flag");
+    mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "malformed " MPROC__BOOT_FLAG " flag");
   /* The program sees its arguments as the parent had them. */
   for (i = 1; i < *argc; i++) (*argv)[i] = (*argv)[i + 1];
   (*argc)--;
   if (mproc__os_secure_mode())
-    refuse(MPROC__EXIT_REFUSED_SECURE, "the program runs setuid or setgid");
+    mproc__boot_refuse(MPROC__EXIT_REFUSED_SECURE, "the program runs setuid or setgid");
   if (mproc__boot_decode(read_channel, &channel, &boot, &why) != 0)
-    refuse(MPROC__EXIT_BOOTSTRAP_FAILED, why);
-  if (!same_cookie(cookie, boot.cookie))
-    refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "bootstrap cookie does not match");
+    mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED, why);
+  if (!mproc__boot_same_cookie(cookie, boot.cookie))
+    mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "bootstrap cookie does not match");
 
   memset(&spec, 0, sizeof spec);
   spec.target = mproc__target_lookup(boot.target);
   answer = spec.target ? 0 : MPROC_ENOTREG;
   mproc__os_channel_write(channel, &answer, sizeof answer);
   mproc__os_channel_close(channel);
-  if (!spec.target) refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "target not registered");
+  if (!spec.target) mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "target not registered");
 
   spec.arg = boot.arg;
   spec.arg_size = (size_t)boot.arg_size;

@@ -78,6 +78,18 @@ void mproc__boot_format_flag(int64_t channel, const unsigned char *cookie,
                              char *buf, size_t size);
 int mproc__boot_parse_flag(const char *arg, int64_t *channel,
                            unsigned char *cookie);
+/* The same for another role's flag (the fork server's). */
+void mproc__boot_format_flag_as(const char *prefix, int64_t channel,
+                                const unsigned char *cookie, char *buf,
+                                size_t size);
+int mproc__boot_parse_flag_as(const char *prefix, const char *arg,
+                              int64_t *channel, unsigned char *cookie);
+
+/* Compare two cookies in constant time; 1 when equal. */
+int mproc__boot_same_cookie(const unsigned char *a, const unsigned char *b);
+
+/* Print "mproc: not starting as a child: WHY" and end the process. */
+void mproc__boot_refuse(int code, const char *why);
 
 /* In mproc_init: when argv says this is a spawned child, strip the flag,
  * read and check the bootstrap, and run the target; never returns then.

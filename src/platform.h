@@ -131,6 +131,10 @@ void mproc__os_channel_close(int64_t channel);
 /* Fill buf with n unpredictable bytes (the bootstrap cookie). */
 int mproc__os_random(void *buf, size_t n);
 
+/* In mproc_init: when argv says this process is the platform's fork
+ * server, serve and never return; otherwise return at once. */
+void mproc__os_forkserver_if_asked(int *argc, char ***argv);
+
 /* End this process at once with the code; no atexit handlers. */
 void mproc__os_exit(int code);
 

@@ -65,6 +65,7 @@ static mproc_start_method_t default_method;
 int mproc_init(int *argc, char ***argv) {
   /* A spawned child runs its target here and never returns. */
   mproc__boot_child_if_asked(argc, argv);
+  mproc__os_forkserver_if_asked(argc, argv);
 
   mproc__mutex_lock(&registry.lock);
   ensure_exit_handler();

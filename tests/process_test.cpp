@@ -1,5 +1,7 @@
 // Process lifecycle on the fork start method.
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,10 +57,50 @@ int sleep_ms(const void *arg, size_t) {
 MPROC_TARGET(sleep_ms);
 
 // Every start method the suites run under.
-const mproc_start_method_t kMethods[] = {MPROC_START_FORK, MPROC_START_SPAWN};
+const mproc_start_method_t kMethods[] = {MPROC_START_FORK, MPROC_START_SPAWN,
+                                         MPROC_START_FORKSERVER};
 
 std::string method_name(const ::testing::TestParamInfo<mproc_start_method_t> &i) {
-  return i.param == MPROC_START_FORK ? "fork" : "spawn";
+  return i.param == MPROC_START_FORK ? "fork"
+         : i.param == MPROC_START_SPAWN ? "spawn"
+                                        : "forkserver";
+}
+
+// A FIFO that children of every start method can open by path (a
+// forkserver child inherits none of the parent's descriptors). The read
+// end is opened first, without blocking.
+struct Fifo {
+  std::string path;
+  int rd = -1;
+  Fifo() {
+    char tmpl[] = "/tmp/mproc-test-fifo-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    EXPECT_NE(dir, nullptr);
+    path = std::string(dir ? dir : "/tmp") + "/fifo";
+    EXPECT_EQ(mkfifo(path.c_str(), 0600), 0);
+    rd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    EXPECT_GE(rd, 0);
+    // Our own writer keeps the FIFO from reading EOF between children.
+    keep = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    EXPECT_GE(keep, 0);
+  }
+  int keep = -1;
+  ~Fifo() {
+    close(keep);
+    close(rd);
+    unlink(path.c_str());
+    rmdir(path.substr(0, path.size() - 5).c_str());
+  }
+};
+
+// In a child: write to the FIFO whose path is the argument.
+bool write_to_fifo(const void *path_arg, size_t size, const void *buf, size_t n) {
+  std::string path(static_cast<const char *>(path_arg), size);
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = mproc_test::write_full(fd, buf, n);
+  close(fd);
+  return ok;
 }
 
 // The start method of the running parametrised test, for Child.
@@ -229,32 +271,32 @@ struct Report {
   char name[64];
   mproc_pid_t pid, ppid;
 };
-int report_identity(const void *arg, size_t) {
-  int report_fd;
-  memcpy(&report_fd, arg, sizeof report_fd);
+int report_identity(const void *arg, size_t size) {
   Report r = {};
   snprintf(r.name, sizeof r.name, "%s", mproc_current_process_name());
   r.pid = mproc_getpid();
   r.ppid = mproc_getppid();
-  return mproc_test::write_full(report_fd, &r, sizeof r) ? 0 : 1;
+  return write_to_fifo(arg, size, &r, sizeof r) ? 0 : 1;
 }
 MPROC_TARGET(report_identity);
 
 TEST_P(ProcessMethod, ChildKnowsItsNameAndPids) {
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
+  Fifo fifo;
   mproc_process_options_t o = {};
   o.name = "reporter";
-  Child c(report_identity, &fds[1], sizeof fds[1], &o);
+  Child c(report_identity, fifo.path.data(), fifo.path.size(), &o);
   ASSERT_EQ(mproc_process_start(c.p), 0);
   Report r = {};
-  ASSERT_TRUE(mproc_test::read_full(fds[0], &r, sizeof r, 10000));
+  ASSERT_TRUE(mproc_test::read_full(fifo.rd, &r, sizeof r, 10000));
   EXPECT_STREQ(r.name, "reporter");
   EXPECT_EQ(r.pid, mproc_process_pid(c.p));
-  EXPECT_EQ(r.ppid, mproc_getpid());
+  if (GetParam() == MPROC_START_FORKSERVER) {
+    // Its parent is the fork server, a child of ours.
+    EXPECT_EQ(mproc_test::proc_ppid((pid_t)r.ppid), getpid());
+  } else {
+    EXPECT_EQ(r.ppid, mproc_getpid());
+  }
   EXPECT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
-  close(fds[0]);
-  close(fds[1]);
 }
 
 TEST(Process, CpuCountAndPids) {
@@ -347,27 +389,19 @@ TEST(Process, UseAfterFreeIsReported) {
   EXPECT_EQ(mproc_process_free(p), MPROC_EBADHANDLE);
 }
 
-TEST(Process, UnsupportedStartMethodIsAClearError) {
-  mproc_process_options_t o = {};
-  o.start_method = MPROC_START_FORKSERVER;
-  Child c(return_code, nullptr, 0, &o);
-  EXPECT_EQ(mproc_process_start(c.p), MPROC_ENOTSUP);
-  int alive = 1;
-  EXPECT_EQ(mproc_process_is_alive(c.p, &alive), 0);
-  EXPECT_EQ(alive, 0);
-}
-
 int not_registered(const void *, size_t) { return 0; }
 
-TEST(Process, SpawnOfUnregisteredTargetStartsNothing) {
-  mproc_process_options_t o = {};
-  o.start_method = MPROC_START_SPAWN;
-  Child c(not_registered, nullptr, 0, &o);
-  EXPECT_EQ(mproc_process_start(c.p), MPROC_ENOTREG);
-  EXPECT_EQ(mproc_process_pid(c.p), 0);
-  size_t n = 99;
-  EXPECT_EQ(mproc_active_children(nullptr, 0, &n), 0);
-  EXPECT_EQ(n, 0u);
+TEST(Process, UnregisteredTargetStartsNothing) {
+  for (auto m : {MPROC_START_SPAWN, MPROC_START_FORKSERVER}) {
+    mproc_process_options_t o = {};
+    o.start_method = m;
+    Child c(not_registered, nullptr, 0, &o);
+    EXPECT_EQ(mproc_process_start(c.p), MPROC_ENOTREG);
+    EXPECT_EQ(mproc_process_pid(c.p), 0);
+    size_t n = 99;
+    EXPECT_EQ(mproc_active_children(nullptr, 0, &n), 0);
+    EXPECT_EQ(n, 0u);
+  }
 }
 
 TEST(Process, DefaultStartMethod) {
@@ -378,7 +412,8 @@ TEST(Process, DefaultStartMethod) {
     Child c(not_registered);  // the program default now applies
     EXPECT_EQ(mproc_process_start(c.p), MPROC_ENOTREG);
   }
-  EXPECT_EQ(mproc_set_start_method(MPROC_START_FORKSERVER), MPROC_ENOTSUP);
+  EXPECT_EQ(mproc_set_start_method(MPROC_START_FORKSERVER), 0);
+  EXPECT_EQ(mproc_get_start_method(), MPROC_START_FORKSERVER);
   EXPECT_EQ(mproc_set_start_method((mproc_start_method_t)9), MPROC_EINVAL);
   EXPECT_EQ(mproc_set_start_method(MPROC_START_DEFAULT), 0);
   EXPECT_EQ(mproc_get_start_method(), MPROC_START_FORK);
@@ -460,39 +495,35 @@ INSTANTIATE_TEST_SUITE_P(Methods, ProcessMethod, ::testing::ValuesIn(kMethods),
 
 // ---- parent exit semantics, with a helper process as the parent --------
 
-int write_pid_then_sleep(const void *arg, size_t) {
-  int fd;
-  memcpy(&fd, arg, sizeof fd);
+int write_pid_then_sleep(const void *arg, size_t size) {
   pid_t me = getpid();
-  mproc_test::write_full(fd, &me, sizeof me);
+  write_to_fifo(arg, size, &me, sizeof me);
   return sleep_long(nullptr, 0);
 }
 MPROC_TARGET(write_pid_then_sleep);
 
-int write_marker_after(const void *arg, size_t) {
-  int fd;
-  memcpy(&fd, arg, sizeof fd);
+int write_marker_after(const void *arg, size_t size) {
   usleep(300000);
-  return mproc_test::write_full(fd, "done", 4) ? 0 : 1;
+  return write_to_fifo(arg, size, "done", 4) ? 0 : 1;
 }
 MPROC_TARGET(write_marker_after);
 
-// argv: mode fd method. Starts one child and reports its pid on fd, then
-// either returns (normal exit) or sleeps waiting to be killed.
+// argv: mode fifo method. Starts one child and reports its pid on the
+// FIFO, then either returns (normal exit) or sleeps waiting to be killed.
 MPROC_TEST_HELPER(parent_with_child) {
   if (argc < 3) return 2;
   std::string mode = argv[0];
-  int fd = atoi(argv[1]);
+  std::string fifo = argv[1];
   mproc_process_t *p = nullptr;
   mproc_process_options_t o = {};
   o.daemon = mode != "nondaemon";
   o.start_method = (mproc_start_method_t)atoi(argv[2]);
   mproc_target_fn fn = mode == "nondaemon" ? write_marker_after : write_pid_then_sleep;
-  if (mproc_process_create(&p, fn, &fd, sizeof fd, &o) != 0) return 3;
+  if (mproc_process_create(&p, fn, fifo.data(), fifo.size(), &o) != 0) return 3;
   if (mproc_process_start(p) != 0) return 4;
   if (mode == "nondaemon") {
     pid_t pid = (pid_t)mproc_process_pid(p);
-    mproc_test::write_full(fd, &pid, sizeof pid);
+    write_to_fifo(fifo.data(), fifo.size(), &pid, sizeof pid);
     return 0;  // exit at once: mproc must join the child first
   }
   usleep(50000);
@@ -505,26 +536,18 @@ MPROC_TEST_HELPER(parent_with_child) {
 // reports its pid.
 struct Middle {
   pid_t pid = -1;
-  int rd = -1;
+  Fifo fifo;
+  int &rd = fifo.rd;
   Middle(const char *mode, mproc_start_method_t method) {
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
     pid = fork();
     if (pid == 0) {
-      close(fds[0]);
-      char fdtext[16];
-      snprintf(fdtext, sizeof fdtext, "%d", fds[1]);
-      char self[4096];
-      ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-      self[n > 0 ? n : 0] = 0;
+      std::string self = mproc_test::self_path();
       char methodtext[16];
       snprintf(methodtext, sizeof methodtext, "%d", (int)method);
-      execl(self, self, "--mproc-helper", "parent_with_child", mode, fdtext,
-            methodtext, (char *)nullptr);
+      execl(self.c_str(), self.c_str(), "--mproc-helper", "parent_with_child",
+            mode, fifo.path.c_str(), methodtext, (char *)nullptr);
       _exit(127);
     }
-    close(fds[1]);
-    rd = fds[0];
   }
   pid_t grandchild() {
     pid_t g = -1;
@@ -536,7 +559,6 @@ struct Middle {
     EXPECT_EQ(waitpid(pid, &st, 0), pid);
     return st;
   }
-  ~Middle() { close(rd); }
 };
 
 class ProcessExit : public ProcessMethod {};

@@ -154,7 +154,9 @@ TEST(Spawn, ChildSeesTheParentsArguments) {
 int quick(const void *, size_t) { return 5; }
 MPROC_TARGET(quick);
 
-TEST(Spawn, HundredChildrenWhileEightThreadsAreBusy) {
+class ThreadedParent : public ::testing::TestWithParam<mproc_start_method_t> {};
+
+TEST_P(ThreadedParent, HundredChildrenWhileEightThreadsAreBusy) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> busy;
   for (int i = 0; i < 8; i++)
@@ -170,7 +172,7 @@ TEST(Spawn, HundredChildrenWhileEightThreadsAreBusy) {
   for (int i = 0; i < 100; i++) {
     mproc_process_t *p = nullptr;
     mproc_process_options_t o = {};
-    o.start_method = MPROC_START_SPAWN;
+    o.start_method = GetParam();
     if (mproc_process_create(&p, quick, nullptr, 0, &o) != 0) continue;
     int code = -1;
     if (mproc_process_start(p) == 0 && mproc_process_join(p, MPROC_INFINITE) == 0 &&
@@ -182,5 +184,12 @@ TEST(Spawn, HundredChildrenWhileEightThreadsAreBusy) {
   for (auto &t : busy) t.join();
   EXPECT_EQ(ok, 100);
 }
+
+INSTANTIATE_TEST_SUITE_P(Methods, ThreadedParent,
+                         ::testing::Values(MPROC_START_SPAWN, MPROC_START_FORKSERVER),
+                         [](const ::testing::TestParamInfo<mproc_start_method_t> &i) {
+                           return std::string(i.param == MPROC_START_SPAWN ? "spawn"
+                                                                           : "forkserver");
+                         });
 
 }  // namespace

@@ -24,6 +24,8 @@ struct mproc__child {
   int released;    /* common code dropped its handle */
   int retired;     /* off the watch list, descriptors closed */
   int pollers;     /* joiners polling its descriptor: do not close it yet */
+  int foreign;     /* a fork server's child: never waitpid() it; the exit
+                      code arrives on status_fd */
   int64_t retry_ns;   /* next waitpid attempt after EOF, or 0 */
   int64_t retry_step; /* back-off between those attempts */
 };
@@ -49,6 +51,14 @@ void mproc__posix_run_child(const mproc__child_spec_t *spec, int status_fd,
 /* Start c as a spawned child (posix_spawn of this executable). On failure
  * c has been freed, or handed to the reaper when a child exists. */
 int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c);
+
+/* Start c through the fork server (started on first use). */
+int mproc__posix_forkserver_start(const mproc__child_spec_t *spec,
+                                  mproc__child_t *c);
+void mproc__posix_forkserver_after_fork_child(void);
+
+/* The path that runs this executable again. */
+int mproc__posix_exe_path(char *buf, size_t size);
 
 int mproc__posix_is_main_thread(void);
 int mproc__posix_death_fd(int *fd);

@@ -107,6 +107,13 @@ static void try_reap(mproc__child_t *c) {
   int status = 0;
   pid_t r;
   if (c->reaped) return;
+  if (c->foreign) {
+    /* A fork server's child: its exit code arrives on the socket, then
+     * EOF; it is not ours to wait for. */
+    drain_status(c);
+    if (c->status_eof) mark_reaped(c, lost_status_code(c));
+    return;
+  }
   if (c->pidfd < 0) {
     /* Portable path: the status pipe reaches EOF when the child is gone
      * (or, rarely, when it closed the descriptor itself). */

@@ -27,7 +27,7 @@ extern char **environ;
 
 /* The path that runs this executable again. Linux's /proc/self/exe works
  * even when the file was renamed or replaced after start. */
-static int exe_path(char *buf, size_t size) {
+int mproc__posix_exe_path(char *buf, size_t size) {
 #if defined(__APPLE__)
   uint32_t n = (uint32_t)size;
   return _NSGetExecutablePath(buf, &n) == 0 ? 0 : MPROC_ENOTSUP;
@@ -135,7 +135,7 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   int r;
 
   memset(&b, 0, sizeof b);
-  if ((r = exe_path(exe, sizeof exe)) != 0) goto fail;
+  if ((r = mproc__posix_exe_path(exe, sizeof exe)) != 0) goto fail;
   if ((r = cloexec_socketpair(boot)) != 0) goto fail;
   if (pipe(status_pipe) != 0) {
     r = mproc__os_translate(errno);

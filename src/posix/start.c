@@ -42,6 +42,7 @@ static void after_fork_child(void) {
    * it. run_child() keeps or closes the inherited descriptor. */
   death_pipe[0] = -1;
   mproc__reaper_after_fork_child();
+  mproc__posix_forkserver_after_fork_child();
   mproc__process_after_fork_child();
 }
 
@@ -63,7 +64,8 @@ static int set_cloexec_pipe(int fds[2]) {
 }
 
 int mproc__child_method_supported(mproc_start_method_t method) {
-  return method == MPROC_START_FORK || method == MPROC_START_SPAWN;
+  return method == MPROC_START_FORK || method == MPROC_START_SPAWN ||
+         method == MPROC_START_FORKSERVER;
 }
 
 mproc_start_method_t mproc__child_default_method(void) {
@@ -179,8 +181,10 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
   if (!c) return MPROC_ENOMEM;
   c->pidfd = -1;
   c->status_fd = -1;
-  if (spec->method == MPROC_START_SPAWN) {
-    r = mproc__posix_spawn(spec, c);
+  if (spec->method != MPROC_START_FORK) {
+    r = spec->method == MPROC_START_SPAWN
+            ? mproc__posix_spawn(spec, c)
+            : mproc__posix_forkserver_start(spec, c);
     if (r != 0) return r; /* c is freed or handed to the reaper */
     *out = c;
     return 0;
