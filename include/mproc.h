@@ -594,6 +594,345 @@ MPROC_API void mproc_proc_list_free(mproc_proc_info_t *list, size_t count);
 MPROC_API const char *mproc_proc_state_name(mproc_proc_state_t state);
 /** @} */
 
+/**
+ * @name Shared objects
+ *
+ * Lock, RLock, Semaphore, Event, Queue and JoinableQueue, usable by many
+ * threads of many processes at once.
+ *
+ * **Handles are values.** Each handle is a fixed-size plain struct of 64
+ * bytes with no pointers and no platform types in it. Copy it anywhere: into
+ * a Process's or a Pool task's argument bytes, a pipe, a file, another
+ * object's shared memory. A copy works in any process of the same program
+ * and user: fork children, children started later with any start method, and
+ * Pool workers started before the object existed. A process attaches the
+ * object's shared memory on its first call with the handle and keeps the
+ * mapping (a fork child reuses the one it inherited). A handle that is all
+ * zeros, of another kind, or destroyed gives MPROC_EBADHANDLE; a NULL
+ * handle pointer gives MPROC_EINVAL.
+ *
+ * **State lives in shared memory.** Everything correctness needs is in the
+ * object's segment, never in one process's memory.
+ *
+ * **Crash safety.** A process killed at any instant inside any call leaves
+ * the object usable by the others. A Lock or RLock whose holder died is
+ * handed to the next acquirer together with MPROC_EOWNERDEAD: the caller
+ * holds the lock and is told that what it protects may be half-updated. On
+ * Linux this is the kernel's robust-mutex protocol (a holder *thread* that
+ * ends while holding counts as dead too); on the portable POSIX build
+ * (macOS, the BSDs) the lock word holds the owner's pid and a waiter takes
+ * the lock over once that pid no longer exists, checking every few
+ * milliseconds: there only the death of the holder's process counts, a
+ * dead owner that is still an unreaped zombie is taken over once it is
+ * reaped (mproc reaps its own children by itself), and a holder's pid
+ * reused by a new process before anyone noticed keeps the lock held until
+ * that process ends too. A queue message is delivered whole or not at all.
+ *
+ * **Lifetime.** The creating process destroys an object (any process may
+ * call destroy; the first call wins). After destroy, calls in every process
+ * fail with MPROC_EBADHANDLE; sleepers in Semaphore, Event and Queue calls
+ * are woken and fail with it. Do not destroy while other threads of the
+ * same process are inside a call on the object (as with free()). Other
+ * processes keep their mapping until they exit, and the memory returns to
+ * the system when the last mapping goes. A segment's name carries its
+ * creator's pid: when the creator died without destroying, the next
+ * mproc_init() in any program of the same user (or mproc_shared_reclaim())
+ * removes the name, and the memory is freed when the last process using it
+ * exits. Processes already attached to such an orphan keep working with it.
+ * Linux lists segments in /dev/shm; where the system cannot list them
+ * (macOS, the BSDs) each segment has an empty marker file of the same name
+ * in `$TMPDIR/mproc-shm-<uid>` (mode 0700), made before the segment and
+ * removed after it, and reclamation reads those.
+ *
+ * **Waiting.** On Linux sleepers sleep on futexes; on the portable build
+ * they nap in the kernel at growing intervals of at most 1 ms, so a wake is
+ * seen within about a millisecond. Uncontended calls never enter the kernel.
+ */
+/** @{ */
+
+/** @brief A non-recursive lock (Python's `multiprocessing.Lock`). */
+typedef struct mproc_lock {
+  /** Internal: copy the struct whole, never edit its bytes. */
+  uint64_t opaque[8];
+} mproc_lock_t;
+
+/** @brief A recursive lock owned by one thread of one process (Python's
+ *  `multiprocessing.RLock`). */
+typedef struct mproc_rlock {
+  /** Internal: copy the struct whole, never edit its bytes. */
+  uint64_t opaque[8];
+} mproc_rlock_t;
+
+/** @brief A counting semaphore, bounded or not. */
+typedef struct mproc_semaphore {
+  /** Internal: copy the struct whole, never edit its bytes. */
+  uint64_t opaque[8];
+} mproc_semaphore_t;
+
+/** @brief An event flag (Python's `multiprocessing.Event`). */
+typedef struct mproc_event {
+  /** Internal: copy the struct whole, never edit its bytes. */
+  uint64_t opaque[8];
+} mproc_event_t;
+
+/** @brief A FIFO queue of byte messages; JoinableQueue when created with
+ *  mproc_queue_options_t::joinable. */
+typedef struct mproc_queue {
+  /** Internal: copy the struct whole, never edit its bytes. */
+  uint64_t opaque[8];
+} mproc_queue_t;
+
+/**
+ * @brief Create a Lock, unlocked.
+ * @param out  Receives the handle.
+ * @return 0, MPROC_EINVAL (NULL out), MPROC_ENOMEM, MPROC_EOS.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_lock_create(mproc_lock_t *out);
+
+/**
+ * @brief Acquire the lock.
+ *
+ * The owner is the calling thread. Acquiring a lock the calling thread
+ * already holds never deadlocks: it fails at once with MPROC_ETIMEDOUT for
+ * a finite timeout and with MPROC_ESTATE for #MPROC_INFINITE.
+ *
+ * @param lock        The lock.
+ * @param timeout_ms  #MPROC_INFINITE, 0 to try once, or milliseconds.
+ * @return 0; MPROC_EOWNERDEAD (acquired; the previous holder died holding
+ *         it); MPROC_ETIMEDOUT; MPROC_ESTATE; MPROC_EINVAL (negative
+ *         timeout other than #MPROC_INFINITE); MPROC_EBADHANDLE.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_lock_acquire(mproc_lock_t *lock, int64_t timeout_ms);
+
+/**
+ * @brief Release the lock.
+ *
+ * Only the thread that holds it may release it: any other thread, in this
+ * process or another, gets MPROC_ENOTOWNER and the lock stays held (Python
+ * lets another process release a Lock; mproc does not).
+ * @return 0, MPROC_ENOTOWNER, MPROC_EBADHANDLE, MPROC_EINVAL.
+ */
+MPROC_API int mproc_lock_release(mproc_lock_t *lock);
+
+/**
+ * @brief Destroy the lock (see "Lifetime" above); the handle is zeroed.
+ * @return 0, MPROC_EBADHANDLE (already destroyed), MPROC_EINVAL.
+ * Any process that holds a handle, normally the creator; any thread.
+ */
+MPROC_API int mproc_lock_destroy(mproc_lock_t *lock);
+
+/** @brief Create an RLock, unlocked. Returns as mproc_lock_create(). */
+MPROC_API int mproc_rlock_create(mproc_rlock_t *out);
+
+/**
+ * @brief Acquire the RLock; the owning thread may acquire it again, and must
+ * release it as many times.
+ * @return As mproc_lock_acquire(), plus MPROC_EOVERFLOW after 2^32-1
+ *         nested acquisitions. After MPROC_EOWNERDEAD the caller holds it
+ *         once, whatever the dead owner's depth was.
+ */
+MPROC_API int mproc_rlock_acquire(mproc_rlock_t *lock, int64_t timeout_ms);
+
+/**
+ * @brief Release one level of the RLock.
+ * @return 0; MPROC_ENOTOWNER when the calling thread does not hold it
+ *         (another thread, another process, or not held at all);
+ *         MPROC_EBADHANDLE; MPROC_EINVAL.
+ */
+MPROC_API int mproc_rlock_release(mproc_rlock_t *lock);
+
+/** @brief Destroy the RLock; as mproc_lock_destroy(). */
+MPROC_API int mproc_rlock_destroy(mproc_rlock_t *lock);
+
+/**
+ * @brief Create a Semaphore.
+ * @param out      Receives the handle.
+ * @param initial  Its initial value.
+ * @param maximum  0 for an unbounded semaphore (Python's `Semaphore`);
+ *                 otherwise the bound that release may not pass (Python's
+ *                 `BoundedSemaphore(value)` is initial = maximum = value).
+ * @return 0; MPROC_EINVAL (NULL out, a value over INT32_MAX, initial over
+ *         a non-zero maximum); MPROC_ENOMEM; MPROC_EOS.
+ */
+MPROC_API int mproc_semaphore_create(mproc_semaphore_t *out, unsigned initial,
+                                     unsigned maximum);
+
+/**
+ * @brief Take one unit, waiting while the value is 0.
+ * @return 0, MPROC_ETIMEDOUT, MPROC_EINVAL, MPROC_EBADHANDLE.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_semaphore_acquire(mproc_semaphore_t *sem, int64_t timeout_ms);
+
+/**
+ * @brief Give one unit back; any thread of any process may.
+ * @return 0; MPROC_EOVERFLOW when a bounded semaphore is at its maximum
+ *         (or any semaphore at INT32_MAX), the value is unchanged then;
+ *         MPROC_EBADHANDLE; MPROC_EINVAL.
+ */
+MPROC_API int mproc_semaphore_release(mproc_semaphore_t *sem);
+
+/** @brief The current value (a snapshot). @return 0, MPROC_EINVAL,
+ *  MPROC_EBADHANDLE. */
+MPROC_API int mproc_semaphore_value(mproc_semaphore_t *sem, unsigned *value);
+
+/** @brief Destroy the semaphore; as mproc_lock_destroy(). */
+MPROC_API int mproc_semaphore_destroy(mproc_semaphore_t *sem);
+
+/** @brief Create an Event, not set. Returns as mproc_lock_create(). */
+MPROC_API int mproc_event_create(mproc_event_t *out);
+/** @brief Set the flag and wake every waiter. @return 0, MPROC_EINVAL,
+ *  MPROC_EBADHANDLE. */
+MPROC_API int mproc_event_set(mproc_event_t *ev);
+/** @brief Clear the flag. @return 0, MPROC_EINVAL, MPROC_EBADHANDLE. */
+MPROC_API int mproc_event_clear(mproc_event_t *ev);
+/** @brief Read the flag into *is_set (1 or 0). @return 0, MPROC_EINVAL,
+ *  MPROC_EBADHANDLE. */
+MPROC_API int mproc_event_is_set(mproc_event_t *ev, int *is_set);
+/**
+ * @brief Wait until the flag is set.
+ * @return 0 when set (at once if it already is); MPROC_ETIMEDOUT;
+ *         MPROC_EINVAL; MPROC_EBADHANDLE (also when destroyed meanwhile).
+ */
+MPROC_API int mproc_event_wait(mproc_event_t *ev, int64_t timeout_ms);
+/** @brief Destroy the event; as mproc_lock_destroy(). */
+MPROC_API int mproc_event_destroy(mproc_event_t *ev);
+
+/** @brief Default ring capacity of a queue, in bytes. */
+#define MPROC_QUEUE_DEFAULT_CAPACITY ((size_t)4 << 20)
+
+/** @brief Options for mproc_queue_create(); zero means the default. */
+typedef struct mproc_queue_options {
+  /** Most messages the queue holds (Python's `maxsize`); 0: no bound but
+   *  the ring's bytes. */
+  size_t maxsize;
+  /** Bytes of the ring that holds messages; 0:
+   *  #MPROC_QUEUE_DEFAULT_CAPACITY. Rounded up to a power of two, at least
+   *  4 KiB, at most 1 GiB. A message larger than half the ring travels in
+   *  a segment of its own (the ring then holds a small reference to it), so
+   *  no message is ever refused or truncated for its size. */
+  size_t capacity;
+  /** Non-zero: a JoinableQueue (mproc_queue_task_done(), mproc_queue_join()). */
+  int joinable;
+} mproc_queue_options_t;
+
+/**
+ * @brief Create a queue.
+ * @param out      Receives the handle.
+ * @param options  NULL or options.
+ * @return 0, MPROC_EINVAL (NULL out, capacity over 1 GiB), MPROC_ENOMEM,
+ *         MPROC_EOS. Any process, any thread.
+ */
+MPROC_API int mproc_queue_create(mproc_queue_t *out,
+                                 const mproc_queue_options_t *options);
+
+/**
+ * @brief Append a copy of a message.
+ *
+ * Waits while the queue holds maxsize messages or its ring lacks room.
+ * @param q           The queue.
+ * @param data        The bytes (NULL allowed when size is 0).
+ * @param size        Their number; any size, 0 included.
+ * @param timeout_ms  #MPROC_INFINITE, 0 to fail at once when full, or ms.
+ * @return 0; MPROC_EFULL at the deadline; MPROC_ECLOSED once the queue
+ *         is closed (at once, also for a putter that was waiting);
+ *         MPROC_EINVAL; MPROC_EBADHANDLE; MPROC_ENOMEM / MPROC_EOS when
+ *         a large message's own segment cannot be made.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
+                              int64_t timeout_ms);
+
+/**
+ * @brief Take the oldest message into memory allocated for it.
+ *
+ * @param q           The queue.
+ * @param data        Receives the message, to be freed with
+ *                    mproc_queue_free_message() (a valid pointer also for
+ *                    an empty message).
+ * @param size        Receives its size.
+ * @param timeout_ms  MPROC_INFINITE, 0 to fail at once when empty, or ms.
+ * @return 0; MPROC_EEMPTY at the deadline; MPROC_ECLOSED when the queue
+ *         is closed and empty; MPROC_ENOMEM (the message stays queued);
+ *         MPROC_EINVAL; MPROC_EBADHANDLE. Any process, any thread.
+ */
+MPROC_API int mproc_queue_get(mproc_queue_t *q, void **data, size_t *size,
+                              int64_t timeout_ms);
+
+/**
+ * @brief Take the oldest message into the caller's buffer (no allocation
+ * for messages that travel in the ring).
+ *
+ * @param q           The queue.
+ * @param buf         The buffer (NULL allowed when cap is 0).
+ * @param cap         Its size.
+ * @param size        Receives the message's size, also on MPROC_EMSGSIZE.
+ * @param timeout_ms  MPROC_INFINITE, 0 to fail at once when empty, or ms.
+ * @return As mproc_queue_get(), and MPROC_EMSGSIZE when the message is
+ *         larger than cap: *size tells how large, and the message stays at
+ *         the head of the queue.
+ */
+MPROC_API int mproc_queue_get_into(mproc_queue_t *q, void *buf, size_t cap,
+                                   size_t *size, int64_t timeout_ms);
+
+/** @brief Free a message returned by mproc_queue_get(); NULL is accepted.
+ *  Any thread of the process that got it. */
+MPROC_API void mproc_queue_free_message(void *data);
+
+/** @brief The number of messages queued (a snapshot, as Python's
+ *  `qsize()`). @return 0, MPROC_EINVAL, MPROC_EBADHANDLE. */
+MPROC_API int mproc_queue_size(mproc_queue_t *q, size_t *count);
+/** @brief Whether no message is queued (a snapshot): *empty is 1 or 0. */
+MPROC_API int mproc_queue_empty(mproc_queue_t *q, int *empty);
+/** @brief Whether maxsize messages are queued (a snapshot; always 0 for a
+ *  queue without maxsize): *full is 1 or 0. */
+MPROC_API int mproc_queue_full(mproc_queue_t *q, int *full);
+
+/**
+ * @brief Close the queue, for every process: putters fail with
+ * MPROC_ECLOSED at once (waiting ones too); getters take what is left,
+ * then fail with MPROC_ECLOSED. Closing twice is harmless.
+ * @return 0, MPROC_EINVAL, MPROC_EBADHANDLE. Any process, any thread.
+ */
+MPROC_API int mproc_queue_close(mproc_queue_t *q);
+
+/**
+ * @brief JoinableQueue: mark one message taken by a get as processed.
+ * @return 0; MPROC_ESTATE when called more times than messages were put,
+ *         or on a queue that is not joinable; MPROC_EINVAL;
+ *         MPROC_EBADHANDLE.
+ */
+MPROC_API int mproc_queue_task_done(mproc_queue_t *q);
+
+/**
+ * @brief JoinableQueue: wait until every message put has been marked done.
+ * @return 0; MPROC_ETIMEDOUT; MPROC_ESTATE on a queue that is not
+ *         joinable; MPROC_EINVAL; MPROC_EBADHANDLE.
+ */
+MPROC_API int mproc_queue_join(mproc_queue_t *q, int64_t timeout_ms);
+
+/**
+ * @brief Destroy the queue (see "Lifetime" above). Messages still queued
+ * are dropped, with the segments of large ones.
+ * @return 0, MPROC_EBADHANDLE, MPROC_EINVAL.
+ */
+MPROC_API int mproc_queue_destroy(mproc_queue_t *q);
+
+/**
+ * @brief Remove the shared-memory names left by processes that died
+ * without destroying their objects (mproc_init() does it too).
+ *
+ * A name is removed only when the process that created it no longer
+ * exists; processes still attached keep their mappings.
+ * @param removed  NULL, or receives how many names were removed.
+ * @return 0; MPROC_ENOTSUP when neither /dev/shm nor the marker
+ *         directory can be read. Any process, any thread.
+ */
+MPROC_API int mproc_shared_reclaim(size_t *removed);
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

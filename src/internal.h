@@ -25,6 +25,10 @@ int mproc__os_fail(int native_error);
  * bootstrap failed); chosen to be unlikely as a target's own return value. */
 #define MPROC__EXIT_BOOTSTRAP_FAILED 121
 
+/* Remove the shared-memory names of shared objects whose creating process
+ * no longer exists (src/shared.c); mproc_init() calls it once. */
+void mproc__shm_reclaim(void);
+
 #ifdef __cplusplus
 }
 #endif

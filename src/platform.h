@@ -114,6 +114,69 @@ int mproc__proc_enumerate(mproc_pid_t **pids, size_t *count);
 int mproc__proc_read(mproc_pid_t pid, unsigned int want,
                      mproc_proc_info_t *info);
 
+/* ---- shared memory for shared objects -------------------------------- */
+
+/* Longest segment name, the leading '/' included (macOS's limit). */
+#define MPROC__SHM_NAME_MAX 31
+
+/* Create the named segment of `size` bytes (zero-filled), failing if the
+ * name exists, and map it read-write at *base. Returns 0, MPROC_EOS (EEXIST
+ * kept for mproc_os_error()), MPROC_ENOMEM. */
+int mproc__shm_create(const char *name, size_t size, void **base);
+
+/* Map an existing segment of exactly `size` bytes. Returns 0;
+ * MPROC_EBADHANDLE when no segment has that name or its size differs;
+ * MPROC_EOS. */
+int mproc__shm_attach(const char *name, size_t size, void **base);
+
+/* Remove the name; mappings stay valid until unmapped. ENOENT is not an
+ * error. */
+void mproc__shm_unlink(const char *name);
+
+void mproc__shm_unmap(void *base, size_t size);
+
+/* Call fn for each segment whose name (without the '/') starts with
+ * prefix. Returns 0, or MPROC_ENOTSUP where the system cannot list its
+ * segments (macOS). */
+int mproc__shm_list(const char *prefix, void (*fn)(const char *name, void *ctx),
+                    void *ctx);
+
+/* 0 when no process has this pid any more; 1 when it exists (a zombie
+ * counts, until it is reaped) or when the system will not say. */
+int mproc__pid_alive(mproc_pid_t pid);
+
+/* Register handlers around fork() (pthread_atfork on POSIX; nothing on
+ * Windows, which has no fork). */
+int mproc__os_atfork(void (*prepare)(void), void (*parent)(void),
+                     void (*child)(void));
+
+/* ---- wait and wake on a 32-bit word in shared memory ------------------ */
+
+/* Sleep while *word holds `expected`, until a wake, the deadline (on the
+ * mproc__clock_ns clock; MPROC_INFINITE for none), or a spurious return.
+ * Works across processes that map the word at different addresses. Returns
+ * 0 (look again) or MPROC_ETIMEDOUT once the deadline has passed. Callers
+ * loop; they never rely on being woken for a reason. */
+int mproc__wait32(void *word, uint32_t expected, int64_t deadline_ns);
+
+/* Wake every sleeper on the word. */
+void mproc__wake32(void *word);
+
+/* ---- the backend's own crash-aware lock ------------------------------ */
+
+/* Bytes a native lock occupies in shared memory (8-byte aligned). */
+#define MPROC__NATIVE_LOCK_BYTES 64
+
+/* 1 when the backend has a process-shared lock that reports its holder's
+ * death (glibc's robust mutexes); 0 when common code must use its own. */
+int mproc__native_lock_available(void);
+int mproc__native_lock_init(void *mem);
+/* 0; MPROC_EOWNERDEAD (the holder died; the caller now holds it);
+ * MPROC_ETIMEDOUT at the deadline (MPROC_INFINITE for none). */
+int mproc__native_lock_acquire(void *mem, int64_t deadline_ns);
+/* 0; MPROC_ENOTOWNER when the calling thread does not hold it. */
+int mproc__native_lock_release(void *mem);
+
 /* ---- spawned children: the mechanisms under src/bootstrap.c --------- */
 
 struct mproc__boot;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -103,6 +104,42 @@ TEST(Examples, SigchldIgnored) {
   ASSERT_EQ(l.size(), 2u);
   EXPECT_EQ(l[0].rfind("Child PID: ", 0), 0u);
   EXPECT_EQ(l[1], "join: success, exit code 2");
+}
+
+}  // namespace
+
+namespace {
+
+size_t count_matching(const Lines &l, const std::string &prefix,
+                      const std::string &suffix) {
+  size_t n = 0;
+  for (const auto &line : l)
+    if (line.rfind(prefix, 0) == 0 && line.size() >= suffix.size() &&
+        line.compare(line.size() - suffix.size(), suffix.size(), suffix) == 0)
+      n++;
+  return n;
+}
+
+TEST(Examples, MutexTickets) {
+  // Ten buyers, two tickets, one lock: exactly two succeed.
+  Lines l = lines_of(run_example("mutex_tickets").out);
+  ASSERT_EQ(l.size(), 21u);
+  EXPECT_EQ(count_matching(l, "用户", "查询余票：2"), 10u);
+  EXPECT_EQ(count_matching(l, "用户", "买票成功"), 2u);
+  EXPECT_EQ(count_matching(l, "用户", "买票失败"), 8u);
+  EXPECT_EQ(l.back(), "余票：0");
+}
+
+TEST(Examples, QueuePair) {
+  // Six sums computed by the consumer, then its get times out.
+  Lines l = lines_of(run_example("queue_pair").out);
+  ASSERT_EQ(l.size(), 7u);
+  for (size_t i = 0; i < 6; i++) {
+    int x = 0, y = 0, z = 0;
+    ASSERT_EQ(sscanf(l[i].c_str(), "%d+%d=%d", &x, &y, &z), 3) << l[i];
+    EXPECT_EQ(x + y, z);
+  }
+  EXPECT_EQ(l[6], "queue empty");
 }
 
 }  // namespace

@@ -1,0 +1,106 @@
+/* The POSIX backend's crash-aware lock: a process-shared, robust,
+ * error-checking pthread mutex. When its holder dies, the kernel (through
+ * glibc's robust list) hands it to the next locker with EOWNERDEAD. Systems
+ * without robust mutexes (macOS, the portable build) report "not
+ * available", and common code uses its own owner-pid lock instead. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "mproc_config.h"
+#include "platform.h"
+
+#if MPROC_HAVE_ROBUST_MUTEX
+
+_Static_assert(sizeof(pthread_mutex_t) <= MPROC__NATIVE_LOCK_BYTES,
+               "a pthread mutex must fit its slot in shared memory");
+
+int mproc__native_lock_available(void) { return 1; }
+
+int mproc__native_lock_init(void *mem) {
+  pthread_mutexattr_t a;
+  int rc = pthread_mutexattr_init(&a);
+  if (rc != 0) return mproc__os_translate(rc);
+  rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+  if (rc == 0) rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  if (rc == 0) rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+  if (rc == 0) rc = pthread_mutex_init((pthread_mutex_t *)mem, &a);
+  pthread_mutexattr_destroy(&a);
+  return rc == 0 ? 0 : mproc__os_translate(rc);
+}
+
+static int timed_lock(pthread_mutex_t *m, int64_t deadline_ns) {
+  struct timespec ts;
+#if MPROC_HAVE_MUTEX_CLOCKLOCK
+  ts.tv_sec = (time_t)(deadline_ns / 1000000000);
+  ts.tv_nsec = (long)(deadline_ns % 1000000000);
+  return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+#else
+  /* pthread_mutex_timedlock measures on the wall clock: translate the
+   * monotonic deadline into it as late as possible. */
+  int64_t left = deadline_ns - mproc__clock_ns(), abs_ns;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  abs_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (left > 0 ? left : 0);
+  ts.tv_sec = (time_t)(abs_ns / 1000000000);
+  ts.tv_nsec = (long)(abs_ns % 1000000000);
+  return pthread_mutex_timedlock(m, &ts);
+#endif
+}
+
+int mproc__native_lock_acquire(void *mem, int64_t deadline_ns) {
+  pthread_mutex_t *m = (pthread_mutex_t *)mem;
+  int rc;
+  if (deadline_ns == MPROC_INFINITE) {
+    rc = pthread_mutex_lock(m);
+  } else {
+    rc = pthread_mutex_trylock(m);
+    if (rc == EBUSY) {
+      rc = mproc__clock_ns() >= deadline_ns ? ETIMEDOUT
+                                            : timed_lock(m, deadline_ns);
+    }
+  }
+  switch (rc) {
+  case 0:
+    return 0;
+  case EOWNERDEAD:
+    /* The state the lock protects is for the caller to judge; the mutex
+     * itself is made usable again at once so no later locker ever sees
+     * ENOTRECOVERABLE. */
+    pthread_mutex_consistent(m);
+    return MPROC_EOWNERDEAD;
+  case EBUSY:
+  case ETIMEDOUT:
+    return MPROC_ETIMEDOUT;
+  case EDEADLK:
+    /* The calling thread already holds it: waiting would never end. */
+    return deadline_ns == MPROC_INFINITE ? MPROC_ESTATE : MPROC_ETIMEDOUT;
+  default:
+    return mproc__os_translate(rc);
+  }
+}
+
+int mproc__native_lock_release(void *mem) {
+  int rc = pthread_mutex_unlock((pthread_mutex_t *)mem);
+  if (rc == EPERM) return MPROC_ENOTOWNER;
+  return rc == 0 ? 0 : mproc__os_translate(rc);
+}
+
+#else
+
+int mproc__native_lock_available(void) { return 0; }
+int mproc__native_lock_init(void *mem) {
+  (void)mem;
+  return MPROC_ENOTSUP;
+}
+int mproc__native_lock_acquire(void *mem, int64_t deadline_ns) {
+  (void)mem;
+  (void)deadline_ns;
+  return MPROC_ENOTSUP;
+}
+int mproc__native_lock_release(void *mem) {
+  (void)mem;
+  return MPROC_ENOTSUP;
+}
+
+#endif

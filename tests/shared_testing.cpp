@@ -1,0 +1,59 @@
+#include "shared_testing.h"
+
+#include <dirent.h>
+#include <stdio.h>
+
+#include <algorithm>
+
+#include "mproc_config.h"
+#include <stdlib.h>
+#include <unistd.h>
+
+namespace shared_testing {
+
+namespace {
+
+std::string registry_dir() {
+  const char *tmp = getenv("TMPDIR");
+  return std::string(tmp && *tmp ? tmp : "/tmp") + "/mproc-shm-" +
+         std::to_string((unsigned long)geteuid());
+}
+
+std::vector<std::string> list(const std::vector<std::string> &dirs,
+                              mproc_pid_t creator) {
+  std::vector<std::string> out;
+  char prefix[64];
+  if (creator)
+    snprintf(prefix, sizeof prefix, "mproc-%x-", (unsigned)creator);
+  else
+    snprintf(prefix, sizeof prefix, "mproc-");
+  for (const std::string &dir : dirs) {
+    DIR *d = opendir(dir.c_str());
+    if (!d) continue;
+    while (struct dirent *e = readdir(d)) {
+      if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) out.push_back(e->d_name);
+    }
+    closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> reclaimable_names(mproc_pid_t creator) {
+#if MPROC_PORTABLE_BUILD
+  return list({registry_dir()}, creator);
+#else
+  return list({"/dev/shm"}, creator);
+#endif
+}
+
+std::vector<std::string> mproc_segments(mproc_pid_t creator) {
+  // The segments themselves, and the markers that the portable build keeps
+  // beside them so that it can list them.
+  return list({"/dev/shm", registry_dir()}, creator);
+}
+
+}  // namespace shared_testing
