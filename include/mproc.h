@@ -336,6 +336,12 @@ MPROC_API int mproc_process_is_alive(mproc_process_t *p, int *alive);
  * @param p  The process.
  * @param exitcode  Receives the target's return value (0..255), `-N` when
  *                  signal N ended the child, or #MPROC_EXITCODE_UNKNOWN.
+ *                  Windows: mproc_process_terminate() and
+ *                  mproc_process_kill() read as -15 and -9, as in Python;
+ *                  any other exit code is reported as Windows keeps it, so
+ *                  a crash gives its exception code (NTSTATUS) as the int
+ *                  with the same 32 bits: `(uint32_t)code == 0xC0000005`
+ *                  for an access violation.
  * @return 0; MPROC_ESTATE while the child has not ended or was never
  *         started; MPROC_EBADHANDLE; MPROC_EINVAL.
  */
@@ -931,6 +937,367 @@ MPROC_API int mproc_queue_destroy(mproc_queue_t *q);
  *         directory can be read. Any process, any thread.
  */
 MPROC_API int mproc_shared_reclaim(size_t *removed);
+/** @} */
+
+/**
+ * @name Pool
+ *
+ * Python's `multiprocessing.Pool`: worker processes that run tasks given as
+ * a C function and argument bytes, and send back result bytes and a status.
+ *
+ * **Tasks.** A task is a #mproc_task_fn. It runs in a worker, receives its
+ * argument bytes, writes its result into `result` with mproc_buf_set(),
+ * mproc_buf_append() or mproc_buf_extend(), and returns its status: 0 for
+ * success, any other value for a failure of its own (use positive values:
+ * the negative ones are mproc's). The status and the result bytes reach the
+ * caller whatever the status. Workers are forked from the pool's process,
+ * so the function pointer is passed as is.
+ *
+ * **Worker death.** A worker that crashes, calls `exit()` or is killed while
+ * it runs a task fails that task alone with the status MPROC_EWORKERLOST;
+ * mproc_async_result_exitcode() tells its exit code or `-signal`. A new
+ * worker takes its place and the other tasks go on. With a per-task timeout,
+ * a task still running at its deadline has its worker killed and replaced,
+ * and fails with the status MPROC_ETIMEDOUT. A map chunk is one task: when
+ * its worker dies, every item of the chunk fails (chunksize 1 fails one).
+ * A task that failed this way is never run again; a task that succeeded is
+ * never run twice.
+ *
+ * **Threads.** Each pool has one thread of its own in the creating process:
+ * it hands tasks to workers, reads results, watches deadlines, replaces
+ * workers and runs callbacks.
+ *
+ * Every function of this section may be called from any thread of the
+ * process that created the pool (never from a worker or another process).
+ * Do not free a pool, result or iterator while another thread is inside a
+ * call on it.
+ */
+/** @{ */
+
+/** @brief The result bytes a task writes (opaque; valid during the task). */
+typedef struct mproc_buf mproc_buf_t;
+
+/**
+ * @brief A Pool task.
+ * @param arg       The argument bytes (NULL when arg_size is 0). For a map,
+ *                  one item.
+ * @param arg_size  Their size.
+ * @param result    Where to write the result; empty at the start.
+ * @return The task's status: 0 for success, non-zero for a failure.
+ */
+typedef int (*mproc_task_fn)(const void *arg, size_t arg_size,
+                             mproc_buf_t *result);
+
+/**
+ * @brief One registered task: filled by MPROC_TASK(), never by hand.
+ */
+typedef struct mproc_task_entry {
+  const char *name;              /**< The name workers find the task by. */
+  mproc_task_fn fn;              /**< The function. */
+  struct mproc_task_entry *next; /**< The registry's list; mproc's own. */
+} mproc_task_entry_t;
+
+/**
+ * @brief Add a task to the registry; MPROC_TASK() calls it before main.
+ *
+ * Tasks have a registry of their own, apart from the targets of
+ * MPROC_TARGET(): a name never makes a process run a task as a target or
+ * the reverse. Two entries with the same name and different functions make
+ * that name ambiguous: submitting either to a spawn or forkserver pool then
+ * fails with MPROC_ENOTREG.
+ * @param entry  Static storage that lives as long as the program.
+ * Any process, any thread.
+ */
+MPROC_API void mproc_register_task(mproc_task_entry_t *entry);
+
+/**
+ * @brief Register a Pool task under an explicit name, at file scope.
+ *
+ * Workers of a pool whose start method is spawn or forkserver are fresh
+ * runs of the program: they find a task by this name, never by an address.
+ * Under fork no registration is needed.
+ */
+#define MPROC_TASK_NAMED(fn, name_string)                                      \
+  static mproc_task_entry_t mproc__task_##fn = {name_string, fn, 0};           \
+  MPROC__INITIALIZER(mproc__register_task_##fn) {                              \
+    mproc_register_task(&mproc__task_##fn);                                    \
+  }                                                                            \
+  typedef int mproc__task_registered_##fn
+
+/**
+ * @brief Register the task `fn` under its own name, at file scope:
+ * `MPROC_TASK(square);` after the function's definition.
+ */
+#define MPROC_TASK(fn) MPROC_TASK_NAMED(fn, #fn)
+
+/**
+ * @brief Replace the result with a copy of `size` bytes.
+ * @return 0, MPROC_EINVAL (NULL buf, NULL data with a non-zero size),
+ *         MPROC_ENOMEM. Inside a task only.
+ */
+MPROC_API int mproc_buf_set(mproc_buf_t *buf, const void *data, size_t size);
+
+/** @brief Append a copy of `size` bytes to the result. Returns as
+ *  mproc_buf_set(). */
+MPROC_API int mproc_buf_append(mproc_buf_t *buf, const void *data,
+                               size_t size);
+
+/**
+ * @brief Grow the result by `size` bytes and return where they are, for the
+ * task to fill in place (no copy).
+ * @return The address of the new bytes, valid until the next call on buf;
+ *         NULL for a NULL buf or when memory runs out.
+ */
+MPROC_API void *mproc_buf_extend(mproc_buf_t *buf, size_t size);
+
+/** @brief The result's size so far; 0 for a NULL buf. */
+MPROC_API size_t mproc_buf_size(const mproc_buf_t *buf);
+
+/** @brief Options for mproc_pool_create(); zero means the default. */
+typedef struct mproc_pool_options {
+  /** Number of workers; 0: mproc_cpu_count(). */
+  int processes;
+  /** NULL, or a function each new worker runs once before its first task,
+   *  with initargs. Its return value is ignored. */
+  mproc_target_fn initializer;
+  /** The initializer's argument bytes, copied at create time. */
+  const void *initargs;
+  /** Their size. */
+  size_t initargs_size;
+  /** 0: workers live as long as the pool. Otherwise a worker exits after
+   *  this many tasks (a map chunk counts as one) and a new one replaces
+   *  it; no task is lost or run twice. */
+  size_t maxtasksperchild;
+  /** #MPROC_START_DEFAULT or #MPROC_START_FORK; the others give
+   *  MPROC_ENOTSUP in this version. */
+  mproc_start_method_t start_method;
+  /** Milliseconds a task may run; 0: no limit. */
+  int64_t task_timeout_ms;
+} mproc_pool_options_t;
+
+/** @brief A pool (opaque; lives in the process that created it). */
+typedef struct mproc_pool mproc_pool_t;
+
+/** @brief The result of mproc_pool_apply_async() (opaque). */
+typedef struct mproc_async_result mproc_async_result_t;
+
+/** @brief An iterator of mproc_pool_imap() / mproc_pool_imap_unordered(). */
+typedef struct mproc_imap mproc_imap_t;
+
+/**
+ * @brief A callback of mproc_pool_apply_async().
+ *
+ * Runs in the pool's process on the pool's thread, before the result
+ * becomes ready; it must return quickly (no waiting on the pool: the pool
+ * waits for it). `data` is valid during the call only.
+ */
+typedef void (*mproc_pool_callback_fn)(void *user, int status,
+                                       const void *data, size_t size);
+
+/** @brief Options for mproc_pool_apply_async(); zero means none. */
+typedef struct mproc_apply_options {
+  /** Called when the task's status is 0 (Python's `callback`). */
+  mproc_pool_callback_fn callback;
+  /** Called for any other status, mproc's ones included (Python's
+   *  `error_callback`). */
+  mproc_pool_callback_fn error_callback;
+  /** Passed to both. */
+  void *user;
+} mproc_apply_options_t;
+
+/**
+ * @brief Create a pool and start its workers (Python's `Pool(...)`).
+ * @param out      Receives the handle.
+ * @param options  NULL or options.
+ * @return 0; MPROC_EINVAL (NULL out, negative processes or timeout, a
+ *         start method out of range, NULL initargs with a non-zero size);
+ *         MPROC_ENOTSUP (start method); MPROC_ENOMEM; MPROC_EOS.
+ */
+MPROC_API int mproc_pool_create(mproc_pool_t **out,
+                                const mproc_pool_options_t *options);
+
+/**
+ * @brief Run one task and wait for it (Python's `apply`).
+ * @param pool    The pool.
+ * @param fn      The task.
+ * @param arg     Argument bytes (NULL allowed when arg_size is 0).
+ * @param arg_size Their size.
+ * @param status  Receives the task's status (see mproc_async_result_get()).
+ * @param data    NULL, or receives the result bytes, to be freed with
+ *                mproc_pool_result_free() (a valid pointer also when empty).
+ * @param size    NULL, or receives their size.
+ * @return 0 when the task has a status; MPROC_EINVAL; MPROC_ESTATE
+ *         (closed or terminated pool); MPROC_EBADHANDLE; MPROC_ENOMEM.
+ */
+MPROC_API int mproc_pool_apply(mproc_pool_t *pool, mproc_task_fn fn,
+                               const void *arg, size_t arg_size, int *status,
+                               void **data, size_t *size);
+
+/** @brief Free result bytes from mproc_pool_apply(); NULL is accepted. */
+MPROC_API void mproc_pool_result_free(void *data);
+
+/**
+ * @brief Queue one task (Python's `apply_async`).
+ * @param pool           The pool.
+ * @param fn             The task.
+ * @param arg            Argument bytes, copied now.
+ * @param arg_size       Their size.
+ * @param options        NULL, or callbacks.
+ * @param out            Receives the result handle; free it with
+ *                       mproc_async_result_free(), before or after it is
+ *                       ready.
+ * @return 0; MPROC_EINVAL; MPROC_ESTATE (closed or terminated pool);
+ *         MPROC_EBADHANDLE; MPROC_ENOMEM.
+ */
+MPROC_API int mproc_pool_apply_async(mproc_pool_t *pool, mproc_task_fn fn,
+                                     const void *arg, size_t arg_size,
+                                     const mproc_apply_options_t *options,
+                                     mproc_async_result_t **out);
+
+/** @brief 1 when the task has a status, 0 before; MPROC_EINVAL. */
+MPROC_API int mproc_async_result_ready(mproc_async_result_t *r);
+
+/** @brief 1 when ready with status 0, 0 when ready with another status;
+ *  MPROC_ESTATE before it is ready (Python raises); MPROC_EINVAL. */
+MPROC_API int mproc_async_result_successful(mproc_async_result_t *r);
+
+/** @brief Wait until ready. @return 0, MPROC_ETIMEDOUT, MPROC_EINVAL. */
+MPROC_API int mproc_async_result_wait(mproc_async_result_t *r,
+                                      int64_t timeout_ms);
+
+/**
+ * @brief Wait until ready and read the outcome (Python's `get`).
+ * @param r           The result handle.
+ * @param timeout_ms  MPROC_INFINITE, 0 to poll, or milliseconds.
+ * @param status  NULL, or receives the task's return value; or
+ *                MPROC_EWORKERLOST (its worker died), MPROC_ETIMEDOUT
+ *                (it ran past the pool's task timeout), MPROC_ECLOSED (the
+ *                pool was terminated before it finished).
+ * @param data    NULL, or receives the result bytes, owned by the handle.
+ * @param size    NULL, or receives their size.
+ * @return 0 once ready (whatever the status); MPROC_ETIMEDOUT when not
+ *         ready at the deadline; MPROC_EINVAL.
+ */
+MPROC_API int mproc_async_result_get(mproc_async_result_t *r,
+                                     int64_t timeout_ms, int *status,
+                                     const void **data, size_t *size);
+
+/**
+ * @brief The exit code of the worker whose death failed this task: its
+ * `exit()` value (0..255) or `-N` for signal N, as mproc_process_exitcode().
+ * @return 0; MPROC_ESTATE when not ready or the task's worker did not die
+ *         under it; MPROC_EINVAL.
+ */
+MPROC_API int mproc_async_result_exitcode(mproc_async_result_t *r,
+                                          int *exitcode);
+
+/** @brief Free the handle; a task still queued or running goes on, and its
+ *  callbacks still run. @return 0 (NULL accepted), MPROC_EINVAL. */
+MPROC_API int mproc_async_result_free(mproc_async_result_t *r);
+
+/**
+ * @brief Run fn on every item and wait for all (Python's `map`).
+ *
+ * @param pool         The pool.
+ * @param fn           The task, run on each item.
+ * @param item_size    The size of one item.
+ * @param count        The number of items.
+ * @param items        count items of item_size bytes each, back to back.
+ * @param chunksize    Items sent to a worker at once; 0: Python's default,
+ *                     ceil(count / (4 * processes)).
+ * @param results      count slots of result_size bytes: item i's result is
+ *                     written to slot i, the rest of the slot zero-filled.
+ *                     NULL when result_size or count is 0.
+ * @param result_size  Slot size; a result larger than it fails its item
+ *                     with MPROC_ERANGE. At most 4 GiB - 1.
+ * @param statuses     NULL, or count ints receiving each item's status.
+ * @return 0 when every item's status is 0; otherwise the status of the
+ *         first item (in order) that failed; or, with nothing run,
+ *         MPROC_EINVAL, MPROC_ESTATE (closed or terminated pool),
+ *         MPROC_EBADHANDLE, MPROC_ENOMEM.
+ */
+MPROC_API int mproc_pool_map(mproc_pool_t *pool, mproc_task_fn fn,
+                             const void *items, size_t item_size, size_t count,
+                             size_t chunksize, void *results,
+                             size_t result_size, int *statuses);
+
+/**
+ * @brief Run fn on every item; results come in item order from
+ * mproc_imap_next() (Python's `imap`). The items are copied now.
+ * @return As mproc_pool_apply_async(); *out receives the iterator.
+ */
+MPROC_API int mproc_pool_imap(mproc_pool_t *pool, mproc_task_fn fn,
+                              const void *items, size_t item_size,
+                              size_t count, size_t chunksize,
+                              mproc_imap_t **out);
+
+/** @brief As mproc_pool_imap(), results in completion order (Python's
+ *  `imap_unordered`). */
+MPROC_API int mproc_pool_imap_unordered(mproc_pool_t *pool, mproc_task_fn fn,
+                                        const void *items, size_t item_size,
+                                        size_t count, size_t chunksize,
+                                        mproc_imap_t **out);
+
+/**
+ * @brief The next item's outcome.
+ * @param it          The iterator.
+ * @param timeout_ms  MPROC_INFINITE, 0 to poll, or milliseconds.
+ * @param index   NULL, or receives the item's index.
+ * @param status  NULL, or receives its status (as mproc_async_result_get()).
+ * @param data    NULL, or receives its result bytes, valid until the next
+ *                call on the iterator.
+ * @param size    NULL, or receives their size.
+ * @return 0; MPROC_EEMPTY when every item has been returned (Python's
+ *         StopIteration); MPROC_ETIMEDOUT; MPROC_EINVAL.
+ */
+MPROC_API int mproc_imap_next(mproc_imap_t *it, int64_t timeout_ms,
+                              size_t *index, int *status, const void **data,
+                              size_t *size);
+
+/** @brief Free the iterator; items not run yet still run. @return 0 (NULL
+ *  accepted), MPROC_EINVAL. */
+MPROC_API int mproc_imap_free(mproc_imap_t *it);
+
+/**
+ * @brief The pids of the workers alive now.
+ * @param pool   The pool.
+ * @param cap    The length of pids.
+ * @param pids   An array of cap pids, or NULL when cap is 0.
+ * @param count  Receives the number of workers.
+ * @return 0; MPROC_ERANGE when there are more than cap (the first cap are
+ *         written); MPROC_EINVAL; MPROC_EBADHANDLE.
+ */
+MPROC_API int mproc_pool_worker_pids(mproc_pool_t *pool, mproc_pid_t *pids,
+                                     size_t cap, size_t *count);
+
+/**
+ * @brief Accept no more tasks (Python's `close`); queued tasks still run,
+ * then the workers exit. Closing twice is harmless.
+ * @return 0, MPROC_EBADHANDLE, MPROC_EINVAL.
+ */
+MPROC_API int mproc_pool_close(mproc_pool_t *pool);
+
+/**
+ * @brief Kill the workers at once (Python's `terminate`): every task not
+ * finished gets the status MPROC_ECLOSED. Returns when the workers have
+ * been reaped. @return 0, MPROC_EBADHANDLE, MPROC_EINVAL.
+ */
+MPROC_API int mproc_pool_terminate(mproc_pool_t *pool);
+
+/**
+ * @brief Wait until every worker has exited (Python's `join`), after
+ * close or terminate.
+ * @return 0; MPROC_ETIMEDOUT; MPROC_ESTATE when neither close nor
+ *         terminate was called; MPROC_EBADHANDLE; MPROC_EINVAL.
+ */
+MPROC_API int mproc_pool_join(mproc_pool_t *pool, int64_t timeout_ms);
+
+/**
+ * @brief Free the pool; a pool not joined is terminated first. Result
+ * handles and iterators stay valid and must still be freed.
+ * @return 0 (NULL accepted), MPROC_EBADHANDLE.
+ */
+MPROC_API int mproc_pool_free(mproc_pool_t *pool);
 /** @} */
 
 #ifdef __cplusplus

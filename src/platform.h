@@ -50,6 +50,13 @@ void mproc__mutex_unlock(mproc__mutex_t *m);
 
 /* ---- child processes ------------------------------------------------- */
 
+/* One end of an anonymous pipe: an fd on POSIX, a HANDLE on Windows. */
+typedef intptr_t mproc__pipe_t;
+#define MPROC__PIPE_INVALID ((mproc__pipe_t)-1)
+
+/* Most pipe ends one child may be handed (a Pool worker takes two). */
+#define MPROC__CHILD_HANDLES_MAX 2
+
 /* What a child is started with. The backend copies nothing it does not need
  * beyond the call: fork inherits the memory as it is. */
 typedef struct mproc__child_spec {
@@ -63,6 +70,12 @@ typedef struct mproc__child_spec {
   const char *target_name;     /* spawn: the registered name */
   int argc;                    /* spawn: the program's own arguments */
   char **argv;                 /* (after argv[0]), from mproc_init */
+  /* Pipe ends the child keeps open whatever the start method: fork keeps
+   * them (every other pool pipe is closed in it), spawn inherits them,
+   * the fork server receives them and hands them on. In the child they
+   * hold the values valid there (mproc__child_handle()). */
+  mproc__pipe_t handles[MPROC__CHILD_HANDLES_MAX];
+  size_t nhandles;
 } mproc__child_spec_t;
 
 /* The backend's record of one started child (opaque to common code). */
@@ -177,6 +190,74 @@ int mproc__native_lock_acquire(void *mem, int64_t deadline_ns);
 /* 0; MPROC_ENOTOWNER when the calling thread does not hold it. */
 int mproc__native_lock_release(void *mem);
 
+/* ---- pipes (Pool) ----------------------------------------------------- */
+
+/* Create a pipe whose ends are never inherited by a child: close-on-exec,
+ * and, on POSIX, closed in every fork child (mproc's or the application's)
+ * except the ends named by mproc__pipe_keep_in_child(). Returns 0,
+ * MPROC_ENOMEM, MPROC_EOS. */
+int mproc__pipe_create(mproc__pipe_t *read_end, mproc__pipe_t *write_end);
+
+/* Close an end (INVALID is accepted) and set it to MPROC__PIPE_INVALID. */
+void mproc__pipe_close(mproc__pipe_t *end);
+
+/* The next child this thread forks keeps these two ends (either may be
+ * INVALID); INVALID, INVALID clears the choice. */
+void mproc__pipe_keep_in_child(mproc__pipe_t a, mproc__pipe_t b);
+
+/* Make reads of this end return at once when nothing is buffered. */
+int mproc__pipe_set_nonblocking(mproc__pipe_t end);
+
+/* Write all n bytes, waiting as needed. Returns 0; MPROC_ECLOSED when the
+ * reading end is gone (never a signal); MPROC_EOS. */
+int mproc__pipe_write_all(mproc__pipe_t end, const void *buf, size_t n);
+
+/* Read exactly n bytes, waiting as needed. Returns 0; MPROC_ECLOSED at
+ * end of file before n bytes; MPROC_EOS. */
+int mproc__pipe_read_all(mproc__pipe_t end, void *buf, size_t n);
+
+/* Read what is there, at most n bytes. A blocking end waits for at least
+ * one byte; a non-blocking one returns MPROC_EEMPTY when nothing is
+ * buffered. Returns 0 with *got > 0; MPROC_EEMPTY; MPROC_ECLOSED at end of
+ * file; MPROC_EOS. */
+int mproc__pipe_read_some(mproc__pipe_t end, void *buf, size_t n,
+                          size_t *got);
+
+/* Sleep until at least one of the n ends is readable or at end of file,
+ * or the deadline (mproc__clock_ns clock, MPROC_INFINITE for none) passes.
+ * ready[i] is set to 1 for each such end, 0 otherwise. Returns 0,
+ * MPROC_ETIMEDOUT, MPROC_ENOMEM, MPROC_EOS. */
+int mproc__pipe_wait_readable(const mproc__pipe_t *ends, size_t n,
+                              int64_t deadline_ns, unsigned char *ready);
+
+/* ---- threads and condition variables (Pool) ---------------------------- */
+
+typedef struct mproc__thread mproc__thread_t;
+
+/* Start a thread running fn(arg) with every signal blocked, so that the
+ * application's signals go to its own threads and a write to a closed pipe
+ * fails with an error instead of a signal. Returns 0, MPROC_ENOMEM,
+ * MPROC_EOS. */
+int mproc__thread_start(mproc__thread_t **out, void (*fn)(void *), void *arg);
+
+/* Wait for the thread to return, then free the record. */
+void mproc__thread_join(mproc__thread_t *t);
+
+/* Unblock every signal in the calling thread (a child forked from a thread
+ * started by mproc__thread_start inherits its mask). */
+void mproc__thread_unblock_signals(void);
+
+typedef struct mproc__cond mproc__cond_t;
+
+int mproc__cond_create(mproc__cond_t **out);
+void mproc__cond_destroy(mproc__cond_t *c);
+
+/* Release m, sleep until a broadcast or the deadline (mproc__clock_ns
+ * clock, MPROC_INFINITE for none), take m again. Returns 0 (look again:
+ * wake-ups may be spurious) or MPROC_ETIMEDOUT once the deadline passed. */
+int mproc__cond_wait(mproc__cond_t *c, mproc__mutex_t *m, int64_t deadline_ns);
+void mproc__cond_broadcast(mproc__cond_t *c);
+
 /* ---- spawned children: the mechanisms under src/bootstrap.c --------- */
 
 struct mproc__boot;
@@ -214,6 +295,16 @@ void mproc__os_child_run_spawned(const struct mproc__boot *boot,
  * (daemons terminated, other children joined) and flush stdio. Returns the
  * exit code for the backend to end the process with. */
 int mproc__child_main(const mproc__child_spec_t *spec);
+
+/* Before mproc_process_start(): hand the child these pipe ends (at most
+ * MPROC__CHILD_HANDLES_MAX); see mproc__child_spec_t.handles. Returns 0,
+ * MPROC_EINVAL, MPROC_EBADHANDLE, MPROC_ESTATE once started. */
+int mproc__process_set_handles(mproc_process_t *p, const mproc__pipe_t *handles,
+                               size_t n);
+
+/* In a child: the i-th pipe end it was handed, valid in this process, or
+ * MPROC__PIPE_INVALID. */
+mproc__pipe_t mproc__child_handle(size_t i);
 
 /* In a child right after fork (ours or the application's): forget the
  * parent's children, which are not this process's. Runs single-threaded. */

@@ -1,0 +1,236 @@
+/*
+ * Pipes for the Pool on POSIX: creation, whole reads and writes with EINTR
+ * handling, non-blocking reads, and a wait on many read ends at once.
+ *
+ * A worker detects nothing by itself; the parent learns that a worker died
+ * from end of file on that worker's result pipe. That only works while the
+ * worker is the one process holding the write end, so every pipe made here
+ * is recorded, and a pthread_atfork handler closes all of them in every
+ * fork child except the ends the forking thread asked to keep. Close-on-exec
+ * covers children that exec.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "mproc_config.h"
+#include "platform.h"
+
+static struct {
+  pthread_mutex_t lock;
+  int *fds; /* every open end made by mproc__pipe_create */
+  size_t count, capacity;
+  int atfork_registered;
+} P = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0};
+
+/* The ends the next fork from this thread keeps. */
+static MPROC__THREAD_LOCAL int keep_fd[2] = {-1, -1};
+
+static void atfork_prepare(void) { pthread_mutex_lock(&P.lock); }
+
+static void atfork_parent(void) { pthread_mutex_unlock(&P.lock); }
+
+static void atfork_child(void) {
+  size_t i, kept = 0;
+  /* Single-threaded here, and the lock was held across fork: the list is
+   * consistent. The kept ends stay recorded so that this child's own
+   * children do not inherit them either. */
+  for (i = 0; i < P.count; i++) {
+    int fd = P.fds[i];
+    if (fd == keep_fd[0] || fd == keep_fd[1])
+      P.fds[kept++] = fd;
+    else
+      close(fd);
+  }
+  P.count = kept;
+  keep_fd[0] = keep_fd[1] = -1;
+  pthread_mutex_init(&P.lock, NULL);
+}
+
+/* Called with P.lock held. */
+static int record(int fd) {
+  if (P.count == P.capacity) {
+    size_t cap = P.capacity ? P.capacity * 2 : 32;
+    int *fds = realloc(P.fds, cap * sizeof *fds);
+    if (!fds)
+      return MPROC_ENOMEM;
+    P.fds = fds;
+    P.capacity = cap;
+  }
+  P.fds[P.count++] = fd;
+  return 0;
+}
+
+/* Called with P.lock held. */
+static void forget(int fd) {
+  size_t i;
+  for (i = 0; i < P.count; i++) {
+    if (P.fds[i] == fd) {
+      P.fds[i] = P.fds[--P.count];
+      return;
+    }
+  }
+}
+
+int mproc__pipe_create(mproc__pipe_t *read_end, mproc__pipe_t *write_end) {
+  int fds[2];
+  int r = 0;
+  pthread_mutex_lock(&P.lock);
+  if (!P.atfork_registered) {
+    if (pthread_atfork(atfork_prepare, atfork_parent, atfork_child) != 0) {
+      pthread_mutex_unlock(&P.lock);
+      return MPROC_ENOMEM;
+    }
+    P.atfork_registered = 1;
+  }
+  /* Created and recorded under the lock, so that no fork in another thread
+   * sees an end that is not recorded yet. */
+#if MPROC_HAVE_PIPE2
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    r = mproc__os_translate(errno);
+    goto finish;
+  }
+#else
+  if (pipe(fds) != 0) {
+    r = mproc__os_translate(errno);
+    goto finish;
+  }
+  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+#endif
+#ifdef F_SETNOSIGPIPE
+  /* macOS: a write to a closed pipe fails with EPIPE, never a signal. */
+  fcntl(fds[1], F_SETNOSIGPIPE, 1);
+#endif
+  if ((r = record(fds[0])) != 0 || (r = record(fds[1])) != 0) {
+    forget(fds[0]);
+    close(fds[0]);
+    close(fds[1]);
+    goto finish;
+  }
+  *read_end = fds[0];
+  *write_end = fds[1];
+
+finish:
+  pthread_mutex_unlock(&P.lock);
+  return r;
+}
+
+void mproc__pipe_close(mproc__pipe_t *end) {
+  int fd = (int)*end;
+  if (*end == MPROC__PIPE_INVALID)
+    return;
+  *end = MPROC__PIPE_INVALID;
+  /* Closed under the lock: a fork in another thread must not copy a
+   * descriptor number that is closed and perhaps reused by then. */
+  pthread_mutex_lock(&P.lock);
+  forget(fd);
+  close(fd);
+  pthread_mutex_unlock(&P.lock);
+}
+
+void mproc__pipe_keep_in_child(mproc__pipe_t a, mproc__pipe_t b) {
+  keep_fd[0] = (int)a;
+  keep_fd[1] = (int)b;
+}
+
+int mproc__pipe_set_nonblocking(mproc__pipe_t end) {
+  int fd = (int)end;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+    return mproc__os_translate(errno);
+  return 0;
+}
+
+int mproc__pipe_write_all(mproc__pipe_t end, const void *buf, size_t n) {
+  const char *p = buf;
+  while (n > 0) {
+    ssize_t w = write((int)end, p, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EPIPE)
+        return MPROC_ECLOSED;
+      return mproc__os_translate(errno);
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int mproc__pipe_read_all(mproc__pipe_t end, void *buf, size_t n) {
+  char *p = buf;
+  while (n > 0) {
+    ssize_t got = read((int)end, p, n);
+    if (got < 0) {
+      if (errno == EINTR)
+        continue;
+      return mproc__os_translate(errno);
+    }
+    if (got == 0)
+      return MPROC_ECLOSED;
+    p += got;
+    n -= (size_t)got;
+  }
+  return 0;
+}
+
+int mproc__pipe_read_some(mproc__pipe_t end, void *buf, size_t n, size_t *got) {
+  ssize_t r;
+  do {
+    r = read((int)end, buf, n);
+  } while (r < 0 && errno == EINTR);
+  if (r > 0) {
+    *got = (size_t)r;
+    return 0;
+  }
+  if (r == 0)
+    return MPROC_ECLOSED;
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    return MPROC_EEMPTY;
+  return mproc__os_translate(errno);
+}
+
+int mproc__pipe_wait_readable(const mproc__pipe_t *ends, size_t n,
+                              int64_t deadline_ns, unsigned char *ready) {
+  struct pollfd stack[64];
+  struct pollfd *fds = n <= 64 ? stack : malloc(n * sizeof *fds);
+  size_t i;
+  int r = 0;
+  if (!fds)
+    return MPROC_ENOMEM;
+  for (i = 0; i < n; i++) {
+    fds[i].fd = (int)ends[i];
+    fds[i].events = POLLIN;
+    fds[i].revents = 0;
+  }
+  for (;;) {
+    int64_t left = mproc__timeout_left(deadline_ns);
+    int timeout = left == MPROC_INFINITE ? -1
+                  : left > 1000000       ? 1000000
+                                         : (int)left;
+    int k = poll(fds, (nfds_t)n, timeout);
+    if (k > 0)
+      break;
+    if (k < 0 && errno != EINTR) {
+      r = mproc__os_translate(errno);
+      goto finish;
+    }
+    if (k == 0 && deadline_ns != MPROC_INFINITE &&
+        mproc__timeout_left(deadline_ns) == 0) {
+      r = MPROC_ETIMEDOUT;
+      goto finish;
+    }
+  }
+  for (i = 0; i < n; i++)
+    ready[i] = (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+
+finish:
+  if (fds != stack)
+    free(fds);
+  return r;
+}
