@@ -65,18 +65,22 @@ int main(void) { return (int)getauxval(AT_SECURE); }" MPROC_HAVE_GETAUXVAL)
 check_c_source_compiles("
 #include <unistd.h>
 int main(void) { return issetugid(); }" MPROC_HAVE_ISSETUGID)
+check_c_source_compiles("
+#include <sys/epoll.h>
+int main(void) { return epoll_create1(EPOLL_CLOEXEC); }" MPROC_HAVE_EPOLL)
 cmake_pop_check_state()
 
 # The portable build keeps only what POSIX.1-2008 promises.
 if(MPROC_PORTABLE)
   foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX GETTID
-                  MUTEX_CLOCKLOCK GETAUXVAL)
+                  MUTEX_CLOCKLOCK GETAUXVAL EPOLL)
     set(MPROC_HAVE_${feature} OFF)
   endforeach()
 endif()
 
 foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX
-                CONDATTR_SETCLOCK GETTID MUTEX_CLOCKLOCK GETAUXVAL ISSETUGID)
+                CONDATTR_SETCLOCK GETTID MUTEX_CLOCKLOCK GETAUXVAL ISSETUGID
+                EPOLL)
   if(MPROC_HAVE_${feature})
     set(MPROC_HAVE_${feature} 1)
   else()

@@ -24,6 +24,7 @@ struct mproc__child {
   int released;    /* common code dropped its handle */
   int retired;     /* off the watch list, descriptors closed */
   int pollers;     /* joiners polling its descriptor: do not close it yet */
+  int watched;     /* in the reaper's epoll set */
   int foreign;     /* a fork server's child: never waitpid() it; the exit
                       code arrives on status_fd */
   int64_t retry_ns;   /* next waitpid attempt after EOF, or 0 */

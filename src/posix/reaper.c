@@ -23,6 +23,10 @@
 #include "child.h"
 #include "mproc_config.h"
 
+#if MPROC_HAVE_EPOLL
+#include <sys/epoll.h>
+#endif
+
 static struct {
   pthread_mutex_t lock;
   pthread_cond_t cond; /* broadcast whenever a child is reaped */
@@ -33,8 +37,12 @@ static struct {
   struct pollfd *fds;
   mproc__child_t **owners;
   size_t capacity;
+  /* Linux: an epoll set the starting thread adds a child to directly, so
+   * neither a start nor a join needs the reaper thread to wake; -1 where
+   * the poll set above is used instead. */
+  int epfd;
 } R = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {-1, -1},
-       NULL, NULL, NULL, 0};
+       NULL, NULL, NULL, 0, -1};
 
 int mproc__self_status_fd = -1;
 
@@ -99,7 +107,9 @@ static void mark_reaped(mproc__child_t *c, int exitcode) {
   c->reaped = 1;
   c->retry_ns = 0;
   pthread_cond_broadcast(&R.cond);
-  wake_reaper(); /* it closes the descriptors */
+  /* With a poll set only the reaper thread may close what it polls; with
+   * epoll whoever reaped retires the child (see retire_if_done). */
+  if (R.epfd < 0) wake_reaper();
 }
 
 /* Try to reap c without blocking. Called with R.lock held. */
@@ -137,6 +147,12 @@ static void try_reap(mproc__child_t *c) {
   }
 }
 
+#if MPROC_HAVE_EPOLL
+static int watch_fd(const mproc__child_t *c) {
+  return c->pidfd >= 0 ? c->pidfd : c->status_fd;
+}
+#endif
+
 /* Remove a reaped child from the watch list and close its descriptors.
  * Called by the reaper thread with R.lock held. */
 static void retire(mproc__child_t *c) {
@@ -146,10 +162,23 @@ static void retire(mproc__child_t *c) {
     R.head = c->next;
   if (c->next) c->next->prev = c->prev;
   c->next = c->prev = NULL;
+#if MPROC_HAVE_EPOLL
+  /* A forked child may briefly hold a copy of the descriptor; without the
+   * explicit removal the registration would outlive our close. */
+  if (R.epfd >= 0 && c->watched) {
+    epoll_ctl(R.epfd, EPOLL_CTL_DEL, watch_fd(c), NULL);
+    c->watched = 0;
+  }
+#endif
   close_fd(&c->pidfd);
   close_fd(&c->status_fd);
   c->retired = 1;
   if (c->released) free(c);
+}
+
+/* epoll only: retire a reaped child nobody polls any more. */
+static void retire_if_done(mproc__child_t *c) {
+  if (R.epfd >= 0 && c->reaped && !c->retired && c->pollers == 0) retire(c);
 }
 
 static int grow_poll_set(size_t n) {
@@ -234,6 +263,80 @@ static void *reaper_main(void *unused) {
   return NULL;
 }
 
+#if MPROC_HAVE_EPOLL
+static int on_list(const mproc__child_t *c) {
+  const mproc__child_t *it;
+  for (it = R.head; it; it = it->next)
+    if (it == c) return 1;
+  return 0;
+}
+
+static void *reaper_main_epoll(void *unused) {
+  struct epoll_event events[32];
+  (void)unused;
+  pthread_mutex_lock(&R.lock);
+  for (;;) {
+    mproc__child_t *c, *next;
+    int64_t now = mproc__clock_ns(), soonest = -1;
+    int i, n, timeout_ms = -1;
+    for (c = R.head; c; c = next) {
+      next = c->next;
+      retire_if_done(c);
+    }
+    for (c = R.head; c; c = c->next)
+      if (c->retry_ns && (soonest < 0 || c->retry_ns < soonest))
+        soonest = c->retry_ns;
+    if (soonest >= 0)
+      timeout_ms = soonest <= now ? 0 : (int)((soonest - now + 999999) / 1000000);
+    pthread_mutex_unlock(&R.lock);
+    n = epoll_wait(R.epfd, events, 32, timeout_ms);
+    pthread_mutex_lock(&R.lock);
+    for (i = 0; i < n; i++) {
+      c = events[i].data.ptr;
+      if (!c) {
+        char buf[64];
+        while (read(R.wake[0], buf, sizeof buf) > 0) {
+        }
+      } else if (on_list(c)) {
+        /* An event fetched before the child was retired names memory that
+         * may be gone or reused: only a listed child is touched. */
+        try_reap(c);
+      }
+    }
+    now = mproc__clock_ns();
+    for (c = R.head; c; c = c->next) {
+      if (c->retry_ns && c->retry_ns <= now) {
+        c->retry_ns = 0;
+        try_reap(c);
+      }
+    }
+  }
+  return NULL;
+}
+
+/* Add (or remove) a child's descriptor to (from) the epoll set. */
+static void epoll_watch(mproc__child_t *c, int add) {
+  struct epoll_event ev;
+  if (watch_fd(c) < 0 || c->watched == add) return;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN;
+  ev.data.ptr = c;
+  if (epoll_ctl(R.epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, watch_fd(c), &ev) ==
+      0)
+    c->watched = add;
+}
+
+static void make_epoll(void) {
+  struct epoll_event ev;
+  R.epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (R.epfd < 0) return; /* the poll set serves instead */
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN;
+  ev.data.ptr = NULL;
+  if (epoll_ctl(R.epfd, EPOLL_CTL_ADD, R.wake[0], &ev) != 0) close_fd(&R.epfd);
+}
+#endif
+
 static int make_wake_pipe(void) {
   int i;
   if (pipe(R.wake) != 0) return mproc__os_translate(errno);
@@ -262,13 +365,21 @@ static int start_reaper(void) {
     pthread_condattr_destroy(&ca);
     R.cond_ready = 1;
   }
+#if MPROC_HAVE_EPOLL
+  if (R.epfd < 0) make_epoll();
+#endif
   /* The application's signals must not land on our thread. */
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 64 * 1024);
+#if MPROC_HAVE_EPOLL
+  r = pthread_create(&thread, &attr,
+                     R.epfd >= 0 ? reaper_main_epoll : reaper_main, NULL);
+#else
   r = pthread_create(&thread, &attr, reaper_main, NULL);
+#endif
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (r != 0) return mproc__os_translate(r);
@@ -282,6 +393,12 @@ void mproc__reaper_add(mproc__child_t *c) {
   if (R.head) R.head->prev = c;
   R.head = c;
   if (start_reaper() == 0) {
+#if MPROC_HAVE_EPOLL
+    if (R.epfd >= 0) {
+      epoll_watch(c, 1); /* seen at once, no wake-up needed */
+      return;
+    }
+#endif
     wake_reaper();
   }
   /* Without a reaper thread (no threads left to create), children are still
@@ -298,6 +415,7 @@ void mproc__reaper_after_fork_child(void) {
     close_fd(&c->status_fd);
   }
   R.head = NULL;
+  close_fd(&R.epfd);
   close_fd(&R.wake[0]);
   close_fd(&R.wake[1]);
   /* Our parent's status pipe belongs to us alone, not to our children. */
@@ -329,11 +447,24 @@ static void poll_child(mproc__child_t *c, int64_t deadline_ns) {
   pfd.fd = c->pidfd >= 0 ? c->pidfd : c->status_fd;
   pfd.events = POLLIN;
   pfd.revents = 0;
+#if MPROC_HAVE_EPOLL
+  /* While a joiner watches the child, the reaper thread need not wake for
+   * it too. */
+  if (R.epfd >= 0 && c->pollers == 0) epoll_watch(c, 0);
+#endif
   c->pollers++;
   pthread_mutex_unlock(&R.lock);
   poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
   pthread_mutex_lock(&R.lock);
-  if (--c->pollers == 0 && c->reaped) wake_reaper(); /* it may retire c */
+  c->pollers--;
+#if MPROC_HAVE_EPOLL
+  if (R.epfd >= 0) {
+    try_reap(c);
+    if (!c->reaped && c->pollers == 0) epoll_watch(c, 1);
+    return;
+  }
+#endif
+  if (c->pollers == 0 && c->reaped) wake_reaper(); /* it may retire c */
 }
 
 int mproc__child_wait(mproc__child_t *c, int64_t timeout_ms, int *exitcode) {
@@ -363,6 +494,7 @@ int mproc__child_wait(mproc__child_t *c, int64_t timeout_ms, int *exitcode) {
     try_reap(c);
   }
   if (r == 0) *exitcode = c->exitcode;
+  retire_if_done(c);
   pthread_mutex_unlock(&R.lock);
   return r;
 }
@@ -403,7 +535,7 @@ void mproc__child_release(mproc__child_t *c) {
    * a reaper thread nobody polls the descriptors, so we retire it here. */
   if (c->retired)
     free(c);
-  else if (c->reaped && !R.running)
-    retire(c);
+  else if (c->reaped && c->pollers == 0 && (!R.running || R.epfd >= 0))
+    retire(c); /* frees it */
   pthread_mutex_unlock(&R.lock);
 }
