@@ -1,5 +1,6 @@
 /* Pool: an apply round trip beside a pipe ping-pong between two processes
- * (measured side by side in one run), map throughput with chunksize 1 and
+ * (measured side by side in one run), the same round trip with spawn and
+ * forkserver workers (reported only), map throughput with chunksize 1 and
  * with default chunking, and the speed-up of a CPU-bound map over one
  * worker. */
 #include <stdint.h>
@@ -19,6 +20,8 @@ static int empty_task(const void *arg, size_t size, mproc_buf_t *out) {
   (void)out;
   return 0;
 }
+/* Spawn and forkserver workers find it by name. */
+MPROC_TASK(empty_task);
 
 static int add_one(const void *arg, size_t size, mproc_buf_t *out) {
   int32_t v;
@@ -57,6 +60,35 @@ static void pipe_pingpong(int n) {
     if (write(ping[1], &c, 1) != 1 || read(pong[0], &c, 1) != 1)
       die("ping");
   }
+}
+
+/* Apply round trip with workers of another start method, and what
+ * creating (and freeing) such a pool costs. Reported only. */
+static void apply_with_method(mproc_start_method_t method, const char *name,
+                              int n) {
+  mproc_pool_options_t o = {0};
+  mproc_pool_t *p;
+  double created, t, best = 1e9;
+  int i, k, status;
+  o.processes = mproc_cpu_count();
+  o.start_method = method;
+  created = bench_now();
+  if (mproc_pool_create(&p, &o) != 0)
+    die("pool_create");
+  created = bench_now() - created;
+  for (k = 0; k < 3; k++) {
+    t = bench_now();
+    for (i = 0; i < n; i++)
+      if (mproc_pool_apply(p, empty_task, NULL, 0, &status, NULL, NULL) != 0)
+        die("apply");
+    t = (bench_now() - t) / n;
+    if (t < best)
+      best = t;
+  }
+  mproc_pool_free(p);
+  printf("Pool apply round trip, %s workers\n  %.1f us   (pool of %d "
+         "created in %.1f ms)\n",
+         name, best * 1e6, o.processes, created * 1e3);
 }
 
 static double map_rate(mproc_pool_t *p, mproc_task_fn fn, size_t n,
@@ -120,6 +152,8 @@ int main(int argc, char **argv) {
   t = (bench_now() - t) / iters;
   printf("  apply alone: %.1f us   target <= 35 us: %s\n", t * 1e6,
          t <= 35e-6 ? "met" : "NOT met");
+  apply_with_method(MPROC_START_SPAWN, "spawn", iters);
+  apply_with_method(MPROC_START_FORKSERVER, "forkserver", iters);
 
   best = 1e9;
   for (i = 0; i < 5; i++) {

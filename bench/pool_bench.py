@@ -1,6 +1,7 @@
 """The same workloads with CPython's multiprocessing.Pool (fork), for
-comparison with pool_bench: apply round trip, map with chunksize 1, map of
-tiny tasks with default chunking, CPU-bound speed-up over one worker."""
+comparison with pool_bench: apply round trip (also with spawn and
+forkserver workers), map with chunksize 1, map of tiny tasks with default
+chunking, CPU-bound speed-up over one worker."""
 import multiprocessing as mp
 import os
 import time
@@ -50,6 +51,17 @@ def main():
         t1 = best_of(2, lambda: single.map(spin, work, chunksize=1))
     print("  %-40s %10.2fx on %d cores" % ("CPU-bound map speed-up vs 1 worker",
                                           t1 / tn, cores))
+    for method in ("spawn", "forkserver"):
+        t = time.perf_counter()
+        with mp.get_context(method).Pool() as pool:
+            pool.apply(empty_task)
+            created = time.perf_counter() - t
+            n = 2000
+            dt = best_of(3, lambda: [pool.apply(empty_task)
+                                     for _ in range(n)]) / n
+        print("  %-40s %10.1f us/op (pool ready in %.0f ms)"
+              % ("apply round trip, %s workers" % method, dt * 1e6,
+                 created * 1e3))
 
 
 if __name__ == "__main__":

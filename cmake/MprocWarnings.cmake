@@ -1,8 +1,15 @@
 # Warnings and sanitizers for every target of this project (not for users).
-set(MPROC_WARNING_FLAGS -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual
-    -Wformat=2 -Wundef)
-if(MPROC_WERROR)
-  list(APPEND MPROC_WARNING_FLAGS -Werror)
+if(MSVC)
+  set(MPROC_WARNING_FLAGS /W3)
+  if(MPROC_WERROR)
+    list(APPEND MPROC_WARNING_FLAGS /WX)
+  endif()
+else()
+  set(MPROC_WARNING_FLAGS -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual
+      -Wformat=2 -Wundef)
+  if(MPROC_WERROR)
+    list(APPEND MPROC_WARNING_FLAGS -Werror)
+  endif()
 endif()
 
 function(mproc_target_flags target)

@@ -934,7 +934,8 @@ MPROC_API int mproc_queue_destroy(mproc_queue_t *q);
  * exists; processes still attached keep their mappings.
  * @param removed  NULL, or receives how many names were removed.
  * @return 0; MPROC_ENOTSUP when neither /dev/shm nor the marker
- *         directory can be read. Any process, any thread.
+ *         directory can be read, and always on Windows, where a segment
+ *         cannot outlive its last process. Any process, any thread.
  */
 MPROC_API int mproc_shared_reclaim(size_t *removed);
 /** @} */
@@ -950,8 +951,20 @@ MPROC_API int mproc_shared_reclaim(size_t *removed);
  * mproc_buf_append() or mproc_buf_extend(), and returns its status: 0 for
  * success, any other value for a failure of its own (use positive values:
  * the negative ones are mproc's). The status and the result bytes reach the
- * caller whatever the status. Workers are forked from the pool's process,
- * so the function pointer is passed as is.
+ * caller whatever the status.
+ *
+ * **Start methods.** Workers are started with the pool's start method (the
+ * `start_method` option, or the program's default from
+ * mproc_set_start_method()). Under fork a worker is a copy of the pool's
+ * process: a task travels as its function's address and needs no
+ * registration. Under spawn and forkserver a worker is a fresh run of the
+ * program, which must call mproc_init() first thing in `main`: a task
+ * travels by the name it was registered under with MPROC_TASK(), and the
+ * initializer by the name MPROC_TARGET() gave it. Submitting a task that is
+ * not registered fails with MPROC_ENOTREG before anything is queued; so
+ * does creating a pool whose initializer is not. Argument bytes travel the
+ * same way under every method: copy shared-object handles into them, never
+ * pointers.
  *
  * **Worker death.** A worker that crashes, calls `exit()` or is killed while
  * it runs a task fails that task alone with the status MPROC_EWORKERLOST;
@@ -1068,8 +1081,10 @@ typedef struct mproc_pool_options {
    *  this many tasks (a map chunk counts as one) and a new one replaces
    *  it; no task is lost or run twice. */
   size_t maxtasksperchild;
-  /** #MPROC_START_DEFAULT or #MPROC_START_FORK; the others give
-   *  MPROC_ENOTSUP in this version. */
+  /** How workers are started: #MPROC_START_DEFAULT (the program's default,
+   *  see mproc_set_start_method()), #MPROC_START_FORK, #MPROC_START_SPAWN
+   *  or #MPROC_START_FORKSERVER. Under the last two, tasks and the
+   *  initializer must be registered (see the section's introduction). */
   mproc_start_method_t start_method;
   /** Milliseconds a task may run; 0: no limit. */
   int64_t task_timeout_ms;
@@ -1111,7 +1126,9 @@ typedef struct mproc_apply_options {
  * @param options  NULL or options.
  * @return 0; MPROC_EINVAL (NULL out, negative processes or timeout, a
  *         start method out of range, NULL initargs with a non-zero size);
- *         MPROC_ENOTSUP (start method); MPROC_ENOMEM; MPROC_EOS.
+ *         MPROC_ENOTSUP (start method not available on this platform);
+ *         MPROC_ENOTREG (spawn or forkserver, and the initializer was not
+ *         registered with MPROC_TARGET()); MPROC_ENOMEM; MPROC_EOS.
  */
 MPROC_API int mproc_pool_create(mproc_pool_t **out,
                                 const mproc_pool_options_t *options);
@@ -1127,7 +1144,9 @@ MPROC_API int mproc_pool_create(mproc_pool_t **out,
  *                mproc_pool_result_free() (a valid pointer also when empty).
  * @param size    NULL, or receives their size.
  * @return 0 when the task has a status; MPROC_EINVAL; MPROC_ESTATE
- *         (closed or terminated pool); MPROC_EBADHANDLE; MPROC_ENOMEM.
+ *         (closed or terminated pool); MPROC_EBADHANDLE; MPROC_ENOTREG
+ *         (spawn or forkserver pool, fn not registered with MPROC_TASK());
+ *         MPROC_ENOMEM.
  */
 MPROC_API int mproc_pool_apply(mproc_pool_t *pool, mproc_task_fn fn,
                                const void *arg, size_t arg_size, int *status,
@@ -1147,7 +1166,8 @@ MPROC_API void mproc_pool_result_free(void *data);
  *                       mproc_async_result_free(), before or after it is
  *                       ready.
  * @return 0; MPROC_EINVAL; MPROC_ESTATE (closed or terminated pool);
- *         MPROC_EBADHANDLE; MPROC_ENOMEM.
+ *         MPROC_EBADHANDLE; MPROC_ENOTREG (spawn or forkserver pool, fn not
+ *         registered with MPROC_TASK()); MPROC_ENOMEM.
  */
 MPROC_API int mproc_pool_apply_async(mproc_pool_t *pool, mproc_task_fn fn,
                                      const void *arg, size_t arg_size,
@@ -1214,7 +1234,8 @@ MPROC_API int mproc_async_result_free(mproc_async_result_t *r);
  * @return 0 when every item's status is 0; otherwise the status of the
  *         first item (in order) that failed; or, with nothing run,
  *         MPROC_EINVAL, MPROC_ESTATE (closed or terminated pool),
- *         MPROC_EBADHANDLE, MPROC_ENOMEM.
+ *         MPROC_EBADHANDLE, MPROC_ENOTREG (spawn or forkserver pool, fn
+ *         not registered with MPROC_TASK()), MPROC_ENOMEM.
  */
 MPROC_API int mproc_pool_map(mproc_pool_t *pool, mproc_task_fn fn,
                              const void *items, size_t item_size, size_t count,

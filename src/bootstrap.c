@@ -10,6 +10,11 @@
 
 static const char magic[8] = {'M', 'P', 'R', 'O', 'C', 'B', 'T', '1'};
 
+/* The message carries every handle a child spec may hold. */
+typedef char handles_fit_[MPROC__BOOT_HANDLES_MAX == MPROC__CHILD_HANDLES_MAX
+                              ? 1
+                              : -1];
+
 static void put_u16(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)v;
   p[1] = (unsigned char)(v >> 8);
@@ -48,8 +53,10 @@ int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
   size_t name = strlen(b->name), identity = strlen(b->identity),
          target = strlen(b->target);
   unsigned char *p = buf + MPROC__BOOT_HEADER_SIZE;
+  uint32_t i;
   if (name > MPROC__NAME_MAX || identity > MPROC__BOOT_IDENTITY_MAX ||
-      target > MPROC__BOOT_TARGET_MAX || target == 0)
+      target > MPROC__BOOT_TARGET_MAX || target == 0 ||
+      b->nhandles > MPROC__BOOT_HANDLES_MAX)
     return MPROC_EINVAL;
   memcpy(buf, magic, sizeof magic);
   memcpy(buf + 8, b->cookie, MPROC__BOOT_COOKIE_SIZE);
@@ -57,7 +64,7 @@ int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
   put_u16(buf + 28, (uint32_t)name);
   put_u16(buf + 30, (uint32_t)identity);
   put_u16(buf + 32, (uint32_t)target);
-  put_u16(buf + 34, 0);
+  put_u16(buf + 34, b->nhandles);
   put_u64(buf + 36, (uint64_t)b->parent_pid);
   put_u64(buf + 44, (uint64_t)b->status_channel);
   put_u64(buf + 52, (uint64_t)b->death_channel);
@@ -68,6 +75,8 @@ int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
   p += identity;
   memcpy(p, b->target, target);
   p += target;
+  for (i = 0; i < b->nhandles; i++, p += 8)
+    put_u64(p, (uint64_t)b->handles[i]);
   *len = (size_t)(p - buf);
   return 0;
 }
@@ -122,7 +131,9 @@ static int read_arg(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
 int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
                        const char **why) {
   unsigned char h[MPROC__BOOT_HEADER_SIZE];
+  unsigned char hv[8];
   const char *unused;
+  uint32_t i;
   if (!why) why = &unused;
   memset(b, 0, sizeof *b);
   if (read(ctx, h, sizeof h) != 0) {
@@ -139,8 +150,9 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
   b->status_channel = (int64_t)get_u64(h + 44);
   b->death_channel = (int64_t)get_u64(h + 52);
   b->arg_size = get_u64(h + 60);
+  b->nhandles = get_u16(h + 34);
   if ((b->flags & ~(MPROC__BOOT_DAEMON | MPROC__BOOT_PDEATHSIG)) != 0 ||
-      get_u16(h + 34) != 0 || b->parent_pid <= 0 || b->status_channel < -1 ||
+      b->nhandles > MPROC__BOOT_HANDLES_MAX || b->parent_pid <= 0 || b->status_channel < -1 ||
       b->death_channel < -1) {
     *why = "bootstrap header out of range";
     return MPROC_EINVAL;
@@ -153,6 +165,13 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
       b->target[0] == 0) {
     *why = "bad name, identity or target in bootstrap message";
     return MPROC_EINVAL;
+  }
+  for (i = 0; i < b->nhandles; i++) {
+    if (read(ctx, hv, sizeof hv) != 0 || (int64_t)get_u64(hv) < 0) {
+      *why = "bad handle in bootstrap message";
+      return MPROC_EINVAL;
+    }
+    b->handles[i] = (int64_t)get_u64(hv);
   }
   return read_arg(read, ctx, b, why);
 }
@@ -292,5 +311,8 @@ void mproc__boot_child_if_asked(int *argc, char ***argv) {
   spec.target_name = boot.target;
   spec.daemon = (boot.flags & MPROC__BOOT_DAEMON) != 0;
   spec.method = MPROC_START_SPAWN;
+  for (i = 0; i < (int)boot.nhandles; i++)
+    spec.handles[i] = (mproc__pipe_t)boot.handles[i];
+  spec.nhandles = boot.nhandles;
   mproc__os_child_run_spawned(&boot, &spec);
 }

@@ -7,12 +7,15 @@
  *   0   magic "MPROCBT1"                     8 bytes
  *   8   cookie                               16 bytes, also in the argv flag
  *   24  flags (bit 0 daemon, bit 1 pdeathsig) u32
- *   28  name length, identity length, target length, zero   4 x u16
+ *   28  name length, identity length, target length, handle count
+ *                                            4 x u16
  *   36  parent pid                           i64
  *   44  status channel (-1: none)            i64
  *   52  death channel (-1: none)             i64
  *   60  argument size                        u64
- *   68  name, identity, target (no NUL), then the argument bytes
+ *   68  name, identity, target (no NUL), one i64 channel per handle (the
+ *       pipe ends the child is handed, see mproc__child_spec_t), then the
+ *       argument bytes
  * The child answers with one i32: 0, or an MPROC_E* code.
  */
 #ifndef MPROC_BOOTSTRAP_H
@@ -32,6 +35,7 @@ extern "C" {
 #define MPROC__BOOT_HEADER_SIZE 68
 #define MPROC__BOOT_IDENTITY_MAX 63
 #define MPROC__BOOT_TARGET_MAX 127
+#define MPROC__BOOT_HANDLES_MAX 2 /* MPROC__CHILD_HANDLES_MAX */
 #define MPROC__BOOT_DAEMON 1u
 #define MPROC__BOOT_PDEATHSIG 2u
 
@@ -47,6 +51,8 @@ typedef struct mproc__boot {
   char name[MPROC__NAME_MAX + 1];
   char identity[MPROC__BOOT_IDENTITY_MAX + 1];
   char target[MPROC__BOOT_TARGET_MAX + 1];
+  int64_t handles[MPROC__BOOT_HANDLES_MAX];
+  uint32_t nhandles;
   unsigned char *arg; /* malloc'd by the decoder; NULL when arg_size is 0 */
   uint64_t arg_size;
 } mproc__boot_t;
@@ -59,7 +65,7 @@ typedef int (*mproc__boot_reader_fn)(void *ctx, void *buf, size_t n);
  * 0 with *len set, or MPROC_EINVAL when a string is too long. */
 #define MPROC__BOOT_PREFIX_MAX                                                 \
   (MPROC__BOOT_HEADER_SIZE + MPROC__NAME_MAX + MPROC__BOOT_IDENTITY_MAX +      \
-   MPROC__BOOT_TARGET_MAX)
+   MPROC__BOOT_TARGET_MAX + 8 * MPROC__BOOT_HANDLES_MAX)
 int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf, size_t *len);
 
 /* Decode a whole message. Returns 0, or MPROC_EINVAL / MPROC_ENOMEM with

@@ -1,8 +1,10 @@
 /*
  * Pool: Python's process pool, with workers whose death costs one task.
  *
- * Each worker is an mproc Process (fork start method) with two pipes of
- * its own: tasks go down one, results come up the other, as frames (a
+ * Each worker is an mproc Process, started with the pool's start method,
+ * with two pipes of its own (handed to it by the start method's own means:
+ * see mproc__child_spec_t.handles): tasks go down one, results come up the
+ * other, as frames (a
  * fixed header, then payload bytes). One thread per pool, in the pool's
  * process, does all the talking to workers: it hands queued jobs to
  * workers, reads results without blocking (so a worker streaming a large
@@ -16,6 +18,14 @@
  * it dies the oldest job without an answer is the one it was running, and
  * those behind it never started.
  *
+ * Under fork a worker is a copy of this process: a task travels as its
+ * function's address, and nothing needs registering. Under spawn and
+ * forkserver a worker is a fresh run of the program, started through the
+ * library's own target "mproc.pool.worker": a task travels as its
+ * registered name (MPROC_TASK), the initializer as its target name
+ * (MPROC_TARGET); a call naming a function that is not registered fails
+ * with MPROC_ENOTREG before anything is queued.
+ *
  * Locks: one mutex per pool (in `core`, which outlives the pool while
  * results or iterators still point at it) guards the queue, the state and
  * every result. The workers' table is the pool thread's alone.
@@ -25,6 +35,7 @@
 #include <string.h>
 
 #include "platform.h"
+#include "targets.h"
 
 /* ---- frames ---------------------------------------------------------- */
 
@@ -41,8 +52,27 @@ typedef struct frame {
   uint64_t size; /* payload bytes after the header */
   uint64_t count;
   uint64_t item_size;
-  mproc_task_fn fn; /* valid in the worker: it is a fork of this process */
+  /* By name (spawn, forkserver): the task's registered name, name_len
+   * bytes, comes between the header and the payload. */
+  uint64_t name_len;
+  mproc_task_fn fn; /* fork: valid in the worker, a copy of this process */
 } frame_t;
+
+/* Longest task name a frame carries. */
+#define TASK_NAME_MAX 255
+
+/* What a worker is started with, followed by the initializer's name
+ * (init_name_len bytes) and its argument bytes. */
+typedef struct worker_args {
+  uint32_t magic;
+  uint32_t by_name;
+  uint64_t maxtasks;
+  uint64_t init_name_len;
+  uint64_t initargs_size;
+  mproc_target_fn initializer; /* fork: by address */
+} worker_args_t;
+
+#define WORKER_ARGS_MAGIC 0x574b5230u
 
 /* Each item of a chunk result: its status and size, then its bytes. */
 typedef struct item_hdr {
@@ -160,6 +190,7 @@ struct mproc_async_result {
   unsigned char *data;
   size_t size;
   mproc_task_fn fn;
+  const char *fn_name; /* by name: registered, lives as long as the program */
   unsigned char *arg;
   size_t arg_size;
   mproc_apply_options_t callbacks;
@@ -174,6 +205,7 @@ struct mproc_imap {
   core_t *core;
   enum batch_mode mode;
   mproc_task_fn fn;
+  const char *fn_name; /* by name: see mproc_async_result */
   const unsigned char *items;
   unsigned char *items_owned;
   size_t item_size, count;
@@ -222,9 +254,10 @@ struct mproc_pool {
   mproc_pid_t owner;
   enum pool_state state;
   int nproc;
-  mproc_target_fn initializer;
-  unsigned char *initargs;
-  size_t initargs_size;
+  mproc_start_method_t method; /* resolved: never DEFAULT */
+  int by_name;                 /* tasks travel by registered name */
+  unsigned char *worker_args;  /* worker_args_t and what follows it */
+  size_t worker_args_size;
   size_t maxtasks;
   int64_t task_timeout_ms;
   worker_t *workers;
@@ -276,11 +309,6 @@ static void core_release(core_t *core) {
 }
 
 /* ---- the worker process ---------------------------------------------- */
-
-typedef struct worker_start {
-  mproc_pool_t *pool;
-  mproc__pipe_t task_rd, result_wr;
-} worker_start_t;
 
 /* Buffered reads of the task pipe: one read() often brings a whole frame. */
 typedef struct reader {
@@ -337,8 +365,8 @@ static int reader_take(reader_t *rd, size_t n, const unsigned char **out) {
   return reader_copy(rd, rd->big, n);
 }
 
-static int run_chunk(const frame_t *f, const unsigned char *items,
-                     mproc_buf_t *out) {
+static int run_chunk(const frame_t *f, mproc_task_fn fn,
+                     const unsigned char *items, mproc_buf_t *out) {
   uint64_t i;
   for (i = 0; i < f->count; i++) {
     size_t at = out->size;
@@ -348,7 +376,7 @@ static int run_chunk(const frame_t *f, const unsigned char *items,
     if (!mproc_buf_extend(out, sizeof ih))
       return MPROC_ENOMEM;
     out->base = out->size;
-    ih.status = f->fn(arg, (size_t)f->item_size, out);
+    ih.status = fn ? fn(arg, (size_t)f->item_size, out) : MPROC_ENOTREG;
     n = out->size - out->base;
     if (n > UINT32_MAX) {
       ih.status = MPROC_ERANGE;
@@ -361,30 +389,81 @@ static int run_chunk(const frame_t *f, const unsigned char *items,
   return 0;
 }
 
+/* The task a frame names: its address under fork; under spawn and
+ * forkserver its registered name, looked up once per run of frames for
+ * the same task. NULL when the name is unknown here. */
+static mproc_task_fn frame_task(reader_t *rd, const frame_t *f, int by_name,
+                                char *last, mproc_task_fn *last_fn, int *ok) {
+  char name[TASK_NAME_MAX + 1];
+  *ok = 1;
+  /* An address from the pool's process means nothing in a fresh run of
+   * the program: by name only, then. */
+  if (!by_name) {
+    *ok = f->name_len == 0; /* a name here breaks the protocol */
+    return f->fn;
+  }
+  if (f->name_len == 0)
+    return NULL;
+  if (f->name_len > TASK_NAME_MAX ||
+      reader_copy(rd, name, (size_t)f->name_len) != 0) {
+    *ok = 0;
+    return NULL;
+  }
+  name[f->name_len] = 0;
+  if (strcmp(name, last) != 0) {
+    memcpy(last, name, (size_t)f->name_len + 1);
+    *last_fn = mproc__task_lookup(name);
+  }
+  return *last_fn;
+}
+
+/* A worker's life: the library's own target, which every start method
+ * runs (a spawned or forkserver worker finds it by its name). */
 static int worker_main(const void *arg, size_t arg_size) {
-  worker_start_t ws;
-  mproc_pool_t *pool;
+  worker_args_t wa;
+  mproc__pipe_t result_wr = mproc__child_handle(1);
+  const unsigned char *extra;
   reader_t *rd;
+  mproc_buf_t out = {NULL, 0, 0, 0};
+  char last_name[TASK_NAME_MAX + 1] = "";
+  mproc_task_fn last_fn = NULL;
+  size_t done = 0;
   /* A worker forked by the pool's thread inherits that thread's mask, in
    * which every signal is blocked; tasks get the default. */
   mproc__thread_unblock_signals();
-  mproc_buf_t out = {NULL, 0, 0, 0};
-  size_t done = 0;
-  (void)arg_size;
-  memcpy(&ws, arg, sizeof ws);
-  pool = ws.pool; /* this process's copy; only its settings are read */
+  if (arg_size < sizeof wa)
+    return MPROC__EXIT_BOOTSTRAP_FAILED;
+  memcpy(&wa, arg, sizeof wa);
+  extra = (const unsigned char *)arg + sizeof wa;
+  if (wa.magic != WORKER_ARGS_MAGIC || wa.init_name_len > TASK_NAME_MAX ||
+      arg_size - sizeof wa < wa.init_name_len + wa.initargs_size ||
+      mproc__child_handle(0) == MPROC__PIPE_INVALID ||
+      result_wr == MPROC__PIPE_INVALID)
+    return MPROC__EXIT_BOOTSTRAP_FAILED;
   rd = calloc(1, sizeof *rd);
   if (!rd)
     return MPROC__EXIT_BOOTSTRAP_FAILED;
-  rd->fd = ws.task_rd;
-  if (pool->initializer)
-    (void)pool->initializer(pool->initargs, pool->initargs_size);
+  rd->fd = mproc__child_handle(0);
+  if (wa.init_name_len > 0) {
+    char name[TASK_NAME_MAX + 1];
+    memcpy(name, extra, (size_t)wa.init_name_len);
+    name[wa.init_name_len] = 0;
+    wa.initializer = mproc__target_lookup(name);
+  }
+  if (wa.initializer)
+    (void)wa.initializer(wa.initargs_size ? extra + wa.init_name_len : NULL,
+                         (size_t)wa.initargs_size);
 
   for (;;) {
     frame_t f, reply;
     const unsigned char *payload = NULL;
+    mproc_task_fn fn;
+    int ok;
     /* End of file: the pool has no more work for us (or is gone). */
     if (reader_copy(rd, &f, sizeof f) != 0)
+      break;
+    fn = frame_task(rd, &f, wa.by_name != 0, last_name, &last_fn, &ok);
+    if (!ok)
       break;
     if (f.size > 0 && reader_take(rd, (size_t)f.size, &payload) != 0)
       break;
@@ -397,17 +476,18 @@ static int worker_main(const void *arg, size_t arg_size) {
     out.base = out.size;
     if (f.kind == FRAME_TASK) {
       reply.kind = FRAME_RESULT;
-      reply.status = f.fn(f.size ? payload : NULL, (size_t)f.size, &out);
+      reply.status =
+          fn ? fn(f.size ? payload : NULL, (size_t)f.size, &out) : MPROC_ENOTREG;
     } else if (f.kind == FRAME_CHUNK) {
       reply.kind = FRAME_CHUNK_RESULT;
-      if (run_chunk(&f, payload, &out) != 0)
+      if (run_chunk(&f, fn, payload, &out) != 0)
         break;
     } else {
       break;
     }
     reply.size = out.size - sizeof reply;
     memcpy(out.data, &reply, sizeof reply);
-    if (mproc__pipe_write_all(ws.result_wr, out.data, out.size) != 0)
+    if (mproc__pipe_write_all(result_wr, out.data, out.size) != 0)
       break;
     if (out.cap > ((size_t)4 << 20)) {
       /* Do not keep a large result's memory for the small ones. */
@@ -415,7 +495,7 @@ static int worker_main(const void *arg, size_t arg_size) {
       out.data = NULL;
       out.cap = 0;
     }
-    if (pool->maxtasks && ++done >= pool->maxtasks)
+    if (wa.maxtasks && ++done >= wa.maxtasks)
       break;
   }
   free(out.data);
@@ -423,6 +503,7 @@ static int worker_main(const void *arg, size_t arg_size) {
   free(rd);
   return 0;
 }
+MPROC_TARGET_NAMED(worker_main, "mproc.pool.worker");
 
 /* ---- completing jobs (pool thread) ------------------------------------ */
 
@@ -600,8 +681,8 @@ static void worker_close(mproc_pool_t *pool, worker_t *w) {
 
 static int worker_start(mproc_pool_t *pool, worker_t *w) {
   mproc__pipe_t task_rd = MPROC__PIPE_INVALID, result_wr = MPROC__PIPE_INVALID;
+  mproc__pipe_t handed[2];
   mproc_process_options_t po;
-  worker_start_t ws;
   char name[48];
   int r;
 
@@ -617,24 +698,21 @@ static int worker_start(mproc_pool_t *pool, worker_t *w) {
     r = MPROC_ENOMEM;
     goto fail;
   }
-  ws.pool = pool;
-  ws.task_rd = task_rd;
-  ws.result_wr = result_wr;
   memset(&po, 0, sizeof po);
   snprintf(name, sizeof name, "PoolWorker-%lu", ++pool->worker_counter);
   po.name = name;
   /* As in Python: workers do not outlive the pool's process. */
   po.daemon = 1;
-  po.start_method = MPROC_START_FORK;
-  if ((r = mproc_process_create(&w->proc, worker_main, &ws, sizeof ws, &po)) !=
-      0)
+  po.start_method = pool->method;
+  if ((r = mproc_process_create(&w->proc, worker_main, pool->worker_args,
+                                pool->worker_args_size, &po)) != 0)
     goto fail;
-  /* The worker keeps its own two ends; every other pool pipe is closed in
-   * it, so that each result pipe has exactly one writer. */
-  mproc__pipe_keep_in_child(task_rd, result_wr);
-  r = mproc_process_start(w->proc);
-  mproc__pipe_keep_in_child(MPROC__PIPE_INVALID, MPROC__PIPE_INVALID);
-  if (r != 0)
+  /* The worker gets its own two ends and no other pool pipe, so that each
+   * result pipe has exactly one writer. */
+  handed[0] = task_rd;
+  handed[1] = result_wr;
+  if ((r = mproc__process_set_handles(w->proc, handed, 2)) != 0 ||
+      (r = mproc_process_start(w->proc)) != 0)
     goto fail;
   mproc__mutex_lock(&pool->core->lock);
   w->pid = mproc_process_pid(w->proc);
@@ -834,28 +912,39 @@ broken:
 
 /* ---- sending jobs (pool thread) --------------------------------------- */
 
-static void job_frame(const job_t *j, frame_t *f, const void **payload) {
+/* The frame header of job j, where its payload is, and the task's name
+ * (NULL under fork). */
+static void job_frame(const job_t *j, frame_t *f, const void **payload,
+                      const char **name) {
   memset(f, 0, sizeof *f);
   if (j->kind == JOB_APPLY) {
     f->kind = FRAME_TASK;
     f->fn = j->result->fn;
+    *name = j->result->fn_name;
     f->size = j->result->arg_size;
     *payload = j->result->arg;
   } else {
     const struct mproc_imap *b = j->batch;
     f->kind = FRAME_CHUNK;
     f->fn = b->fn;
+    *name = b->fn_name;
     f->count = j->count;
     f->item_size = b->item_size;
     f->size = (uint64_t)j->count * b->item_size;
     *payload = b->items + j->first * b->item_size;
   }
+  f->name_len = *name ? strlen(*name) : 0;
+  if (*name)
+    f->fn = NULL; /* its address means nothing to the worker */
 }
 
 static size_t job_frame_bytes(const job_t *j) {
+  const char *name =
+      j->kind == JOB_APPLY ? j->result->fn_name : j->batch->fn_name;
+  size_t n = sizeof(frame_t) + (name ? strlen(name) : 0);
   if (j->kind == JOB_APPLY)
-    return sizeof(frame_t) + j->result->arg_size;
-  return sizeof(frame_t) + j->count * j->batch->item_size;
+    return n + j->result->arg_size;
+  return n + j->count * j->batch->item_size;
 }
 
 /* Write `len` bytes of frames for jobs[0..n) to w; a failed write means
@@ -887,9 +976,10 @@ static void send_jobs(mproc_pool_t *pool, worker_t **ws, job_t **jobs,
   for (i = 0; i < n; i++) {
     frame_t f;
     const void *payload;
+    const char *name;
     size_t total;
-    job_frame(jobs[i], &f, &payload);
-    total = sizeof f + (size_t)f.size;
+    job_frame(jobs[i], &f, &payload, &name);
+    total = sizeof f + (size_t)f.name_len + (size_t)f.size;
     if (fill > 0 && (ws[i] != ws[first] || fill + total > pool->scratch_cap)) {
       flush_frames(ws[first], pool->scratch, fill, jobs + first, i - first);
       fill = 0;
@@ -897,14 +987,19 @@ static void send_jobs(mproc_pool_t *pool, worker_t **ws, job_t **jobs,
     if (fill == 0)
       first = i;
     if (total <= pool->scratch_cap) {
-      memcpy(pool->scratch + fill, &f, sizeof f);
+      unsigned char *at = pool->scratch + fill;
+      memcpy(at, &f, sizeof f);
+      if (f.name_len)
+        memcpy(at + sizeof f, name, (size_t)f.name_len);
       if (f.size)
-        memcpy(pool->scratch + fill + sizeof f, payload, (size_t)f.size);
+        memcpy(at + sizeof f + f.name_len, payload, (size_t)f.size);
       fill += total;
       continue;
     }
-    /* A large frame goes as it is, without a copy. */
+    /* A large frame goes as it is, without a copy of its payload. */
     if (mproc__pipe_write_all(ws[i]->task_wr, &f, sizeof f) != 0 ||
+        mproc__pipe_write_all(ws[i]->task_wr, name ? name : "",
+                              (size_t)f.name_len) != 0 ||
         mproc__pipe_write_all(ws[i]->task_wr, payload, (size_t)f.size) != 0)
       jobs[i]->unsent = 1;
   }
@@ -1127,6 +1222,10 @@ int mproc_pool_create(mproc_pool_t **out, const mproc_pool_options_t *options) {
   mproc_pool_options_t defaults;
   mproc_pool_t *pool = NULL;
   core_t *core = NULL;
+  mproc_start_method_t method;
+  const char *init_name = NULL;
+  worker_args_t wa;
+  size_t init_name_len;
   int i, r = 0;
 
   if (!out)
@@ -1140,11 +1239,19 @@ int mproc_pool_create(mproc_pool_t **out, const mproc_pool_options_t *options) {
       options->start_method < MPROC_START_DEFAULT ||
       options->start_method > MPROC_START_FORKSERVER)
     return MPROC_EINVAL;
-  if (options->start_method != MPROC_START_DEFAULT &&
-      options->start_method != MPROC_START_FORK)
+  method = options->start_method != MPROC_START_DEFAULT
+               ? options->start_method
+               : mproc_get_start_method();
+  if (!mproc__child_method_supported(method))
     return MPROC_ENOTSUP;
-  if (!mproc__child_method_supported(MPROC_START_FORK))
-    return MPROC_ENOTSUP;
+  /* A fresh program knows the initializer only by its registered name. */
+  if (method != MPROC_START_FORK && options->initializer) {
+    init_name = mproc__target_name(options->initializer);
+    if (!init_name || !*init_name)
+      return MPROC_ENOTREG;
+    if (strlen(init_name) > TASK_NAME_MAX)
+      return MPROC_EINVAL;
+  }
 
   core = calloc(1, sizeof *core);
   pool = calloc(1, sizeof *pool);
@@ -1159,19 +1266,36 @@ int mproc_pool_create(mproc_pool_t **out, const mproc_pool_options_t *options) {
   pool->core = core;
   pool->owner = mproc__os_getpid();
   pool->nproc = options->processes ? options->processes : mproc_cpu_count();
-  pool->initializer = options->initializer;
+  pool->method = method;
+  pool->by_name = method != MPROC_START_FORK;
   pool->maxtasks = options->maxtasksperchild;
   pool->task_timeout_ms = options->task_timeout_ms;
   pool->wake_rd = pool->wake_wr = MPROC__PIPE_INVALID;
-  if (options->initargs_size > 0) {
-    pool->initargs = malloc(options->initargs_size);
-    if (!pool->initargs) {
-      r = MPROC_ENOMEM;
-      goto fail;
-    }
-    memcpy(pool->initargs, options->initargs, options->initargs_size);
-    pool->initargs_size = options->initargs_size;
+  /* What every worker is started with, made once. */
+  init_name_len = init_name ? strlen(init_name) : 0;
+  if (options->initargs_size > SIZE_MAX - sizeof wa - init_name_len) {
+    r = MPROC_ENOMEM;
+    goto fail;
   }
+  memset(&wa, 0, sizeof wa);
+  wa.magic = WORKER_ARGS_MAGIC;
+  wa.by_name = (uint32_t)pool->by_name;
+  wa.maxtasks = options->maxtasksperchild;
+  wa.init_name_len = init_name_len;
+  wa.initargs_size = options->initargs_size;
+  wa.initializer = pool->by_name ? NULL : options->initializer;
+  pool->worker_args_size = sizeof wa + init_name_len + options->initargs_size;
+  pool->worker_args = malloc(pool->worker_args_size);
+  if (!pool->worker_args) {
+    r = MPROC_ENOMEM;
+    goto fail;
+  }
+  memcpy(pool->worker_args, &wa, sizeof wa);
+  if (init_name_len)
+    memcpy(pool->worker_args + sizeof wa, init_name, init_name_len);
+  if (options->initargs_size)
+    memcpy(pool->worker_args + sizeof wa + init_name_len, options->initargs,
+           options->initargs_size);
   pool->workers = calloc((size_t)pool->nproc, sizeof *pool->workers);
   if (!pool->workers) {
     r = MPROC_ENOMEM;
@@ -1214,7 +1338,7 @@ fail:
     mproc__pipe_close(&pool->wake_rd);
     mproc__pipe_close(&pool->wake_wr);
     free(pool->workers);
-    free(pool->initargs);
+    free(pool->worker_args);
     free(pool);
   }
   if (core) {
@@ -1244,11 +1368,25 @@ static int enqueue(mproc_pool_t *pool, job_t *first, job_t *last) {
   return 0;
 }
 
+/* The name fn travels by to the pool's workers: NULL under fork, where
+ * its address does; MPROC_ENOTREG when the workers could not find it. */
+static int task_name(const mproc_pool_t *pool, mproc_task_fn fn,
+                     const char **name) {
+  *name = NULL;
+  if (!pool->by_name)
+    return 0;
+  *name = mproc__task_name(fn);
+  if (!*name || !**name)
+    return MPROC_ENOTREG;
+  return strlen(*name) <= TASK_NAME_MAX ? 0 : MPROC_EINVAL;
+}
+
 int mproc_pool_apply_async(mproc_pool_t *pool, mproc_task_fn fn,
                            const void *arg, size_t arg_size,
                            const mproc_apply_options_t *options,
                            mproc_async_result_t **out) {
   mproc_async_result_t *r;
+  const char *name;
   int err;
   if (!out)
     return MPROC_EINVAL;
@@ -1256,6 +1394,8 @@ int mproc_pool_apply_async(mproc_pool_t *pool, mproc_task_fn fn,
   if (!fn || (!arg && arg_size > 0))
     return MPROC_EINVAL;
   if ((err = check_pool(pool)) != 0)
+    return err;
+  if ((err = task_name(pool, fn, &name)) != 0)
     return err;
   r = calloc(1, sizeof *r);
   if (!r)
@@ -1272,6 +1412,7 @@ int mproc_pool_apply_async(mproc_pool_t *pool, mproc_task_fn fn,
   r->core = pool->core;
   r->refs = 2;
   r->fn = fn;
+  r->fn_name = name;
   r->arg_size = arg_size;
   if (options)
     r->callbacks = *options;
@@ -1423,6 +1564,7 @@ static int batch_start(mproc_pool_t *pool, enum batch_mode mode,
                        size_t count, size_t chunksize,
                        struct mproc_imap **out) {
   struct mproc_imap *b;
+  const char *name;
   size_t nchunks, i;
   int err;
   if (!fn || (!items && item_size > 0 && count > 0))
@@ -1430,6 +1572,8 @@ static int batch_start(mproc_pool_t *pool, enum batch_mode mode,
   if (item_size > 0 && count > SIZE_MAX / item_size)
     return MPROC_EINVAL;
   if ((err = check_pool(pool)) != 0)
+    return err;
+  if ((err = task_name(pool, fn, &name)) != 0)
     return err;
   if (chunksize == 0)
     chunksize = default_chunksize(pool, count);
@@ -1441,6 +1585,7 @@ static int batch_start(mproc_pool_t *pool, enum batch_mode mode,
   b->core = pool->core;
   b->mode = mode;
   b->fn = fn;
+  b->fn_name = name;
   b->item_size = item_size;
   b->count = count;
   b->items = items;
@@ -1749,7 +1894,7 @@ int mproc_pool_free(mproc_pool_t *pool) {
   mproc__pipe_close(&pool->wake_rd);
   mproc__pipe_close(&pool->wake_wr);
   free(pool->workers);
-  free(pool->initargs);
+  free(pool->worker_args);
   free(pool->scratch);
   core_release(pool->core);
   free(pool);

@@ -26,6 +26,8 @@ struct mproc_process {
   mproc_pid_t pid;
   char *name;
   char identity[64];
+  mproc__pipe_t handles[MPROC__CHILD_HANDLES_MAX];
+  size_t nhandles;
 };
 
 /*
@@ -230,6 +232,8 @@ int mproc_process_start(mproc_process_t *p) {
   spec.name = p->name;
   spec.identity = p->identity;
   spec.daemon = p->daemon;
+  memcpy(spec.handles, p->handles, sizeof spec.handles);
+  spec.nhandles = p->nhandles;
 
   /* Nothing buffered may be printed twice: once by us, once by a child
    * that inherited the buffer. */
@@ -243,6 +247,22 @@ int mproc_process_start(mproc_process_t *p) {
   p->state = STATE_STARTED;
 
 finish:
+  mproc__mutex_unlock(&registry.lock);
+  return r;
+}
+
+int mproc__process_set_handles(mproc_process_t *p, const mproc__pipe_t *handles,
+                               size_t n) {
+  int r;
+  if ((!handles && n > 0) || n > MPROC__CHILD_HANDLES_MAX) return MPROC_EINVAL;
+  r = lock_handle(p);
+  if (r != 0) return r;
+  if (p->state != STATE_CREATED) {
+    r = MPROC_ESTATE;
+  } else {
+    if (n > 0) memcpy(p->handles, handles, n * sizeof *handles);
+    p->nhandles = n;
+  }
   mproc__mutex_unlock(&registry.lock);
   return r;
 }
@@ -437,8 +457,20 @@ void mproc__process_exit_children(void) {
   free(children);
 }
 
+/* The pipe ends this process was handed as a child. */
+static struct {
+  mproc__pipe_t handles[MPROC__CHILD_HANDLES_MAX];
+  size_t n;
+} inherited;
+
+mproc__pipe_t mproc__child_handle(size_t i) {
+  return i < inherited.n ? inherited.handles[i] : MPROC__PIPE_INVALID;
+}
+
 int mproc__child_main(const mproc__child_spec_t *spec) {
   int code;
+  inherited.n = spec->nhandles;
+  memcpy(inherited.handles, spec->handles, sizeof inherited.handles);
   snprintf(registry.identity, sizeof registry.identity, "%s", spec->identity);
   snprintf(registry.name, sizeof registry.name, "%s", spec->name);
   registry.counter = 0;

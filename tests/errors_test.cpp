@@ -30,6 +30,22 @@ TEST(Errors, UnknownCodes) {
   EXPECT_STREQ(mproc_error_name(-9999), "MPROC_E?");
 }
 
+#ifdef _WIN32
+// The Windows backend translates GetLastError() values.
+TEST(Errors, TranslateNativeErrors) {
+  EXPECT_EQ(mproc__os_translate(ERROR_SUCCESS), 0);
+  EXPECT_EQ(mproc__os_translate(ERROR_NOT_ENOUGH_MEMORY), MPROC_ENOMEM);
+  EXPECT_EQ(mproc__os_translate(ERROR_OUTOFMEMORY), MPROC_ENOMEM);
+  EXPECT_EQ(mproc__os_translate(ERROR_ACCESS_DENIED), MPROC_EPERM);
+  EXPECT_EQ(mproc__os_translate(ERROR_PRIVILEGE_NOT_HELD), MPROC_EPERM);
+  EXPECT_EQ(mproc__os_translate(WAIT_TIMEOUT), MPROC_ETIMEDOUT);
+  EXPECT_EQ(mproc__os_translate(ERROR_TIMEOUT), MPROC_ETIMEDOUT);
+  EXPECT_EQ(mproc__os_translate(ERROR_FILE_NOT_FOUND), MPROC_EOS);
+  EXPECT_EQ(mproc_os_error(), ERROR_FILE_NOT_FOUND);
+  EXPECT_EQ(mproc__os_translate(ERROR_TOO_MANY_OPEN_FILES), MPROC_EOS);
+  EXPECT_EQ(mproc_os_error(), ERROR_TOO_MANY_OPEN_FILES);
+}
+#else
 TEST(Errors, TranslateNativeErrors) {
   EXPECT_EQ(mproc__os_translate(ENOMEM), MPROC_ENOMEM);
   EXPECT_EQ(mproc__os_translate(ESRCH), MPROC_ESRCH);
@@ -41,6 +57,7 @@ TEST(Errors, TranslateNativeErrors) {
   EXPECT_EQ(mproc__os_translate(EIO), MPROC_EOS);
   EXPECT_EQ(mproc_os_error(), EIO);
 }
+#endif
 
 TEST(Errors, Version) {
   EXPECT_STREQ(mproc_version(), "0.1.0");

@@ -1,4 +1,8 @@
-// Pool: apply, map, imap, lifecycle, and workers that die under their tasks.
+// Pool: apply, map, imap, lifecycle, and workers that die under their tasks,
+// under every start method. Workers of spawn and forkserver pools are fresh
+// runs of this binary: tasks are registered (MPROC_TASK), and what workers
+// share with the test lives in a file every process maps by its path.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -25,11 +29,12 @@ using mproc_test::scaled_ms;
 
 namespace {
 
-// ---- tasks (they run in forked workers: plain functions) ----------------
+// ---- tasks (registered: spawn and forkserver workers find them by name) --
 
 int echo(const void *arg, size_t size, mproc_buf_t *out) {
   return mproc_buf_set(out, arg, size);
 }
+MPROC_TASK(echo);
 
 int fail_with(const void *arg, size_t, mproc_buf_t *out) {
   int code;
@@ -37,6 +42,7 @@ int fail_with(const void *arg, size_t, mproc_buf_t *out) {
   mproc_buf_set(out, "partial", 7);
   return code;
 }
+MPROC_TASK(fail_with);
 
 int sleep_then_echo(const void *arg, size_t size, mproc_buf_t *out) {
   int ms;
@@ -44,6 +50,7 @@ int sleep_then_echo(const void *arg, size_t size, mproc_buf_t *out) {
   usleep((useconds_t)ms * 1000);
   return mproc_buf_set(out, arg, size);
 }
+MPROC_TASK(sleep_then_echo);
 
 int big_result(const void *arg, size_t, mproc_buf_t *out) {
   size_t n;
@@ -55,6 +62,7 @@ int big_result(const void *arg, size_t, mproc_buf_t *out) {
     p[i] = (unsigned char)(i * 7 + (i >> 20));
   return 0;
 }
+MPROC_TASK(big_result);
 
 int double_it(const void *arg, size_t, mproc_buf_t *out) {
   int64_t v;
@@ -62,6 +70,7 @@ int double_it(const void *arg, size_t, mproc_buf_t *out) {
   v *= 2;
   return mproc_buf_set(out, &v, sizeof v);
 }
+MPROC_TASK(double_it);
 
 // Items i with i % 10 == 3 fail with status 5.
 int some_fail(const void *arg, size_t, mproc_buf_t *out) {
@@ -71,12 +80,14 @@ int some_fail(const void *arg, size_t, mproc_buf_t *out) {
     return 5;
   return mproc_buf_set(out, &v, sizeof v);
 }
+MPROC_TASK(some_fail);
 
 int my_pid(const void *, size_t, mproc_buf_t *out) {
   int64_t pid = getpid();
   usleep(2000);
   return mproc_buf_set(out, &pid, sizeof pid);
 }
+MPROC_TASK(my_pid);
 
 // What each worker's initializer saw, and how often it ran in it.
 char g_init_arg[32];
@@ -88,6 +99,7 @@ int initializer(const void *arg, size_t size) {
          size < sizeof g_init_arg ? size : sizeof g_init_arg - 1);
   return 0;
 }
+MPROC_TARGET(initializer);
 
 struct InitReport {
   int64_t pid;
@@ -103,24 +115,73 @@ int report_init(const void *, size_t, mproc_buf_t *out) {
   memcpy(r.arg, g_init_arg, sizeof r.arg);
   return mproc_buf_set(out, &r, sizeof r);
 }
+MPROC_TASK(report_init);
 
 // Deaths, chosen by the argument.
 enum Death { DIE_SEGV, DIE_ABORT, DIE_EXIT3, DIE_WAIT_FOR_KILL };
 
-// Shared with workers (mapped before the pool forks them).
+// Shared with workers of every start method: a file whose path the test
+// process puts in the environment before it starts any child, so that
+// spawned workers and the fork server (and its children) inherit it.
 struct Shared {
   std::atomic<int64_t> victim_pid;
+  std::atomic<int64_t> tasks_run; // by count_run, in every worker
   std::atomic<int> runs[20000];
 };
 
+const char kSharedEnv[] = "MPROC_POOL_TEST_SHARED";
+
+// The test process's own file, removed when it exits.
+std::string g_shared_path;
+
+void remove_shared_file() { unlink(g_shared_path.c_str()); }
+
+struct SharedFileSetup {
+  SharedFileSetup() {
+    // Workers run this too (they are runs of this binary): they inherit
+    // the variable and keep it.
+    if (getenv(kSharedEnv))
+      return;
+    char tmpl[] = "/tmp/mproc-pool-test-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+      return;
+    if (ftruncate(fd, sizeof(Shared)) == 0) {
+      g_shared_path = tmpl;
+      setenv(kSharedEnv, tmpl, 1);
+      atexit(remove_shared_file);
+    } else {
+      unlink(tmpl);
+    }
+    close(fd);
+  }
+} g_shared_file_setup;
+
+// Mapped once per process; a fork worker inherits the mapping.
 Shared *g_shared;
 
-Shared *map_shared() {
-  void *p = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  EXPECT_NE(p, MAP_FAILED);
-  memset(p, 0, sizeof(Shared));
-  return static_cast<Shared *>(p);
+Shared *shared() {
+  if (!g_shared) {
+    const char *path = getenv(kSharedEnv);
+    int fd = path ? open(path, O_RDWR | O_CLOEXEC) : -1;
+    if (fd < 0)
+      return nullptr;
+    void *p = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
+                   MAP_SHARED, fd, 0);
+    close(fd);
+    if (p != MAP_FAILED)
+      g_shared = static_cast<Shared *>(p);
+  }
+  return g_shared;
+}
+
+// In the test: the shared state, zeroed.
+Shared *reset_shared() {
+  Shared *sh = shared();
+  EXPECT_NE(sh, nullptr);
+  if (sh)
+    memset(static_cast<void *>(sh), 0, sizeof(Shared));
+  return sh;
 }
 
 int die(const void *arg, size_t, mproc_buf_t *) {
@@ -137,32 +198,68 @@ int die(const void *arg, size_t, mproc_buf_t *) {
   case DIE_EXIT3:
     _exit(3); // exit() would run the test binary's atexit handlers
   case DIE_WAIT_FOR_KILL:
-    g_shared->victim_pid.store(getpid());
+    if (!shared())
+      return 1;
+    shared()->victim_pid.store(getpid());
     for (int i = 0; i < 600; i++)
       usleep(100000);
     break;
   }
   return 0;
 }
+MPROC_TASK(die);
 
 int count_run(const void *arg, size_t, mproc_buf_t *out) {
   int i;
   memcpy(&i, arg, sizeof i);
-  g_shared->runs[i].fetch_add(1);
+  if (!shared())
+    return 1;
+  shared()->runs[i].fetch_add(1);
+  shared()->tasks_run.fetch_add(1);
   int v = i * 3;
   return mproc_buf_set(out, &v, sizeof v);
 }
+MPROC_TASK(count_run);
 
 // ---- helpers ----------------------------------------------------------
+
+// Every start method the suite runs under.
+const mproc_start_method_t kMethods[] = {MPROC_START_FORK, MPROC_START_SPAWN,
+                                         MPROC_START_FORKSERVER};
+
+std::string method_name(
+    const ::testing::TestParamInfo<mproc_start_method_t> &i) {
+  return i.param == MPROC_START_FORK    ? "fork"
+         : i.param == MPROC_START_SPAWN ? "spawn"
+                                        : "forkserver";
+}
+
+// The start method of the running test, for Pool and Process helpers.
+mproc_start_method_t g_method = MPROC_START_DEFAULT;
+
+class PoolM : public ::testing::TestWithParam<mproc_start_method_t> {
+protected:
+  void SetUp() override { g_method = GetParam(); }
+  void TearDown() override {
+    g_method = MPROC_START_DEFAULT;
+    mproc_set_start_method(MPROC_START_DEFAULT);
+  }
+};
 
 struct Pool {
   mproc_pool_t *p = nullptr;
   explicit Pool(const mproc_pool_options_t *o = nullptr) {
-    EXPECT_EQ(mproc_pool_create(&p, o), 0);
+    mproc_pool_options_t with_method = {};
+    if (o)
+      with_method = *o;
+    if (with_method.start_method == MPROC_START_DEFAULT)
+      with_method.start_method = g_method;
+    EXPECT_EQ(mproc_pool_create(&p, &with_method), 0);
   }
   explicit Pool(int processes) {
     mproc_pool_options_t o = {};
     o.processes = processes;
+    o.start_method = g_method;
     EXPECT_EQ(mproc_pool_create(&p, &o), 0);
   }
   ~Pool() { EXPECT_EQ(mproc_pool_free(p), 0); }
@@ -182,12 +279,22 @@ std::string get_string(mproc_async_result_t *r, int *status) {
   return std::string(static_cast<const char *>(data), size);
 }
 
+// Whether pid is a child of this process, or (forkserver) a child of the
+// fork server this process started: a worker of one of its pools.
+bool ours(pid_t pid) {
+  pid_t parent = proc_ppid(pid);
+  if (parent == getpid())
+    return true;
+  return g_method == MPROC_START_FORKSERVER && parent > 0 &&
+         proc_ppid(parent) == getpid();
+}
+
 // True once every pid is gone from the process table (reaped, no zombie).
 bool all_reaped(const std::vector<pid_t> &pids) {
   for (int tries = 0; tries < 200; tries++) {
     int present = 0;
     for (pid_t pid : pids)
-      present += proc_state(pid) != 0 && proc_ppid(pid) == getpid();
+      present += proc_state(pid) != 0 && ours(pid);
     if (present == 0)
       return true;
     usleep(10000);
@@ -210,8 +317,6 @@ TEST(Pool, BadInput) {
   o.initargs_size = 4;
   EXPECT_EQ(mproc_pool_create(&p, &o), MPROC_EINVAL);
   o = {};
-  o.start_method = MPROC_START_SPAWN;
-  EXPECT_EQ(mproc_pool_create(&p, &o), MPROC_ENOTSUP);
   o.start_method = (mproc_start_method_t)42;
   EXPECT_EQ(mproc_pool_create(&p, &o), MPROC_EINVAL);
   EXPECT_EQ(p, nullptr);
@@ -258,7 +363,7 @@ TEST(Pool, BadInput) {
   EXPECT_EQ(mproc_buf_extend(nullptr, 1), nullptr);
 }
 
-TEST(Pool, FreedPoolIsReported) {
+TEST_P(PoolM, FreedPoolIsReported) {
   mproc_pool_t *p;
   mproc_pool_options_t o = {};
   o.processes = 1;
@@ -268,7 +373,7 @@ TEST(Pool, FreedPoolIsReported) {
   EXPECT_EQ(mproc_pool_free(p), MPROC_EBADHANDLE);
 }
 
-TEST(Pool, ApplyReturnsBytesAndStatus) {
+TEST_P(PoolM, ApplyReturnsBytesAndStatus) {
   Pool pool(2);
   int status = -1;
   void *data = nullptr;
@@ -288,7 +393,7 @@ TEST(Pool, ApplyReturnsBytesAndStatus) {
   mproc_pool_result_free(data);
 }
 
-TEST(Pool, ApplyAsyncReadyWaitGetWithTimeouts) {
+TEST_P(PoolM, ApplyAsyncReadyWaitGetWithTimeouts) {
   Pool pool(2);
   int ms = 300;
   mproc_async_result_t *r;
@@ -330,7 +435,7 @@ void on_error(void *user, int status, const void *, size_t) {
   log->failed++;
 }
 
-TEST(Pool, CallbacksRunBeforeReady) {
+TEST_P(PoolM, CallbacksRunBeforeReady) {
   Pool pool(2);
   CallbackLog log;
   mproc_apply_options_t cb = {on_ok, on_error, &log};
@@ -354,7 +459,7 @@ TEST(Pool, CallbacksRunBeforeReady) {
   mproc_async_result_free(r2);
 }
 
-TEST(Pool, EmptyAndHugeResults) {
+TEST_P(PoolM, EmptyAndHugeResults) {
   Pool pool(2);
   int status = -1;
   void *data = nullptr;
@@ -397,7 +502,7 @@ TEST(Pool, EmptyAndHugeResults) {
   mproc_pool_result_free(data);
 }
 
-TEST(Pool, MapKeepsOrderForManySizesAndChunks) {
+TEST_P(PoolM, MapKeepsOrderForManySizesAndChunks) {
   Pool pool(2);
   for (size_t n : {0, 1, 7, 100000}) {
     std::vector<int64_t> items(n);
@@ -421,7 +526,7 @@ TEST(Pool, MapKeepsOrderForManySizesAndChunks) {
   }
 }
 
-TEST(Pool, MapReportsFailedItemsAndSmallSlots) {
+TEST_P(PoolM, MapReportsFailedItemsAndSmallSlots) {
   Pool pool(2);
   std::vector<int64_t> items(50), out(50);
   std::vector<int> st(50);
@@ -454,7 +559,7 @@ TEST(Pool, MapReportsFailedItemsAndSmallSlots) {
   EXPECT_EQ(tail[0], 0);
 }
 
-TEST(Pool, ImapOrderedAndUnordered) {
+TEST_P(PoolM, ImapOrderedAndUnordered) {
   Pool pool(3);
   const size_t n = 200;
   std::vector<int> ms(n);
@@ -515,7 +620,7 @@ TEST(Pool, ImapOrderedAndUnordered) {
   EXPECT_EQ(mproc_imap_free(it), 0);
 }
 
-TEST(Pool, CloseThenJoinFinishesQueuedWork) {
+TEST_P(PoolM, CloseThenJoinFinishesQueuedWork) {
   Pool pool(2);
   std::vector<mproc_async_result_t *> rs(10);
   for (int i = 0; i < 10; i++) {
@@ -548,7 +653,7 @@ TEST(Pool, CloseThenJoinFinishesQueuedWork) {
   EXPECT_TRUE(all_reaped(pids));
 }
 
-TEST(Pool, TerminateFailsWorkInFlight) {
+TEST_P(PoolM, TerminateFailsWorkInFlight) {
   Pool pool(2);
   CallbackLog log;
   mproc_apply_options_t cb = {on_ok, on_error, &log};
@@ -587,8 +692,8 @@ TEST(Pool, TerminateFailsWorkInFlight) {
   EXPECT_TRUE(all_reaped(pids));
 }
 
-TEST(Pool, EveryKindOfWorkerDeathFailsOnlyItsTask) {
-  g_shared = map_shared();
+TEST_P(PoolM, EveryKindOfWorkerDeathFailsOnlyItsTask) {
+  ASSERT_NE(reset_shared(), nullptr);
   {
     Pool pool(2);
     struct Case {
@@ -599,7 +704,7 @@ TEST(Pool, EveryKindOfWorkerDeathFailsOnlyItsTask) {
                  {DIE_EXIT3, 3},
                  {DIE_WAIT_FOR_KILL, -SIGKILL}};
     for (const Case &c : cases) {
-      g_shared->victim_pid.store(0);
+      shared()->victim_pid.store(0);
       std::vector<mproc_async_result_t *> before(5), after(5);
       int ms = 5;
       for (auto &r : before)
@@ -616,11 +721,11 @@ TEST(Pool, EveryKindOfWorkerDeathFailsOnlyItsTask) {
                   0);
       if (c.how == DIE_WAIT_FOR_KILL) {
         // Killed from outside, by pid, while it runs the task.
-        for (int i = 0; i < 3000 && g_shared->victim_pid.load() == 0; i++)
+        for (int i = 0; i < 3000 && shared()->victim_pid.load() == 0; i++)
           usleep(1000);
-        pid_t pid = (pid_t)g_shared->victim_pid.load();
+        pid_t pid = (pid_t)shared()->victim_pid.load();
         ASSERT_GT(pid, 0);
-        ASSERT_EQ(proc_ppid(pid), getpid()); // ours: a worker of this pool
+        ASSERT_TRUE(ours(pid)); // a worker of this pool
         kill(pid, SIGKILL);
       }
       int status = 0, code = 0;
@@ -644,7 +749,6 @@ TEST(Pool, EveryKindOfWorkerDeathFailsOnlyItsTask) {
               0);
     EXPECT_EQ(pool.pids().size(), 2u);
   }
-  munmap(g_shared, sizeof(Shared));
 }
 
 // Item 7 crashes its worker: its chunk (items 5..9) fails, nothing else.
@@ -657,8 +761,9 @@ int crash_on_seven(const void *arg, size_t, mproc_buf_t *out) {
   }
   return mproc_buf_set(out, &v, sizeof v);
 }
+MPROC_TASK(crash_on_seven);
 
-TEST(Pool, WorkerDeathFailsItsWholeChunkOnly) {
+TEST_P(PoolM, WorkerDeathFailsItsWholeChunkOnly) {
   Pool pool(2);
   std::vector<int64_t> items(20), out(20);
   std::vector<int> st(20);
@@ -682,29 +787,31 @@ int sleep_a_while(const void *, size_t) {
     usleep(100000);
   return 0;
 }
+MPROC_TARGET(sleep_a_while);
 
 // Pipe ends must not leak into other children: a worker's death is seen
 // through end of file on its result pipe, and a worker is told to exit
 // through end of file on its task pipe. Neither works if the workers of a
 // pool created later, or a Process started later, hold copies.
-TEST(Pool, OtherChildrenDoNotHoldAWorkersPipes) {
-  g_shared = map_shared();
+TEST_P(PoolM, OtherChildrenDoNotHoldAWorkersPipes) {
+  ASSERT_NE(reset_shared(), nullptr);
   {
     Pool a(2);
     Pool b(2);
     mproc_process_t *other;
-    ASSERT_EQ(mproc_process_create(&other, sleep_a_while, nullptr, 0, nullptr),
-              0);
+    mproc_process_options_t po = {};
+    po.start_method = g_method;
+    ASSERT_EQ(mproc_process_create(&other, sleep_a_while, nullptr, 0, &po), 0);
     ASSERT_EQ(mproc_process_start(other), 0);
     int how = DIE_WAIT_FOR_KILL;
     mproc_async_result_t *r;
     ASSERT_EQ(mproc_pool_apply_async(a.p, die, &how, sizeof how, nullptr, &r),
               0);
-    for (int i = 0; i < 3000 && g_shared->victim_pid.load() == 0; i++)
+    for (int i = 0; i < 3000 && shared()->victim_pid.load() == 0; i++)
       usleep(1000);
-    pid_t pid = (pid_t)g_shared->victim_pid.load();
+    pid_t pid = (pid_t)shared()->victim_pid.load();
     ASSERT_GT(pid, 0);
-    ASSERT_EQ(proc_ppid(pid), getpid());
+    ASSERT_TRUE(ours(pid));
     kill(pid, SIGKILL);
     int status = 0;
     EXPECT_EQ(
@@ -725,10 +832,9 @@ TEST(Pool, OtherChildrenDoNotHoldAWorkersPipes) {
     mproc_process_join(other, MPROC_INFINITE);
     mproc_process_free(other);
   }
-  munmap(g_shared, sizeof(Shared));
 }
 
-TEST(Pool, TaskTimeoutKillsAndReplacesTheWorker) {
+TEST_P(PoolM, TaskTimeoutKillsAndReplacesTheWorker) {
   mproc_pool_options_t o = {};
   o.processes = 2;
   o.task_timeout_ms = 200;
@@ -784,11 +890,11 @@ void check_recycling(size_t maxtasks) {
   EXPECT_GE(per_pid.size(), n / maxtasks);
 }
 
-TEST(Pool, MaxTasksPerChildOne) { check_recycling(1); }
-TEST(Pool, MaxTasksPerChildThree) { check_recycling(3); }
+TEST_P(PoolM, MaxTasksPerChildOne) { check_recycling(1); }
+TEST_P(PoolM, MaxTasksPerChildThree) { check_recycling(3); }
 
-TEST(Pool, StressRandomWorkerKillsDuringMap) {
-  g_shared = map_shared();
+TEST_P(PoolM, StressRandomWorkerKillsDuringMap) {
+  ASSERT_NE(reset_shared(), nullptr);
   {
     Pool pool(3);
     const int n = 20000;
@@ -799,13 +905,20 @@ TEST(Pool, StressRandomWorkerKillsDuringMap) {
     std::atomic<int> kills{0};
     std::thread killer([&] {
       std::mt19937 rng(12345);
+      int64_t next_at = 0;
       while (!stop.load()) {
         std::vector<pid_t> pids = pool.pids();
-        if (!pids.empty()) {
+        // A kill waits for the replacement of the last one and for some
+        // work done since: a spawned worker (in a sanitizer build above
+        // all) starts far slower than a fork, and kills faster than the
+        // pool can replace workers would only measure the start-up.
+        if (pids.size() == 3 && shared()->tasks_run.load() >= next_at) {
           pid_t pid = pids[rng() % pids.size()];
           // Only a worker of this pool: a child of this process.
-          if (proc_ppid(pid) == getpid() && kill(pid, SIGKILL) == 0)
+          if (ours(pid) && kill(pid, SIGKILL) == 0) {
             kills++;
+            next_at = shared()->tasks_run.load() + 100;
+          }
         }
         usleep(3000 + rng() % 4000);
       }
@@ -813,14 +926,14 @@ TEST(Pool, StressRandomWorkerKillsDuringMap) {
     long lost = 0, ok = 0;
     for (int round = 0; round < 20; round++) {
       for (int i = 0; i < n; i++)
-        g_shared->runs[i].store(0);
+        shared()->runs[i].store(0);
       std::vector<int> out(n, -1), st(n, 12345);
       int r = mproc_pool_map(pool.p, count_run, items.data(), sizeof(int), n, 1,
                              out.data(), sizeof(int), st.data());
       EXPECT_TRUE(r == 0 || r == MPROC_EWORKERLOST) << r;
       int bad = 0;
       for (int i = 0; i < n; i++) {
-        int runs = g_shared->runs[i].load();
+        int runs = shared()->runs[i].load();
         if (st[i] == 0) {
           ok++;
           bad += out[i] != i * 3 || runs != 1; // ran exactly once
@@ -848,10 +961,9 @@ TEST(Pool, StressRandomWorkerKillsDuringMap) {
                 0);
     EXPECT_EQ(status, 0);
   }
-  munmap(g_shared, sizeof(Shared));
 }
 
-TEST(Pool, NoZombiesAfterFree) {
+TEST_P(PoolM, NoZombiesAfterFree) {
   std::vector<pid_t> pids;
   {
     mproc_pool_options_t o = {};
@@ -870,42 +982,142 @@ TEST(Pool, NoZombiesAfterFree) {
   EXPECT_TRUE(all_reaped(pids));
 }
 
-TEST(Pool, SharedLockCreatedAfterThePool) {
+int lock_task(const void *arg, size_t size, mproc_buf_t *) {
+  mproc_lock_t l;
+  if (size != sizeof l)
+    return 100;
+  memcpy(&l, arg, sizeof l);
+  int r = mproc_lock_acquire(&l, 10000);
+  if (r != 0)
+    return 200 - r;
+  return mproc_lock_release(&l) == 0 ? 0 : 300;
+}
+MPROC_TASK(lock_task);
+
+int try_lock_task(const void *arg, size_t, mproc_buf_t *) {
+  mproc_lock_t l;
+  memcpy(&l, arg, sizeof l);
+  return mproc_lock_acquire(&l, 0) == MPROC_ETIMEDOUT ? 0 : 1;
+}
+MPROC_TASK(try_lock_task);
+
+TEST_P(PoolM, SharedLockCreatedAfterThePool) {
   Pool pool(2);
   mproc_lock_t lock;
   ASSERT_EQ(mproc_lock_create(&lock), 0);
-  auto task = [](const void *arg, size_t size, mproc_buf_t *) -> int {
-    mproc_lock_t l;
-    if (size != sizeof l)
-      return 100;
-    memcpy(&l, arg, sizeof l);
-    int r = mproc_lock_acquire(&l, 10000);
-    if (r != 0)
-      return 200 - r;
-    return mproc_lock_release(&l) == 0 ? 0 : 300;
-  };
   std::vector<mproc_lock_t> items(8, lock);
   std::vector<int> st(8, -1);
-  EXPECT_EQ(mproc_pool_map(pool.p, task, items.data(), sizeof lock, 8, 1,
+  EXPECT_EQ(mproc_pool_map(pool.p, lock_task, items.data(), sizeof lock, 8, 1,
                            nullptr, 0, st.data()),
             0);
   for (int s : st)
     EXPECT_EQ(s, 0);
   // Held by the parent: a worker's try times out and says so.
   ASSERT_EQ(mproc_lock_acquire(&lock, 0), 0);
-  auto try_task = [](const void *arg, size_t, mproc_buf_t *) -> int {
-    mproc_lock_t l;
-    memcpy(&l, arg, sizeof l);
-    return mproc_lock_acquire(&l, 0) == MPROC_ETIMEDOUT ? 0 : 1;
-  };
   int status = -1;
-  ASSERT_EQ(mproc_pool_apply(pool.p, try_task, &lock, sizeof lock, &status,
+  ASSERT_EQ(mproc_pool_apply(pool.p, try_lock_task, &lock, sizeof lock, &status,
                              nullptr, nullptr),
             0);
   EXPECT_EQ(status, 0);
   EXPECT_EQ(mproc_lock_release(&lock), 0);
   EXPECT_EQ(mproc_lock_destroy(&lock), 0);
 }
+
+// Deliberately not registered.
+int unregistered_task(const void *, size_t, mproc_buf_t *) { return 0; }
+int unregistered_initializer(const void *, size_t) { return 0; }
+
+// Under fork a task travels by address; under spawn and forkserver by its
+// registered name, and a call naming an unregistered one fails before
+// anything is queued.
+TEST_P(PoolM, UnregisteredTaskOrInitializer) {
+  const int expected = g_method == MPROC_START_FORK ? 0 : MPROC_ENOTREG;
+  mproc_pool_options_t o = {};
+  o.processes = 1;
+  o.start_method = g_method;
+  o.initializer = unregistered_initializer;
+  mproc_pool_t *p = nullptr;
+  EXPECT_EQ(mproc_pool_create(&p, &o), expected);
+  EXPECT_EQ(mproc_pool_free(p), 0);
+
+  Pool pool(1);
+  int status = -1;
+  EXPECT_EQ(mproc_pool_apply(pool.p, unregistered_task, "x", 1, &status,
+                             nullptr, nullptr),
+            expected);
+  mproc_async_result_t *r = nullptr;
+  EXPECT_EQ(mproc_pool_apply_async(pool.p, unregistered_task, "x", 1, nullptr,
+                                   &r),
+            expected);
+  EXPECT_EQ(r != nullptr, expected == 0);
+  mproc_async_result_free(r);
+  int64_t items[3] = {1, 2, 3};
+  EXPECT_EQ(mproc_pool_map(pool.p, unregistered_task, items, 8, 3, 1, nullptr,
+                           0, nullptr),
+            expected);
+  mproc_imap_t *it = nullptr;
+  EXPECT_EQ(mproc_pool_imap(pool.p, unregistered_task, items, 8, 3, 1, &it),
+            expected);
+  mproc_imap_free(it);
+  it = nullptr;
+  EXPECT_EQ(mproc_pool_imap_unordered(pool.p, unregistered_task, items, 8, 3,
+                                      1, &it),
+            expected);
+  mproc_imap_free(it);
+  // The pool goes on with registered tasks.
+  void *data = nullptr;
+  size_t size = 0;
+  ASSERT_EQ(mproc_pool_apply(pool.p, echo, "ok", 2, &status, &data, &size), 0);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(std::string(static_cast<char *>(data), size), "ok");
+  mproc_pool_result_free(data);
+}
+
+// Set by the test process only: a fork worker has its copy, a spawned or
+// forkserver worker (a fresh run of the program) has the initial value.
+int g_marker = 0;
+
+int read_marker(const void *, size_t, mproc_buf_t *out) {
+  return mproc_buf_set(out, &g_marker, sizeof g_marker);
+}
+MPROC_TASK(read_marker);
+
+TEST_P(PoolM, WorkersAreStartedWithThePoolsMethod) {
+  g_marker = 42;
+  Pool pool(1);
+  g_marker = 0;
+  int status = -1;
+  void *data = nullptr;
+  size_t size = 0;
+  ASSERT_EQ(mproc_pool_apply(pool.p, read_marker, nullptr, 0, &status, &data,
+                             &size),
+            0);
+  ASSERT_EQ(size, sizeof(int));
+  int seen;
+  memcpy(&seen, data, sizeof seen);
+  mproc_pool_result_free(data);
+  EXPECT_EQ(seen, g_method == MPROC_START_FORK ? 42 : 0);
+}
+
+// The default start method (mproc_set_start_method) chooses the workers'.
+TEST_P(PoolM, ProgramDefaultStartMethod) {
+  ASSERT_EQ(mproc_set_start_method(g_method), 0);
+  mproc_pool_options_t o = {};
+  o.processes = 1;
+  mproc_pool_t *p = nullptr;
+  ASSERT_EQ(mproc_pool_create(&p, &o), 0);
+  int status = -1;
+  int expected = g_method == MPROC_START_FORK ? 0 : MPROC_ENOTREG;
+  EXPECT_EQ(mproc_pool_apply(p, unregistered_task, "x", 1, &status, nullptr,
+                             nullptr),
+            expected);
+  EXPECT_EQ(mproc_pool_apply(p, echo, "x", 1, &status, nullptr, nullptr), 0);
+  EXPECT_EQ(mproc_pool_free(p), 0);
+  EXPECT_EQ(mproc_set_start_method(MPROC_START_DEFAULT), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, PoolM, ::testing::ValuesIn(kMethods),
+                         method_name);
 
 #ifdef MPROC_POOL_EXAMPLE_DIR
 TEST(Pool, SeedExampleApplyAsync) {

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -48,6 +49,15 @@ std::vector<std::string> reclaimable_names(mproc_pid_t creator) {
 #else
   return list({"/dev/shm"}, creator);
 #endif
+}
+
+std::vector<std::string> live_segments(mproc_pid_t creator) {
+  std::vector<std::string> out;
+  for (const std::string &name : mproc_segments(creator)) {
+    struct stat st;
+    if (stat(("/dev/shm/" + name).c_str(), &st) == 0) out.push_back(name);
+  }
+  return out;
 }
 
 std::vector<std::string> mproc_segments(mproc_pid_t creator) {

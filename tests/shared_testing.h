@@ -4,9 +4,13 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -16,12 +20,39 @@
 
 namespace shared_testing {
 
-// A child process started with the fork method; killed and reaped if the
+// The start method Child uses: the platform's default, or the one a
+// parametrised test chose (MethodTest below sets it for each test).
+inline mproc_start_method_t g_start_method = MPROC_START_DEFAULT;
+
+// Every start method the cross-process suites run under.
+inline const mproc_start_method_t kMethods[] = {
+    MPROC_START_FORK, MPROC_START_SPAWN, MPROC_START_FORKSERVER};
+
+inline std::string method_name(
+    const ::testing::TestParamInfo<mproc_start_method_t> &i) {
+  return i.param == MPROC_START_FORK    ? "fork"
+         : i.param == MPROC_START_SPAWN ? "spawn"
+                                        : "forkserver";
+}
+
+// A test run once per start method: its Child objects use GetParam().
+// Targets must then be registered (MPROC_TARGET), and children reach the
+// test only through shared objects and SharedMem references: a
+// forkserver child inherits none of the test's descriptors.
+class MethodTest : public ::testing::TestWithParam<mproc_start_method_t> {
+ protected:
+  void SetUp() override { g_start_method = GetParam(); }
+  void TearDown() override { g_start_method = MPROC_START_DEFAULT; }
+};
+
+// A child process started with g_start_method; killed and reaped if the
 // test ends before it does.
 class Child {
  public:
   Child(mproc_target_fn fn, const void *arg, size_t size) {
-    EXPECT_EQ(mproc_process_create(&p_, fn, arg, size, nullptr), 0);
+    mproc_process_options_t o = {};
+    o.start_method = g_start_method;
+    EXPECT_EQ(mproc_process_create(&p_, fn, arg, size, &o), 0);
     if (p_) {
       EXPECT_EQ(mproc_process_start(p_), 0);
     }
@@ -64,24 +95,56 @@ class Child {
   mproc_process_t *p_ = nullptr;
 };
 
-// Anonymous shared memory, inherited by fork children, unmapped at the end.
+// How a child of any start method finds a SharedMem: copy it into the
+// child's argument bytes, and attach() there.
+struct SharedRef {
+  char path[64];
+  size_t bytes;
+};
+
+// In a child: map the memory a SharedRef names (for the child's life), or
+// NULL.
+template <typename T>
+T *attach(const SharedRef &ref) {
+  int fd = open(ref.path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  void *p = mmap(nullptr, ref.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  return p == MAP_FAILED ? nullptr : static_cast<T *>(p);
+}
+
+// Zeroed shared memory in a file of its own, which children of every start
+// method can map by its path (ref()); a fork child may also use get()'s
+// address. Unmapped and removed at the end.
 template <typename T>
 class SharedMem {
  public:
-  explicit SharedMem(size_t count = 1) : bytes_(sizeof(T) * count) {
-    void *p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    p_ = p == MAP_FAILED ? nullptr : static_cast<T *>(p);
-    if (p_) memset(static_cast<void *>(p_), 0, bytes_);
+  explicit SharedMem(size_t count = 1) : p_(nullptr) {
+    ref_.bytes = sizeof(T) * count;
+    snprintf(ref_.path, sizeof ref_.path, "/tmp/mproc-test-mem-XXXXXX");
+    int fd = mkstemp(ref_.path);
+    EXPECT_GE(fd, 0);
+    if (fd < 0) return;
+    if (ftruncate(fd, (off_t)ref_.bytes) == 0) {
+      void *p = mmap(nullptr, ref_.bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                     fd, 0);
+      p_ = p == MAP_FAILED ? nullptr : static_cast<T *>(p);
+    }
+    close(fd);
+    EXPECT_NE(p_, nullptr);
   }
+  SharedMem(const SharedMem &) = delete;
+  SharedMem &operator=(const SharedMem &) = delete;
   ~SharedMem() {
-    if (p_) munmap(p_, bytes_);
+    if (p_) munmap(p_, ref_.bytes);
+    unlink(ref_.path);
   }
   T *get() const { return p_; }
   T &operator[](size_t i) const { return p_[i]; }
+  const SharedRef &ref() const { return ref_; }
 
  private:
-  size_t bytes_;
+  SharedRef ref_;
   T *p_;
 };
 
@@ -92,6 +155,13 @@ class SharedMem {
 // at its start: pids are reused, and a dead process that had this pid may
 // have left names nobody has reclaimed yet.
 std::vector<std::string> mproc_segments(mproc_pid_t creator = 0);
+
+// Of mproc_segments(creator), the names that still have a segment. Where
+// markers are kept beside segments (the portable build), a process killed
+// between removing a segment and removing its marker leaves the marker
+// alone, by design: mproc_shared_reclaim() removes it once its creator is
+// gone. Linux only: elsewhere segments cannot be opened to check.
+std::vector<std::string> live_segments(mproc_pid_t creator = 0);
 
 // The names mproc_shared_reclaim() looks at in this build.
 std::vector<std::string> reclaimable_names(mproc_pid_t creator = 0);

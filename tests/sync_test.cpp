@@ -1,4 +1,5 @@
-// Lock, RLock, Semaphore and Event across processes.
+// Lock, RLock, Semaphore and Event across processes, under every start
+// method for the cross-process tests.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,9 +21,18 @@
 
 using mproc_test::scaled_ms;
 using shared_testing::Child;
+using shared_testing::MethodTest;
 using shared_testing::SharedMem;
+using shared_testing::SharedRef;
+using shared_testing::attach;
 
 namespace {
+
+// The suites whose tests run once per start method.
+class Lock : public MethodTest {};
+class RLock : public MethodTest {};
+class SemaphoreProcs : public MethodTest {};
+class Event : public MethodTest {};
 
 // ---- the wait/wake primitive of the seam ----------------------------------
 
@@ -114,28 +124,31 @@ TEST(SyncBadInput, NullZeroedDestroyedAndWrongKind) {
 
 struct CounterArgs {
   mproc_lock_t lock;
-  uint64_t *counter;  // in memory shared with the children
+  SharedRef counter;  // memory shared with the children
   int rounds;
 };
 
 int increment_under_lock(const void *arg, size_t) {
   CounterArgs a;
   memcpy(&a, arg, sizeof a);
+  uint64_t *counter = attach<uint64_t>(a.counter);
+  if (!counter) return 3;
   for (int i = 0; i < a.rounds; i++) {
     if (mproc_lock_acquire(&a.lock, MPROC_INFINITE) != 0) return 1;
     // A plain read-modify-write: only the lock keeps it exact.
-    volatile uint64_t *c = a.counter;
+    volatile uint64_t *c = counter;
     *c = *c + 1;
     if (mproc_lock_release(&a.lock) != 0) return 2;
   }
   return 0;
 }
+MPROC_TARGET(increment_under_lock);
 
-TEST(Lock, MutualExclusionAcrossEightProcesses) {
+TEST_P(Lock, MutualExclusionAcrossEightProcesses) {
   SharedMem<uint64_t> counter;
   CounterArgs a;
   ASSERT_EQ(mproc_lock_create(&a.lock), 0);
-  a.counter = counter.get();
+  a.counter = counter.ref();
   a.rounds = 100000;
   std::vector<std::unique_ptr<Child>> kids;
   for (int i = 0; i < 8; i++)
@@ -160,8 +173,9 @@ int try_lock_held_elsewhere(const void *arg, size_t) {
   if (mproc_lock_release(&a.lock) != MPROC_ENOTOWNER) return 3;
   return 0;
 }
+MPROC_TARGET(try_lock_held_elsewhere);
 
-TEST(Lock, TimeoutsAndReleaseByNonOwner) {
+TEST_P(Lock, TimeoutsAndReleaseByNonOwner) {
   LockArgs a;
   ASSERT_EQ(mproc_lock_create(&a.lock), 0);
   EXPECT_EQ(mproc_lock_release(&a.lock), MPROC_ENOTOWNER);  // not held
@@ -196,8 +210,9 @@ int hold_lock_until_killed(const void *arg, size_t) {
   for (int i = 0; i < 600; i++) usleep(100000);  // killed long before
   return 0;
 }
+MPROC_TARGET(hold_lock_until_killed);
 
-TEST(Lock, OwnerDeathHandsTheLockOnWithEownerdead) {
+TEST_P(Lock, OwnerDeathHandsTheLockOnWithEownerdead) {
   LockArgs a;
   ASSERT_EQ(mproc_lock_create(&a.lock), 0);
   ASSERT_EQ(mproc_event_create(&a.held), 0);
@@ -239,33 +254,34 @@ TEST(Lock, OwnerDeathHandsTheLockOnWithEownerdead) {
 
 struct KillLoopArgs {
   mproc_lock_t lock;
-  uint64_t *counter;
-  uint64_t *owner_dead_seen;
+  SharedRef mem;  // [0] the counter, [1] how often EOWNERDEAD was seen
   int rounds;
 };
 
 int increment_counting_deaths(const void *arg, size_t) {
   KillLoopArgs a;
   memcpy(&a, arg, sizeof a);
+  uint64_t *mem = attach<uint64_t>(a.mem);
+  if (!mem) return 3;
   for (int i = 0; i < a.rounds; i++) {
     int rc = mproc_lock_acquire(&a.lock, MPROC_INFINITE);
     if (rc == MPROC_EOWNERDEAD)
-      __atomic_add_fetch(a.owner_dead_seen, 1, __ATOMIC_SEQ_CST);
+      __atomic_add_fetch(&mem[1], 1, __ATOMIC_SEQ_CST);
     else if (rc != 0)
       return 1;
-    volatile uint64_t *c = a.counter;
+    volatile uint64_t *c = &mem[0];
     *c = *c + 1;
     if (mproc_lock_release(&a.lock) != 0) return 2;
   }
   return 0;
 }
+MPROC_TARGET(increment_counting_deaths);
 
-TEST(Lock, SurvivesHoldersKilledAtRandomInstants) {
+TEST_P(Lock, SurvivesHoldersKilledAtRandomInstants) {
   SharedMem<uint64_t> mem(2);
   KillLoopArgs a;
   ASSERT_EQ(mproc_lock_create(&a.lock), 0);
-  a.counter = &mem[0];
-  a.owner_dead_seen = &mem[1];
+  a.mem = mem.ref();
   a.rounds = 20000;
   srand(12345);
   for (int round = 0; round < 20; round++) {
@@ -294,6 +310,7 @@ int rlock_from_other_process(const void *arg, size_t) {
   if (mproc_rlock_release(&a.rlock) != MPROC_ENOTOWNER) return 3;
   return 0;
 }
+MPROC_TARGET(rlock_from_other_process);
 
 int hold_rlock_twice_until_killed(const void *arg, size_t) {
   LockArgs a;
@@ -304,8 +321,9 @@ int hold_rlock_twice_until_killed(const void *arg, size_t) {
   for (int i = 0; i < 600; i++) usleep(100000);
   return 0;
 }
+MPROC_TARGET(hold_rlock_twice_until_killed);
 
-TEST(RLock, RecursionOwnershipAndOwnerDeath) {
+TEST_P(RLock, RecursionOwnershipAndOwnerDeath) {
   LockArgs a;
   ASSERT_EQ(mproc_rlock_create(&a.rlock), 0);
   ASSERT_EQ(mproc_event_create(&a.held), 0);
@@ -366,34 +384,36 @@ TEST(Semaphore, CountsBoundsAndTimeouts) {
 
 struct SemArgs {
   mproc_semaphore_t sem;
-  int *inside;   // how many are inside now (shared)
-  int *highest;  // the most ever inside at once (shared)
+  SharedRef mem;  // [0] how many are inside now, [1] the most ever at once
 };
 
 int use_semaphore(const void *arg, size_t) {
   SemArgs a;
   memcpy(&a, arg, sizeof a);
+  int *mem = attach<int>(a.mem);
+  if (!mem) return 3;
+  int *inside = &mem[0], *highest = &mem[1];
   for (int i = 0; i < 200; i++) {
     if (mproc_semaphore_acquire(&a.sem, MPROC_INFINITE) != 0) return 1;
-    int now = __atomic_add_fetch(a.inside, 1, __ATOMIC_SEQ_CST);
-    int hi = __atomic_load_n(a.highest, __ATOMIC_SEQ_CST);
+    int now = __atomic_add_fetch(inside, 1, __ATOMIC_SEQ_CST);
+    int hi = __atomic_load_n(highest, __ATOMIC_SEQ_CST);
     while (now > hi &&
-           !__atomic_compare_exchange_n(a.highest, &hi, now, false,
+           !__atomic_compare_exchange_n(highest, &hi, now, false,
                                         __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
     }
     if (i % 16 == 0) usleep(100);
-    __atomic_sub_fetch(a.inside, 1, __ATOMIC_SEQ_CST);
+    __atomic_sub_fetch(inside, 1, __ATOMIC_SEQ_CST);
     if (mproc_semaphore_release(&a.sem) != 0) return 2;
   }
   return 0;
 }
+MPROC_TARGET(use_semaphore);
 
-TEST(Semaphore, BoundsConcurrencyAcrossProcesses) {
+TEST_P(SemaphoreProcs, BoundsConcurrencyAcrossProcesses) {
   SharedMem<int> mem(2);
   SemArgs a;
   ASSERT_EQ(mproc_semaphore_create(&a.sem, 2, 2), 0);
-  a.inside = &mem[0];
-  a.highest = &mem[1];
+  a.mem = mem.ref();
   std::vector<std::unique_ptr<Child>> kids;
   for (int i = 0; i < 5; i++) kids.emplace_back(new Child(use_semaphore, &a, sizeof a));
   for (auto &k : kids) EXPECT_EQ(k->finish(), 0);
@@ -421,8 +441,9 @@ int wait_then_reply(const void *arg, size_t) {
   if (mproc_event_is_set(&a.go, &set) != 0 || !set) return 3;
   return mproc_event_set(&a.reply) == 0 ? 0 : 4;
 }
+MPROC_TARGET(wait_then_reply);
 
-TEST(Event, SetWakesWaitersInOtherProcesses) {
+TEST_P(Event, SetWakesWaitersInOtherProcesses) {
   EventArgs a;
   ASSERT_EQ(mproc_event_create(&a.go), 0);
   ASSERT_EQ(mproc_event_create(&a.reply), 0);
@@ -441,26 +462,32 @@ TEST(Event, SetWakesWaitersInOtherProcesses) {
   EXPECT_EQ(mproc_event_destroy(&a.reply), 0);
 }
 
-TEST(Event, DestroyWakesSleepersWithBadHandle) {
+struct Both {
+  mproc_event_t ev;
+  mproc_semaphore_t sem;
+};
+
+int event_sleeper(const void *arg, size_t) {
+  Both b;
+  memcpy(&b, arg, sizeof b);
+  return mproc_event_wait(&b.ev, 30000) == MPROC_EBADHANDLE ? 0 : 1;
+}
+MPROC_TARGET(event_sleeper);
+
+int semaphore_sleeper(const void *arg, size_t) {
+  Both b;
+  memcpy(&b, arg, sizeof b);
+  return mproc_semaphore_acquire(&b.sem, 30000) == MPROC_EBADHANDLE ? 0 : 1;
+}
+MPROC_TARGET(semaphore_sleeper);
+
+TEST_P(Event, DestroyWakesSleepersWithBadHandle) {
   mproc_event_t ev;
   mproc_semaphore_t sem;
   ASSERT_EQ(mproc_event_create(&ev), 0);
   ASSERT_EQ(mproc_semaphore_create(&sem, 0, 0), 0);
   // Sleepers in another process, which keeps its own mapping.
-  struct Both {
-    mproc_event_t ev;
-    mproc_semaphore_t sem;
-  } both = {ev, sem};
-  auto event_sleeper = [](const void *arg, size_t) -> int {
-    Both b;
-    memcpy(&b, arg, sizeof b);
-    return mproc_event_wait(&b.ev, 30000) == MPROC_EBADHANDLE ? 0 : 1;
-  };
-  auto semaphore_sleeper = [](const void *arg, size_t) -> int {
-    Both b;
-    memcpy(&b, arg, sizeof b);
-    return mproc_semaphore_acquire(&b.sem, 30000) == MPROC_EBADHANDLE ? 0 : 1;
-  };
+  Both both = {ev, sem};
   Child c1(event_sleeper, &both, sizeof both);
   Child c2(semaphore_sleeper, &both, sizeof both);
   usleep(50000);
@@ -633,5 +660,14 @@ TEST(SharedHandles, WorkInSpawnChildrenAndTheirDeathIsSeen) {
   EXPECT_EQ(mproc_event_destroy(&a.event), 0);
   EXPECT_EQ(mproc_queue_destroy(&a.queue), 0);
 }
+
+#define MPROC_INSTANTIATE(suite)                                               \
+  INSTANTIATE_TEST_SUITE_P(Methods, suite,                                     \
+                           ::testing::ValuesIn(shared_testing::kMethods),      \
+                           shared_testing::method_name)
+MPROC_INSTANTIATE(Lock);
+MPROC_INSTANTIATE(RLock);
+MPROC_INSTANTIATE(SemaphoreProcs);
+MPROC_INSTANTIATE(Event);
 
 }  // namespace

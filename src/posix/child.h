@@ -58,6 +58,11 @@ int mproc__posix_forkserver_start(const mproc__child_spec_t *spec,
                                   mproc__child_t *c);
 void mproc__posix_forkserver_after_fork_child(void);
 
+/* Take a pipe end this process was handed as a spawned child into the
+ * pipes src/posix/pipe.c keeps: close-on-exec, and closed in fork
+ * children. */
+void mproc__posix_pipe_adopt(int fd);
+
 /* The path that runs this executable again. */
 int mproc__posix_exe_path(char *buf, size_t size);
 

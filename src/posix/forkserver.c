@@ -4,7 +4,9 @@
  * that has done nothing but start, so forking it is safe whatever threads
  * the parent runs. Each request is the spawn bootstrap message (same
  * format, same cookie rule) plus, passed as descriptors, one end of a
- * per-child socket and the parent's death pipe for a daemon. The server
+ * per-child socket, the parent's death pipe for a daemon and the pipe ends
+ * the child is handed (the message names each by its place among the
+ * descriptors, since the server receives them under other numbers). The server
  * forks the child, answers with its pid on that socket, reaps it when it
  * ends and writes its exit code there; EOF follows. The parent's reaper
  * reads that socket as it reads a status pipe, and never calls waitpid()
@@ -34,6 +36,8 @@
 #include "targets.h"
 
 #define FORKSERVER_FLAG "--mproc-forkserver="
+/* The per-child socket, the death pipe and the handed ends. */
+#define REQUEST_FDS_MAX (2 + MPROC__CHILD_HANDLES_MAX)
 
 extern char **environ;
 
@@ -75,7 +79,7 @@ static int send_with_fds(int fd, const void *buf, size_t n, const int *fds,
   struct iovec iov;
   union {
     struct cmsghdr align;
-    char buf[CMSG_SPACE(2 * sizeof(int))];
+    char buf[CMSG_SPACE(REQUEST_FDS_MAX * sizeof(int))];
   } control;
   struct cmsghdr *cmsg;
   ssize_t put;
@@ -175,9 +179,9 @@ fail:
 static int send_request(const mproc__child_spec_t *spec, int conn, int death_fd) {
   unsigned char prefix[MPROC__BOOT_PREFIX_MAX];
   mproc__boot_t b;
-  int fds[2];
-  size_t len;
-  int attempt, r = 0;
+  int fds[REQUEST_FDS_MAX];
+  size_t len, i;
+  int attempt, nfds, r = 0;
 
   for (attempt = 0; attempt < 2; attempt++) {
     if (S.ctl < 0 && (r = start_server()) != 0) return r;
@@ -186,15 +190,25 @@ static int send_request(const mproc__child_spec_t *spec, int conn, int death_fd)
     b.flags = spec->daemon ? MPROC__BOOT_DAEMON : 0;
     b.parent_pid = getpid();
     b.status_channel = -1;
-    b.death_channel = death_fd >= 0 ? 1 : -1; /* 1: the second descriptor */
+    /* Channels are places among the descriptors sent: 0 is conn. */
+    fds[0] = conn;
+    nfds = 1;
+    b.death_channel = -1;
+    if (death_fd >= 0) {
+      b.death_channel = nfds;
+      fds[nfds++] = death_fd;
+    }
+    for (i = 0; i < spec->nhandles; i++) {
+      b.handles[i] = nfds;
+      fds[nfds++] = (int)spec->handles[i];
+    }
+    b.nhandles = (uint32_t)spec->nhandles;
     snprintf(b.name, sizeof b.name, "%s", spec->name);
     snprintf(b.identity, sizeof b.identity, "%s", spec->identity);
     snprintf(b.target, sizeof b.target, "%s", spec->target_name);
     b.arg_size = spec->arg_size;
     if ((r = mproc__boot_encode(&b, prefix, &len)) != 0) return r;
-    fds[0] = conn;
-    fds[1] = death_fd;
-    r = send_with_fds(S.ctl, prefix, len, fds, death_fd >= 0 ? 2 : 1);
+    r = send_with_fds(S.ctl, prefix, len, fds, nfds);
     if (r == 0 && spec->arg_size > 0)
       r = send_all(S.ctl, spec->arg, spec->arg_size);
     if (r == 0) return 0;
@@ -283,7 +297,7 @@ typedef struct {
   int fd;
   unsigned char head[MPROC__BOOT_HEADER_SIZE];
   size_t head_len, head_used;
-  int fds[2];
+  int fds[REQUEST_FDS_MAX];
   int nfds;
 } request_reader_t;
 
@@ -292,7 +306,7 @@ static int recv_head(request_reader_t *rr) {
   struct iovec iov;
   union {
     struct cmsghdr align;
-    char buf[CMSG_SPACE(2 * sizeof(int))];
+    char buf[CMSG_SPACE(REQUEST_FDS_MAX * sizeof(int))];
   } control;
   struct cmsghdr *cmsg;
   ssize_t got;
@@ -311,7 +325,7 @@ static int recv_head(request_reader_t *rr) {
   for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
     if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
       size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      if (n > 2) n = 2;
+      if (n > REQUEST_FDS_MAX) n = REQUEST_FDS_MAX;
       memcpy(rr->fds, CMSG_DATA(cmsg), n * sizeof(int));
       rr->nfds = (int)n;
     }
@@ -353,10 +367,17 @@ static void report_exits(void) {
   }
 }
 
-/* Close every descriptor from 3 up except keep. The server holds few, so
- * the list of open ones (/dev/fd) is walked rather than every number up to
- * a limit that may be a million. */
-static void close_all_but(int keep) {
+static int is_kept(int fd, const int *keep, int nkeep) {
+  int i;
+  for (i = 0; i < nkeep; i++)
+    if (keep[i] == fd) return 1;
+  return 0;
+}
+
+/* Close every descriptor from 3 up except those in keep. The server holds
+ * few, so the list of open ones (/dev/fd) is walked rather than every
+ * number up to a limit that may be a million. */
+static void close_all_but(const int *keep, int nkeep) {
   int fds[256];
   int n = 0, i;
   DIR *d = opendir("/dev/fd");
@@ -364,8 +385,8 @@ static void close_all_but(int keep) {
     struct dirent *e;
     while ((e = readdir(d)) != NULL && n < (int)(sizeof fds / sizeof fds[0])) {
       int fd = atoi(e->d_name);
-      if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd > 2 && fd != keep &&
-          fd != dirfd(d))
+      if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd > 2 &&
+          !is_kept(fd, keep, nkeep) && fd != dirfd(d))
         fds[n++] = fd;
     }
     closedir(d);
@@ -373,7 +394,7 @@ static void close_all_but(int keep) {
     return;
   }
   for (i = 3; i < 1024; i++)
-    if (i != keep) close(i);
+    if (!is_kept(i, keep, nkeep)) close(i);
 }
 
 static void serve_one(int ctl, const unsigned char *cookie) {
@@ -381,24 +402,30 @@ static void serve_one(int ctl, const unsigned char *cookie) {
   mproc__boot_t boot;
   mproc__child_spec_t spec;
   const char *why = NULL;
-  int conn, death_fd;
+  int conn, death_fd = -1, keep[1 + MPROC__CHILD_HANDLES_MAX], nkeep = 0;
   pid_t pid;
-  size_t i;
+  int i;
 
   memset(&rr, 0, sizeof rr);
   rr.fd = ctl;
-  rr.fds[0] = rr.fds[1] = -1;
+  for (i = 0; i < REQUEST_FDS_MAX; i++) rr.fds[i] = -1;
   if (recv_head(&rr) != 0) _exit(0); /* the parent is gone */
   conn = rr.fds[0];
-  death_fd = rr.fds[1];
   if (conn < 0 || mproc__boot_decode(read_request, &rr, &boot, &why) != 0 ||
-      !mproc__boot_same_cookie(cookie, boot.cookie)) {
+      !mproc__boot_same_cookie(cookie, boot.cookie) ||
+      boot.death_channel >= rr.nfds || boot.death_channel == 0) {
     /* Only our parent writes here; a malformed request means the stream
      * is lost: stop serving. */
     _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
   }
-  fcntl(conn, F_SETFD, FD_CLOEXEC);
-  if (death_fd >= 0) fcntl(death_fd, F_SETFD, FD_CLOEXEC);
+  /* The message names descriptors by their place among those received. */
+  if (boot.death_channel > 0) death_fd = rr.fds[boot.death_channel];
+  for (i = 0; i < (int)boot.nhandles; i++) {
+    if (boot.handles[i] <= 0 || boot.handles[i] >= rr.nfds)
+      _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
+    boot.handles[i] = rr.fds[boot.handles[i]];
+  }
+  for (i = 0; i < rr.nfds; i++) fcntl(rr.fds[i], F_SETFD, FD_CLOEXEC);
   memset(&spec, 0, sizeof spec);
   spec.target = mproc__target_lookup(boot.target);
   if (!spec.target) {
@@ -423,9 +450,15 @@ static void serve_one(int ctl, const unsigned char *cookie) {
     sigaction(SIGCHLD, &dfl, NULL);
     sigaction(SIGPIPE, &dfl, NULL);
     /* Nothing of the server's goes to the child: neither its sockets nor
-     * its own status pipe; only the death pipe it was given. */
-    close_all_but(death_fd);
-    (void)i;
+     * its own status pipe; only the death pipe and the pipe ends it was
+     * given. */
+    if (death_fd >= 0) keep[nkeep++] = death_fd;
+    for (i = 0; i < (int)boot.nhandles; i++) {
+      keep[nkeep++] = (int)boot.handles[i];
+      spec.handles[i] = (mproc__pipe_t)boot.handles[i];
+    }
+    spec.nhandles = boot.nhandles;
+    close_all_but(keep, nkeep);
     spec.arg = boot.arg;
     spec.arg_size = (size_t)boot.arg_size;
     spec.name = boot.name;
@@ -450,7 +483,9 @@ static void serve_one(int ctl, const unsigned char *cookie) {
 
 done:
   if (conn >= 0) close(conn);
-  if (death_fd >= 0) close(death_fd);
+  /* The child has its copies: the handed pipe ends must have exactly one
+   * holder for their end of file to mean its death. */
+  for (i = 1; i < rr.nfds; i++) close(rr.fds[i]);
   mproc__boot_free(&boot);
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "mproc_config.h"
 #include "platform.h"
 
@@ -117,6 +118,20 @@ int mproc__pipe_create(mproc__pipe_t *read_end, mproc__pipe_t *write_end) {
 finish:
   pthread_mutex_unlock(&P.lock);
   return r;
+}
+
+void mproc__posix_pipe_adopt(int fd) {
+  if (fd < 0)
+    return;
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  pthread_mutex_lock(&P.lock);
+  if (!P.atfork_registered &&
+      pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0)
+    P.atfork_registered = 1;
+  /* Without memory it is not recorded: a fork child would keep a copy,
+   * which costs only the early notice of this process's death. */
+  (void)record(fd);
+  pthread_mutex_unlock(&P.lock);
 }
 
 void mproc__pipe_close(mproc__pipe_t *end) {

@@ -89,6 +89,9 @@ static int fill_boot(const mproc__child_spec_t *spec, int status_fd,
   snprintf(b->identity, sizeof b->identity, "%s", spec->identity);
   snprintf(b->target, sizeof b->target, "%s", spec->target_name);
   b->arg_size = spec->arg_size;
+  /* Inherited under the same numbers (see start_process). */
+  for (b->nhandles = 0; b->nhandles < spec->nhandles; b->nhandles++)
+    b->handles[b->nhandles] = (int64_t)spec->handles[b->nhandles];
   return 0;
 }
 
@@ -131,7 +134,8 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   size_t len;
   pid_t pid;
   int32_t answer = 0;
-  int inherit[3];
+  int inherit[3 + MPROC__CHILD_HANDLES_MAX];
+  size_t i;
   int r;
 
   memset(&b, 0, sizeof b);
@@ -157,7 +161,10 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   inherit[0] = boot[1];
   inherit[1] = status_pipe[1];
   inherit[2] = death_fd;
-  if ((r = start_process(spec, exe, flag, inherit, 3, &pid)) != 0) goto fail;
+  for (i = 0; i < spec->nhandles; i++) inherit[3 + i] = (int)spec->handles[i];
+  if ((r = start_process(spec, exe, flag, inherit, 3 + (int)spec->nhandles,
+                         &pid)) != 0)
+    goto fail;
   close_fd(&boot[1]);
   close_fd(&status_pipe[1]);
 

@@ -156,6 +156,13 @@ void mproc__os_child_run_spawned(const struct mproc__boot *boot,
    * them again. */
   if (status_fd >= 0) fcntl(status_fd, F_SETFD, FD_CLOEXEC);
   if (death_fd >= 0) fcntl(death_fd, F_SETFD, FD_CLOEXEC);
+  {
+    size_t i;
+    /* The handed pipe ends join this process's own, which its fork
+     * children close (src/posix/pipe.c): each stays with one process. */
+    for (i = 0; i < spec->nhandles; i++)
+      mproc__posix_pipe_adopt((int)spec->handles[i]);
+  }
   mproc__posix_run_child(spec, status_fd, (pid_t)boot->parent_pid,
                          (boot->flags & MPROC__BOOT_PDEATHSIG) != 0, death_fd);
 }
@@ -204,6 +211,11 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
   }
   death_fd = death_pipe[0];
 
+  /* The handed pipe ends survive the atfork handler that closes every
+   * other pool pipe in the child. */
+  mproc__pipe_keep_in_child(
+      spec->nhandles > 0 ? spec->handles[0] : MPROC__PIPE_INVALID,
+      spec->nhandles > 1 ? spec->handles[1] : MPROC__PIPE_INVALID);
   pid = fork();
   if (pid == 0) {
     /* The atfork handler has already closed what belongs to the parent. */
@@ -211,6 +223,7 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
     mproc__posix_run_child(spec, status_pipe[1], parent, use_pdeathsig,
                            death_fd);
   }
+  mproc__pipe_keep_in_child(MPROC__PIPE_INVALID, MPROC__PIPE_INVALID);
   if (pid < 0) {
     r = mproc__os_translate(errno);
     mproc__reaper_unlock();
