@@ -436,8 +436,14 @@ TEST_P(ProcessMethod, NoZombiesFromUnjoinedChildren) {
   int zombies = 0;
   for (;;) {
     // A pid still present is either a zombie or (briefly) still exiting.
+    // Only a process whose parent is us (or our fork server, a child of
+    // ours) counts: other tests' processes may reuse a reaped pid.
     zombies = 0;
-    for (pid_t pid : pids) zombies += proc_state(pid) != 0;
+    for (pid_t pid : pids) {
+      pid_t pp = mproc_test::proc_ppid(pid);
+      zombies += proc_state(pid) != 0 &&
+                 (pp == getpid() || (pp > 1 && mproc_test::proc_ppid(pp) == getpid()));
+    }
     if (zombies == 0) break;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
