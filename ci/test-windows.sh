@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Cross-builds mproc for 64-bit Windows with MinGW-w64 and runs its tests
+# under Wine (see "Portability facts" in the design notes for what Wine
+# does differently). Not part of ci/test.sh.
+#
+#   ci/test-windows.sh          build in build/ci-windows, run every test
+#
+# Wine runs in a private prefix inside the build directory, with one
+# wineserver kept alive for the whole run and stopped at the end.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/ci/install-deps.sh"
+
+missing=()
+command -v x86_64-w64-mingw32-g++-posix >/dev/null 2>&1 ||
+  missing+=(g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix)
+command -v wine >/dev/null 2>&1 || missing+=(wine wine64)
+command -v wineserver >/dev/null 2>&1 || missing+=(wine64)
+[ -f /usr/src/googletest/CMakeLists.txt ] || missing+=(googletest)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q "${missing[@]}"
+fi
+
+build="$root/build/ci-windows"
+jobs=$(nproc 2>/dev/null || echo 2)
+[ "$jobs" -le 2 ] || jobs=2
+
+echo "=== windows: configure and build (MinGW-w64)"
+cmake -S "$root" -B "$build" -G Ninja \
+  -DCMAKE_TOOLCHAIN_FILE="$root/cmake/mingw-w64.cmake" \
+  -DMPROC_WERROR=ON >/dev/null
+cmake --build "$build" -j "$jobs"
+
+export WINEPREFIX="$build/wineprefix"
+export WINEDEBUG=-all
+# No Mono or Gecko: the tests are console programs, and their installers
+# would ask questions.
+export WINEDLLOVERRIDES="mscoree,mshtml="
+unset DISPLAY
+
+echo "=== windows: Wine prefix and server"
+# The server first (a leftover one of this prefix is stopped), so that
+# wineboot and every test use this one persistent server.
+mkdir -p "$WINEPREFIX"
+wineserver -k 2>/dev/null || true
+wineserver -p
+trap 'wineserver -k 2>/dev/null || true' EXIT
+# The first program of a server session starts Wine's services (explorer,
+# services.exe, ...), which inherit its stdout and stderr and live as long
+# as the server: started by a test, they would hold CTest's output pipe open
+# and the test would time out. wineboot starts them with no output to hold.
+if [ ! -f "$WINEPREFIX/system.reg" ]; then
+  wine wineboot -i >/dev/null 2>&1 </dev/null
+else
+  wine wineboot >/dev/null 2>&1 </dev/null
+fi
+
+echo "=== windows: test (under Wine)"
+(cd "$build" && ctest --output-on-failure -j "$jobs")

@@ -1,0 +1,339 @@
+/*
+ * The spawn start method on Windows, the only one: CreateProcessW of this
+ * executable with the bootstrap flag, then the bootstrap message on a
+ * duplex pipe the child inherits. The protocol is common code
+ * (src/bootstrap.c); this file moves bytes and handles.
+ *
+ * The child is created suspended, put into the daemon job when it is a
+ * daemon, and only then resumed, so it never runs outside the job. It
+ * inherits exactly the handles named in PROC_THREAD_ATTRIBUTE_HANDLE_LIST:
+ * its end of the bootstrap pipe and copies of this process's three standard
+ * handles (so that its output goes where this process's goes, as on POSIX);
+ * no other inheritable handle of this process reaches it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "bootstrap.h"
+#include "child.h"
+
+/* A growing wide-character string for the command line. */
+typedef struct wbuf {
+  wchar_t *data;
+  size_t len, cap;
+  int failed;
+} wbuf_t;
+
+static void wbuf_put(wbuf_t *b, const wchar_t *s, size_t n) {
+  if (b->failed) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    wchar_t *bigger;
+    while (cap < b->len + n + 1) cap *= 2;
+    bigger = realloc(b->data, cap * sizeof *bigger);
+    if (!bigger) {
+      b->failed = 1;
+      return;
+    }
+    b->data = bigger;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, s, n * sizeof *s);
+  b->len += n;
+  b->data[b->len] = 0;
+}
+
+static void wbuf_repeat(wbuf_t *b, wchar_t c, size_t n) {
+  while (n-- > 0) wbuf_put(b, &c, 1);
+}
+
+/* Append one argument quoted so that the C runtime's parser (and
+ * CommandLineToArgvW) gives it back unchanged: backslashes are literal
+ * except before a quote, where they must be doubled. */
+static void append_arg(wbuf_t *b, const wchar_t *arg) {
+  const wchar_t *p;
+  if (b->len > 0) wbuf_put(b, L" ", 1);
+  if (arg[0] != 0 && wcspbrk(arg, L" \t\n\v\"") == NULL) {
+    wbuf_put(b, arg, wcslen(arg));
+    return;
+  }
+  wbuf_put(b, L"\"", 1);
+  for (p = arg;; p++) {
+    size_t slashes = 0;
+    while (*p == L'\\') {
+      p++;
+      slashes++;
+    }
+    if (*p == 0) {
+      wbuf_repeat(b, L'\\', slashes * 2);
+      break;
+    }
+    if (*p == L'"') {
+      wbuf_repeat(b, L'\\', slashes * 2 + 1);
+      wbuf_put(b, p, 1);
+    } else {
+      wbuf_repeat(b, L'\\', slashes);
+      wbuf_put(b, p, 1);
+    }
+  }
+  wbuf_put(b, L"\"", 1);
+}
+
+/* main()'s argv is in the ANSI code page; so is what it gives back. */
+static int append_narrow_arg(wbuf_t *b, const char *arg) {
+  int n = MultiByteToWideChar(CP_ACP, 0, arg, -1, NULL, 0);
+  wchar_t *wide;
+  if (n <= 0) return mproc__os_translate((int)GetLastError());
+  wide = malloc((size_t)n * sizeof *wide);
+  if (!wide) return MPROC_ENOMEM;
+  MultiByteToWideChar(CP_ACP, 0, arg, -1, wide, n);
+  append_arg(b, wide);
+  free(wide);
+  return b->failed ? MPROC_ENOMEM : 0;
+}
+
+/* The full path of this executable; *path is malloc'd. */
+static int exe_path(wchar_t **path) {
+  DWORD cap = MAX_PATH;
+  for (;;) {
+    wchar_t *buf = malloc(cap * sizeof *buf);
+    DWORD n;
+    if (!buf) return MPROC_ENOMEM;
+    n = GetModuleFileNameW(NULL, buf, cap);
+    if (n == 0) {
+      free(buf);
+      return mproc__os_translate((int)GetLastError());
+    }
+    if (n < cap) {
+      *path = buf;
+      return 0;
+    }
+    free(buf);
+    if (cap >= 32768) return mproc__os_fail(ERROR_INSUFFICIENT_BUFFER);
+    cap *= 2;
+  }
+}
+
+/*
+ * A duplex pipe: this process keeps the server end (not inheritable), the
+ * child gets the client end (inheritable, named in the handle list). An
+ * anonymous pipe goes one way only; the bootstrap needs an answer back.
+ * The name is unique and single-instance, so nothing else can hold it.
+ */
+static int boot_pipe(HANDLE *server, HANDLE *client) {
+  static volatile LONG counter;
+  SECURITY_ATTRIBUTES inherit;
+  unsigned char nonce[8];
+  wchar_t name[128];
+  int r = mproc__os_random(nonce, sizeof nonce);
+  if (r != 0) return r;
+  swprintf(name, sizeof name / sizeof name[0],
+           L"\\\\.\\pipe\\mproc-boot-%lu-%ld-%02x%02x%02x%02x%02x%02x%02x%02x",
+           (unsigned long)GetCurrentProcessId(),
+           (long)InterlockedIncrement(&counter), nonce[0], nonce[1], nonce[2],
+           nonce[3], nonce[4], nonce[5], nonce[6], nonce[7]);
+  *server = CreateNamedPipeW(
+      name, PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
+      PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
+          PIPE_REJECT_REMOTE_CLIENTS,
+      1, 65536, 65536, 0, NULL);
+  if (*server == INVALID_HANDLE_VALUE) {
+    *server = NULL;
+    return mproc__os_translate((int)GetLastError());
+  }
+  inherit.nLength = sizeof inherit;
+  inherit.lpSecurityDescriptor = NULL;
+  inherit.bInheritHandle = TRUE;
+  *client = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, &inherit,
+                        OPEN_EXISTING, 0, NULL);
+  if (*client == INVALID_HANDLE_VALUE) {
+    r = mproc__os_translate((int)GetLastError());
+    *client = NULL;
+    CloseHandle(*server);
+    *server = NULL;
+  }
+  return r;
+}
+
+/* An inheritable copy of a standard handle, or NULL when there is none
+ * (a GUI program, or a closed stream): the child then has none either. */
+static HANDLE inheritable_std(DWORD which) {
+  HANDLE h = GetStdHandle(which), copy = NULL;
+  if (h == NULL || h == INVALID_HANDLE_VALUE) return NULL;
+  if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &copy, 0,
+                       TRUE, DUPLICATE_SAME_ACCESS))
+    return NULL;
+  return copy;
+}
+
+static int fill_boot(const mproc__child_spec_t *spec, mproc__boot_t *b) {
+  int r = mproc__os_random(b->cookie, sizeof b->cookie);
+  if (r != 0) return r;
+  if (strlen(spec->target_name) > MPROC__BOOT_TARGET_MAX ||
+      strlen(spec->identity) > MPROC__BOOT_IDENTITY_MAX)
+    return MPROC_EINVAL;
+  b->flags = spec->daemon ? MPROC__BOOT_DAEMON : 0;
+  b->parent_pid = (int64_t)GetCurrentProcessId();
+  /* Windows needs neither: the process handle tells the exit code, and
+   * the job tells the daemon of its parent's death. */
+  b->status_channel = -1;
+  b->death_channel = -1;
+  snprintf(b->name, sizeof b->name, "%s", spec->name);
+  snprintf(b->identity, sizeof b->identity, "%s", spec->identity);
+  snprintf(b->target, sizeof b->target, "%s", spec->target_name);
+  b->arg_size = spec->arg_size;
+  return 0;
+}
+
+static int build_command_line(const mproc__child_spec_t *spec,
+                              const wchar_t *exe, const char *flag,
+                              wchar_t **out) {
+  wbuf_t b = {NULL, 0, 0, 0};
+  int i, r = 0;
+  append_arg(&b, exe);
+  r = append_narrow_arg(&b, flag);
+  for (i = 0; r == 0 && i < spec->argc; i++)
+    r = append_narrow_arg(&b, spec->argv[i]);
+  /* CreateProcessW's limit, the terminating NUL included. */
+  if (r == 0 && b.len >= 32767) r = MPROC_ERANGE;
+  if (r != 0) {
+    free(b.data);
+    return r;
+  }
+  *out = b.data;
+  return 0;
+}
+
+/* CreateProcessW, suspended, inheriting exactly handles[0..n). */
+static int create_suspended(wchar_t *exe, wchar_t *cmdline, HANDLE *handles,
+                            DWORD n, HANDLE std_in, HANDLE std_out,
+                            HANDLE std_err, DWORD extra_flags,
+                            PROCESS_INFORMATION *pi) {
+  STARTUPINFOEXW si;
+  SIZE_T size = 0;
+  DWORD flags = CREATE_SUSPENDED | EXTENDED_STARTUPINFO_PRESENT | extra_flags;
+  int r = 0;
+
+  ZeroMemory(&si, sizeof si);
+  si.StartupInfo.cb = sizeof si;
+  si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+  si.StartupInfo.hStdInput = std_in;
+  si.StartupInfo.hStdOutput = std_out;
+  si.StartupInfo.hStdError = std_err;
+  InitializeProcThreadAttributeList(NULL, 1, 0, &size);
+  si.lpAttributeList = malloc(size);
+  if (!si.lpAttributeList) return MPROC_ENOMEM;
+  if (!InitializeProcThreadAttributeList(si.lpAttributeList, 1, 0, &size)) {
+    r = mproc__os_translate((int)GetLastError());
+    free(si.lpAttributeList);
+    return r;
+  }
+  if (!UpdateProcThreadAttribute(si.lpAttributeList, 0,
+                                 PROC_THREAD_ATTRIBUTE_HANDLE_LIST, handles,
+                                 n * sizeof *handles, NULL, NULL)) {
+    r = mproc__os_translate((int)GetLastError());
+    goto finish;
+  }
+  if (!CreateProcessW(exe, cmdline, NULL, NULL, TRUE, flags, NULL, NULL,
+                      &si.StartupInfo, pi))
+    r = mproc__os_translate((int)GetLastError());
+
+finish:
+  DeleteProcThreadAttributeList(si.lpAttributeList);
+  free(si.lpAttributeList);
+  return r;
+}
+
+/* Start the process, in the daemon job if it is a daemon, and resume it. */
+static int start_process(const mproc__child_spec_t *spec, wchar_t *exe,
+                         wchar_t *cmdline, HANDLE client,
+                         PROCESS_INFORMATION *pi) {
+  HANDLE std[3], handles[4], job = NULL;
+  DWORD n = 0, extra = 0;
+  int i, r;
+
+  if (spec->daemon && (r = mproc__win32_daemon_job(&job)) != 0) return r;
+  std[0] = inheritable_std(STD_INPUT_HANDLE);
+  std[1] = inheritable_std(STD_OUTPUT_HANDLE);
+  std[2] = inheritable_std(STD_ERROR_HANDLE);
+  handles[n++] = client;
+  for (i = 0; i < 3; i++)
+    if (std[i]) handles[n++] = std[i];
+
+  if (!spec->daemon && mproc__win32_in_daemon_job) extra = CREATE_BREAKAWAY_FROM_JOB;
+  r = create_suspended(exe, cmdline, handles, n, std[0], std[1], std[2],
+                       extra, pi);
+  if (r == MPROC_EPERM && extra != 0) {
+    /* An enclosing job that forbids breaking away: stay in it. */
+    r = create_suspended(exe, cmdline, handles, n, std[0], std[1], std[2], 0,
+                         pi);
+  }
+  for (i = 0; i < 3; i++)
+    if (std[i]) CloseHandle(std[i]);
+  if (r != 0) return r;
+
+  if (job && !AssignProcessToJobObject(job, pi->hProcess)) {
+    /* A daemon outside the job would outlive us: it must not run. */
+    r = mproc__os_translate((int)GetLastError());
+    TerminateProcess(pi->hProcess, MPROC__EXIT_BOOTSTRAP_FAILED);
+    CloseHandle(pi->hThread);
+    CloseHandle(pi->hProcess);
+    return r;
+  }
+  ResumeThread(pi->hThread);
+  CloseHandle(pi->hThread);
+  return 0;
+}
+
+int mproc__win32_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
+  unsigned char prefix[MPROC__BOOT_PREFIX_MAX];
+  HANDLE server = NULL, client = NULL;
+  PROCESS_INFORMATION pi;
+  wchar_t *exe = NULL, *cmdline = NULL;
+  char flag[96];
+  mproc__boot_t b;
+  int32_t answer = 0;
+  size_t len;
+  int r;
+
+  memset(&b, 0, sizeof b);
+  if ((r = fill_boot(spec, &b)) != 0) goto finish;
+  if ((r = mproc__boot_encode(&b, prefix, &len)) != 0) goto finish;
+  if ((r = exe_path(&exe)) != 0) goto finish;
+  if ((r = boot_pipe(&server, &client)) != 0) goto finish;
+  /* An inherited handle has the same value in the child. */
+  mproc__boot_format_flag((int64_t)(intptr_t)client, b.cookie, flag,
+                          sizeof flag);
+  if ((r = build_command_line(spec, exe, flag, &cmdline)) != 0) goto finish;
+  if ((r = start_process(spec, exe, cmdline, client, &pi)) != 0) goto finish;
+  /* Only the child holds the client end now: its death breaks the pipe. */
+  CloseHandle(client);
+  client = NULL;
+  c->process = pi.hProcess;
+  c->pid = pi.dwProcessId;
+
+  r = mproc__os_channel_write((int64_t)(intptr_t)server, prefix, len);
+  if (r == 0 && spec->arg_size > 0)
+    r = mproc__os_channel_write((int64_t)(intptr_t)server, spec->arg,
+                                spec->arg_size);
+  /* The child answers once it has checked the message and found the
+   * target; end of file means it refused or died first. */
+  if (r == 0 && mproc__os_channel_read((int64_t)(intptr_t)server, &answer,
+                                       sizeof answer) != 0)
+    r = MPROC_ECLOSED;
+  if (r == 0) r = answer;
+  if (r != 0) {
+    /* The child ends on its own once its pipe breaks; nothing to reap. */
+    CloseHandle(c->process);
+    c->process = NULL;
+  }
+
+finish:
+  if (server) CloseHandle(server);
+  if (client) CloseHandle(client);
+  free(cmdline);
+  free(exe);
+  return r;
+}
