@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Uses mproc as a user's project would: installs it to a temporary prefix,
 # then builds and runs tests/consumer against it with find_package and with
-# pkg-config, and with mproc added as a subdirectory. Also moves the install
-# to another prefix first, to prove it relocatable.
+# pkg-config, and with mproc added as a subdirectory and through
+# FetchContent. The install is moved to another prefix first, to prove it
+# relocatable.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/ci/install-deps.sh" pkg-config
@@ -32,6 +33,7 @@ run() {
 run package -DCMAKE_PREFIX_PATH="$work/prefix"
 PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig:$work/prefix/lib64/pkgconfig" run pkgconfig
 run subdirectory -DMPROC_SOURCE_DIR="$root"
+run fetchcontent -DMPROC_SOURCE_DIR="$root"
 
 echo "=== consumer: exported symbols"
 lib=$(find "$work/prefix" -name 'libmproc.so.*' -type f | head -n 1)
@@ -41,4 +43,4 @@ if [ -n "$bad" ]; then
   echo "symbols exported without the mproc_ prefix:"; echo "$bad"; exit 1
 fi
 echo "$count symbols exported, all mproc_*"
-echo "consumer: 3 passed, 0 failed"
+echo "consumer: 4 passed, 0 failed"
