@@ -63,6 +63,11 @@ void mproc__posix_forkserver_after_fork_child(void);
  * children. */
 void mproc__posix_pipe_adopt(int fd);
 
+/* A close-on-exec AF_UNIX stream pair, and a send of all n bytes that
+ * never raises SIGPIPE (src/posix/spawn.c; the fork server uses both). */
+int mproc__posix_socketpair(int fds[2]);
+int mproc__posix_send_all(int fd, const void *buf, size_t n);
+
 /* The path that runs this executable again. */
 int mproc__posix_exe_path(char *buf, size_t size);
 

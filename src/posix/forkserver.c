@@ -52,26 +52,6 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-static int cloexec_socketpair(int fds[2]) {
-  int i;
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
-    return mproc__os_translate(errno);
-  for (i = 0; i < 2; i++) fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-  return 0;
-}
-
-static int send_all(int fd, const void *buf, size_t n) {
-  const unsigned char *p = buf;
-  while (n > 0) {
-    ssize_t put = send(fd, p, n, MSG_NOSIGNAL);
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return mproc__os_translate(errno);
-    p += put;
-    n -= (size_t)put;
-  }
-  return 0;
-}
-
 /* Send the first bytes of a request with descriptors attached. */
 static int send_with_fds(int fd, const void *buf, size_t n, const int *fds,
                          int nfds) {
@@ -100,7 +80,8 @@ static int send_with_fds(int fd, const void *buf, size_t n, const int *fds,
     put = sendmsg(fd, &msg, MSG_NOSIGNAL);
   } while (put < 0 && errno == EINTR);
   if (put < 0) return mproc__os_translate(errno);
-  return send_all(fd, (const unsigned char *)buf + put, n - (size_t)put);
+  return mproc__posix_send_all(fd, (const unsigned char *)buf + put,
+                               n - (size_t)put);
 }
 
 /* Start the server. Called with S.lock held. */
@@ -120,7 +101,7 @@ static int start_server(void) {
   c = calloc(1, sizeof *c);
   if (!c) return MPROC_ENOMEM;
   c->pidfd = -1;
-  if ((r = cloexec_socketpair(ctl)) != 0) goto fail;
+  if ((r = mproc__posix_socketpair(ctl)) != 0) goto fail;
   if (pipe(status_pipe) != 0) {
     r = mproc__os_translate(errno);
     goto fail;
@@ -210,7 +191,7 @@ static int send_request(const mproc__child_spec_t *spec, int conn, int death_fd)
     if ((r = mproc__boot_encode(&b, prefix, &len)) != 0) return r;
     r = send_with_fds(S.ctl, prefix, len, fds, nfds);
     if (r == 0 && spec->arg_size > 0)
-      r = send_all(S.ctl, spec->arg, spec->arg_size);
+      r = mproc__posix_send_all(S.ctl, spec->arg, spec->arg_size);
     if (r == 0) return 0;
     close_fd(&S.ctl); /* the server is gone or broken: start another */
   }
@@ -223,7 +204,7 @@ int mproc__posix_forkserver_start(const mproc__child_spec_t *spec,
   int64_t answer = 0;
   int r;
 
-  if ((r = cloexec_socketpair(conn)) != 0) goto fail;
+  if ((r = mproc__posix_socketpair(conn)) != 0) goto fail;
   if (spec->daemon) {
     mproc__reaper_lock();
     r = mproc__posix_death_fd(&death_fd);

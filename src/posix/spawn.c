@@ -43,7 +43,7 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-static int cloexec_socketpair(int fds[2]) {
+int mproc__posix_socketpair(int fds[2]) {
   int i;
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
     return mproc__os_translate(errno);
@@ -51,8 +51,8 @@ static int cloexec_socketpair(int fds[2]) {
   return 0;
 }
 
-/* Send on the bootstrap socket without SIGPIPE if the child is gone. */
-static int send_all(int fd, const void *buf, size_t n) {
+/* Send on a socket without SIGPIPE if the other side is gone. */
+int mproc__posix_send_all(int fd, const void *buf, size_t n) {
   const unsigned char *p = buf;
   while (n > 0) {
 #if defined(MSG_NOSIGNAL)
@@ -140,7 +140,7 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
 
   memset(&b, 0, sizeof b);
   if ((r = mproc__posix_exe_path(exe, sizeof exe)) != 0) goto fail;
-  if ((r = cloexec_socketpair(boot)) != 0) goto fail;
+  if ((r = mproc__posix_socketpair(boot)) != 0) goto fail;
   if (pipe(status_pipe) != 0) {
     r = mproc__os_translate(errno);
     goto fail;
@@ -180,8 +180,9 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   mproc__reaper_add(c);
   mproc__reaper_unlock();
 
-  r = send_all(boot[0], prefix, len);
-  if (r == 0 && spec->arg_size > 0) r = send_all(boot[0], spec->arg, spec->arg_size);
+  r = mproc__posix_send_all(boot[0], prefix, len);
+  if (r == 0 && spec->arg_size > 0)
+    r = mproc__posix_send_all(boot[0], spec->arg, spec->arg_size);
   /* The child answers once it has checked the message and found the
    * target; EOF means it refused or died first. */
   if (r == 0 && mproc__os_channel_read(boot[0], &answer, sizeof answer) != 0)
