@@ -32,7 +32,8 @@ static double bench_compare(const char *title, const char *subject_name,
                             void (*baseline)(int), int iters, int rounds) {
   double s[64], b[64], ms, mb, t;
   int i;
-  if (rounds > 64) rounds = 64;
+  if (rounds > 64)
+    rounds = 64;
   subject(iters / 10 + 1); /* warm up both */
   baseline(iters / 10 + 1);
   for (i = 0; i < rounds; i++) {

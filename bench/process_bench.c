@@ -40,7 +40,8 @@ static void raw_fork_wait(int n) {
   int i, status;
   for (i = 0; i < n; i++) {
     pid_t pid = fork();
-    if (pid == 0) _exit(0);
+    if (pid == 0)
+      _exit(0);
     if (pid < 0 || waitpid(pid, &status, 0) != pid) {
       fprintf(stderr, "fork/waitpid failed\n");
       exit(1);
@@ -71,12 +72,15 @@ int main(int argc, char **argv) {
   double ratio;
   /* The raw spawn baseline runs this program to exit at once, before
    * anything else, so both sides start the same executable. */
-  if (argc > 1 && strcmp(argv[1], "--exit-at-once") == 0) return 0;
+  if (argc > 1 && strcmp(argv[1], "--exit-at-once") == 0)
+    return 0;
   mproc_init(&argc, &argv);
   iters = argc > 1 ? atoi(argv[1]) : 200;
   rounds = argc > 2 ? atoi(argv[2]) : 9;
-  if (iters < 1) iters = 1;
-  if (rounds < 1) rounds = 1;
+  if (iters < 1)
+    iters = 1;
+  if (rounds < 1)
+    rounds = 1;
 
   method = MPROC_START_FORK;
   ratio = bench_compare("Process start+join (fork), child returns at once",

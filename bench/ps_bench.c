@@ -90,8 +90,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   bench_compare("mproc-ps beside ps (one run each, output to /dev/null)",
-                "mproc-ps", run_mproc_ps,
-                "ps -e -o pid,ppid,stat,rss,comm", run_ps, 10, rounds);
+                "mproc-ps", run_mproc_ps, "ps -e -o pid,ppid,stat,rss,comm",
+                run_ps, 10, rounds);
   bench_compare("mproc_proc_list(ALL) in-process beside a ps run",
                 "mproc_proc_list + free", list_in_process,
                 "ps -e -o pid,ppid,stat,rss,comm", run_ps, 10, rounds);

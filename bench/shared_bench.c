@@ -23,11 +23,14 @@ static void die(const char *what, int rc) {
   exit(1);
 }
 
-static mproc_process_t *start(mproc_target_fn fn, const void *arg, size_t size) {
+static mproc_process_t *start(mproc_target_fn fn, const void *arg,
+                              size_t size) {
   mproc_process_t *p;
   int rc = mproc_process_create(&p, fn, arg, size, NULL);
-  if (rc == 0) rc = mproc_process_start(p);
-  if (rc != 0) die("process start", rc);
+  if (rc == 0)
+    rc = mproc_process_start(p);
+  if (rc != 0)
+    die("process start", rc);
   return p;
 }
 
@@ -36,7 +39,8 @@ static void finish(mproc_process_t *p) {
   mproc_process_join(p, MPROC_INFINITE);
   mproc_process_exitcode(p, &code);
   mproc_process_free(p);
-  if (code != 0) die("child", code);
+  if (code != 0)
+    die("child", code);
 }
 
 /* Runs both sides `rounds` times, alternating; returns the medians of
@@ -45,7 +49,8 @@ static void compare(void (*a)(int), void (*b)(int), int iters, int rounds,
                     double *ma, double *mb) {
   double sa[ROUNDS_MAX], sb[ROUNDS_MAX], t;
   int i;
-  if (rounds > ROUNDS_MAX) rounds = ROUNDS_MAX;
+  if (rounds > ROUNDS_MAX)
+    rounds = ROUNDS_MAX;
   a(iters / 10 + 1);
   b(iters / 10 + 1);
   for (i = 0; i < rounds; i++) {
@@ -80,7 +85,8 @@ static int queue_producer(const void *arg, size_t size) {
   buf = calloc(1, s.size);
   for (i = 0; i < s.count; i++) {
     memcpy(buf, &i, sizeof i);
-    if (mproc_queue_put(&s.q, buf, s.size, MPROC_INFINITE) != 0) return 1;
+    if (mproc_queue_put(&s.q, buf, s.size, MPROC_INFINITE) != 0)
+      return 1;
   }
   free(buf);
   return 0;
@@ -94,7 +100,8 @@ static void queue_64(int n) {
   mproc_process_t *p = start(queue_producer, &s, sizeof s);
   for (i = 0; i < n; i++) {
     rc = mproc_queue_get_into(&small_q, buf, sizeof buf, &got, MPROC_INFINITE);
-    if (rc != 0) die("get", rc);
+    if (rc != 0)
+      die("get", rc);
   }
   finish(p);
 }
@@ -106,7 +113,8 @@ static int pipe_producer(const void *arg, size_t size) {
   (void)size;
   memcpy(&s, arg, sizeof s);
   for (i = 0; i < s.count; i++) {
-    if (write(s.fd, buf, sizeof buf) != (ssize_t)sizeof buf) return 1;
+    if (write(s.fd, buf, sizeof buf) != (ssize_t)sizeof buf)
+      return 1;
   }
   close(s.fd);
   return 0;
@@ -117,7 +125,8 @@ static void pipe_64(int n) {
   char buf[64];
   stream_t s;
   mproc_process_t *p;
-  if (pipe(fds) != 0) die("pipe", errno);
+  if (pipe(fds) != 0)
+    die("pipe", errno);
   s.fd = fds[1];
   s.count = n;
   p = start(pipe_producer, &s, sizeof s);
@@ -126,7 +135,8 @@ static void pipe_64(int n) {
     size_t have = 0;
     while (have < sizeof buf) {
       ssize_t r = read(fds[0], buf + have, sizeof buf - have);
-      if (r <= 0) die("read", errno);
+      if (r <= 0)
+        die("read", errno);
       have += (size_t)r;
     }
   }
@@ -147,7 +157,8 @@ static void queue_1m(int n) {
   mproc_process_t *p = start(queue_producer, &s, sizeof s);
   for (i = 0; i < n; i++) {
     rc = mproc_queue_get_into(&big_q, big_dst, MIB, &got, MPROC_INFINITE);
-    if (rc != 0) die("get 1 MiB", rc);
+    if (rc != 0)
+      die("get 1 MiB", rc);
   }
   finish(p);
 }
@@ -247,9 +258,12 @@ static void queue_4x4(int n) {
   stream_t s = {small_q, -1, n / 4, 64};
   mproc_process_t *p[8];
   int i;
-  for (i = 0; i < 4; i++) p[i] = start(queue_consumer, &s, sizeof s);
-  for (i = 4; i < 8; i++) p[i] = start(queue_producer, &s, sizeof s);
-  for (i = 0; i < 8; i++) finish(p[i]);
+  for (i = 0; i < 4; i++)
+    p[i] = start(queue_consumer, &s, sizeof s);
+  for (i = 4; i < 8; i++)
+    p[i] = start(queue_producer, &s, sizeof s);
+  for (i = 0; i < 8; i++)
+    finish(p[i]);
 }
 
 static void pipe_4x4(int n) {
@@ -259,7 +273,8 @@ static void pipe_4x4(int n) {
   mproc_process_t *p[4];
   (void)fds;
   for (i = 0; i < 4; i++) {
-    if (pipe(fds[i]) != 0) die("pipe", errno);
+    if (pipe(fds[i]) != 0)
+      die("pipe", errno);
     s.fd = fds[i][1];
     s.count = n / 4;
     p[i] = start(pipe_producer, &s, sizeof s);
@@ -272,7 +287,8 @@ static void pipe_4x4(int n) {
       size_t have = 0;
       while (have < sizeof buf) {
         ssize_t r = read(fds[i][0], buf + have, sizeof buf - have);
-        if (r <= 0) die("read", errno);
+        if (r <= 0)
+          die("read", errno);
         have += (size_t)r;
       }
     }
@@ -284,10 +300,11 @@ static void pipe_4x4(int n) {
 static void print_pair(const char *title, const char *a_name, double a,
                        const char *b_name, double b, const char *unit,
                        double per_op_units) {
-  printf("%s\n  %-40s %12.1f %s  (%.1f ns/op)\n  %-40s %12.1f %s  (%.1f ns/op)\n"
-         "  ratio mproc/baseline (time per op): %.2fx\n",
-         title, a_name, per_op_units / a, unit, a * 1e9, b_name,
-         per_op_units / b, unit, b * 1e9, a / b);
+  printf(
+      "%s\n  %-40s %12.1f %s  (%.1f ns/op)\n  %-40s %12.1f %s  (%.1f ns/op)\n"
+      "  ratio mproc/baseline (time per op): %.2fx\n",
+      title, a_name, per_op_units / a, unit, a * 1e9, b_name, per_op_units / b,
+      unit, b * 1e9, a / b);
 }
 
 int main(int argc, char **argv) {
@@ -296,12 +313,17 @@ int main(int argc, char **argv) {
   pthread_mutexattr_t at;
   mproc_init(&argc, &argv);
   (void)bench_compare; /* the shared harness's printer is for microseconds */
-  if (rounds < 1) rounds = 1;
+  if (rounds < 1)
+    rounds = 1;
 
-  if (mproc_queue_create(&small_q, NULL) != 0) die("queue", 0);
-  if (mproc_queue_create(&big_q, NULL) != 0) die("queue", 0);
-  if (mproc_lock_create(&lock) != 0) die("lock", 0);
-  robust = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mproc_queue_create(&small_q, NULL) != 0)
+    die("queue", 0);
+  if (mproc_queue_create(&big_q, NULL) != 0)
+    die("queue", 0);
+  if (mproc_lock_create(&lock) != 0)
+    die("lock", 0);
+  robust = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                -1, 0);
   shared_counter = (long *)((char *)robust + 2048);
   pthread_mutexattr_init(&at);
   pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);
@@ -314,12 +336,12 @@ int main(int argc, char **argv) {
 
   compare(queue_64, pipe_64, 1000000, rounds, &a, &b);
   print_pair("Queue, 64-byte messages, 1 -> 1 process (target >= 5 M msg/s)",
-             "mproc_queue put/get_into", a, "pipe, one write+read per message", b,
-             "k msg/s", 1e-3);
+             "mproc_queue put/get_into", a, "pipe, one write+read per message",
+             b, "k msg/s", 1e-3);
   compare(queue_1m, memcpy_1m, 2000, rounds, &a, &b);
   print_pair("Queue, 1 MiB messages, 1 -> 1 process (target >= 5 GB/s)",
-             "mproc_queue put/get_into (default ring)", a, "memcpy 1 MiB, one process", b,
-             "MB/s", (double)MIB / 1e6);
+             "mproc_queue put/get_into (default ring)", a,
+             "memcpy 1 MiB, one process", b, "MB/s", (double)MIB / 1e6);
   compare(lock_loop, robust_loop, 10000000, rounds, &a, &b);
   print_pair("Lock acquire+release, uncontended (target <= 25 ns)",
              "mproc_lock acquire+release", a, "robust pshared pthread_mutex", b,
@@ -330,7 +352,8 @@ int main(int argc, char **argv) {
              "robust pshared pthread_mutex", b, "M op/s", 1e-6);
   compare(queue_4x4, pipe_4x4, 1000000, rounds, &a, &b);
   print_pair("Queue, 4 producers -> 4 consumers, 64-byte messages",
-             "mproc_queue (one queue)", a, "4 pipes, 1 -> 1 each", b, "k msg/s", 1e-3);
+             "mproc_queue (one queue)", a, "4 pipes, 1 -> 1 each", b, "k msg/s",
+             1e-3);
 
   mproc_queue_destroy(&small_q);
   mproc_queue_destroy(&big_q);

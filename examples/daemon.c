@@ -21,9 +21,11 @@ int main(int argc, char **argv) {
   mproc_init(&argc, &argv);
 
   /* Joined: the daemon runs to its end. */
-  if (mproc_process_create(&p, func, "Lin", 3, NULL) != 0) return 1;
+  if (mproc_process_create(&p, func, "Lin", 3, NULL) != 0)
+    return 1;
   mproc_process_set_daemon(p, 1); /* must come before start */
-  if (mproc_process_start(p) != 0) return 1;
+  if (mproc_process_start(p) != 0)
+    return 1;
   r = mproc_process_set_daemon(p, 1);
   printf("daemon after start: %s\n", mproc_strerror(r));
   fflush(stdout);

@@ -20,7 +20,8 @@ int main(int argc, char **argv) {
   int r;
   mproc_init(&argc, &argv);
   r = mproc_process_create(&p, child, NULL, 0, NULL);
-  if (r == 0) r = mproc_process_start(p);
+  if (r == 0)
+    r = mproc_process_start(p);
   if (r != 0) {
     printf("Create process failed: %s\n", mproc_strerror(r));
     return 1;

@@ -74,7 +74,8 @@ int main(int argc, char **argv) {
   list[0] = start(func_steps, "hkw", 1);
   list[1] = start(func_steps, "jon", 2);
   list[2] = start(func_steps, "liu", 3);
-  for (i = 0; i < 3; i++) finish(list[i]);
+  for (i = 0; i < 3; i++)
+    finish(list[i]);
   printf("main %.2f\n", now() - start_time);
 
   /* One at a time: each join waits before the next starts; the seed resets
@@ -92,7 +93,8 @@ int main(int argc, char **argv) {
     start_time = now();
     list[i - 1] = start(func_sleep, "hkw", i);
   }
-  for (i = 0; i < 3; i++) finish(list[i]);
+  for (i = 0; i < 3; i++)
+    finish(list[i]);
   printf("main %.2f\n", now() - start_time);
   return 0;
 }

@@ -23,8 +23,10 @@ typedef struct user_args {
 static int read_tickets(const char *path) {
   int n = -1;
   FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  if (fscanf(f, "{\"ticket_num\": %d}", &n) != 1) n = -1;
+  if (!f)
+    return -1;
+  if (fscanf(f, "{\"ticket_num\": %d}", &n) != 1)
+    n = -1;
   fclose(f);
   return n;
 }
@@ -37,7 +39,8 @@ static void write_tickets(const char *path, int n) {
   FILE *f;
   snprintf(tmp, sizeof tmp, "%s.new", path);
   f = fopen(tmp, "w");
-  if (!f) return;
+  if (!f)
+    return;
   fprintf(f, "{\"ticket_num\": %d}", n);
   fclose(f);
   rename(tmp, path);
@@ -63,12 +66,14 @@ static void buy(const user_args_t *a) {
 static int run(const void *arg, size_t size) {
   user_args_t a;
   int rc;
-  if (size != sizeof a) return 2;
+  if (size != sizeof a)
+    return 2;
   memcpy(&a, arg, sizeof a);
   srand((unsigned)(mproc_getpid() ^ a.user));
   search(&a);
   rc = mproc_lock_acquire(&a.mutex, MPROC_INFINITE);
-  if (rc != 0 && rc != MPROC_EOWNERDEAD) return 1;
+  if (rc != 0 && rc != MPROC_EOWNERDEAD)
+    return 1;
   buy(&a);
   mproc_lock_release(&a.mutex);
   return 0;
@@ -78,17 +83,20 @@ int main(int argc, char **argv) {
   mproc_process_t *p[USERS];
   user_args_t a;
   int i, started = 0, failed = 0;
-  if (mproc_init(&argc, &argv) != 0) return 1;
+  if (mproc_init(&argc, &argv) != 0)
+    return 1;
 
   memset(&a, 0, sizeof a);
   snprintf(a.path, sizeof a.path, "/tmp/mproc_tickets_%lld.json",
            (long long)mproc_getpid());
   write_tickets(a.path, TICKETS);
-  if (mproc_lock_create(&a.mutex) != 0) return 1;
+  if (mproc_lock_create(&a.mutex) != 0)
+    return 1;
 
   for (i = 0; i < USERS; i++) {
     a.user = i;
-    if (mproc_process_create(&p[i], run, &a, sizeof a, NULL) != 0) break;
+    if (mproc_process_create(&p[i], run, &a, sizeof a, NULL) != 0)
+      break;
     if (mproc_process_start(p[i]) != 0) {
       mproc_process_free(p[i]);
       break;

@@ -33,7 +33,8 @@ int main(int argc, char **argv) {
   mproc_process_is_alive(p, &alive);
   mproc_process_exitcode(p, &code);
   printf("alive: %s\n", alive ? "True" : "False");
-  printf("child PID: %lld exitcode: %d\n", (long long)mproc_process_pid(p), code);
+  printf("child PID: %lld exitcode: %d\n", (long long)mproc_process_pid(p),
+         code);
   printf("main---PID: %lld\n", (long long)mproc_getpid());
   printf("main---PPID: %lld\n", (long long)mproc_getppid());
   mproc_process_free(p);

@@ -43,7 +43,8 @@ static void fun2(const my_process_t *self) {
 static int my_value_process_run(const void *arg, size_t size) {
   const my_process_t *self = arg;
   int i;
-  if (size != sizeof *self) return 2;
+  if (size != sizeof *self)
+    return 2;
   for (i = 0; i < self->value; i++) {
     fun1(self);
     fun2(self);
@@ -58,16 +59,20 @@ int main(int argc, char **argv) {
   mproc_init(&argc, &argv);
 
   r = mproc_process_create(&p, my_process_run, NULL, 0, NULL);
-  if (r == 0) r = mproc_process_start(p);
-  if (r != 0) return fprintf(stderr, "%s\n", mproc_strerror(r)), 1;
+  if (r == 0)
+    r = mproc_process_start(p);
+  if (r != 0)
+    return fprintf(stderr, "%s\n", mproc_strerror(r)), 1;
   printf("main\n");
   fflush(stdout);
   mproc_process_join(p, MPROC_INFINITE);
   mproc_process_free(p);
 
   r = mproc_process_create(&p, my_value_process_run, &two, sizeof two, NULL);
-  if (r == 0) r = mproc_process_start(p);
-  if (r != 0) return fprintf(stderr, "%s\n", mproc_strerror(r)), 1;
+  if (r == 0)
+    r = mproc_process_start(p);
+  if (r != 0)
+    return fprintf(stderr, "%s\n", mproc_strerror(r)), 1;
   mproc_process_join(p, MPROC_INFINITE);
   mproc_process_free(p);
   return 0;

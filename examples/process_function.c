@@ -27,7 +27,8 @@ int main(int argc, char **argv) {
   int r;
   mproc_init(&argc, &argv);
   r = mproc_process_create(&pcs, func, name, strlen(name), NULL);
-  if (r == 0) r = mproc_process_start(pcs);
+  if (r == 0)
+    r = mproc_process_start(pcs);
   if (r != 0) {
     fprintf(stderr, "start: %s\n", mproc_strerror(r));
     return 1;

@@ -21,7 +21,8 @@ static int randint(int lo, int hi) { return lo + rand() % (hi - lo + 1); }
 
 static int handle(const void *arg, size_t size) {
   mproc_queue_t q;
-  if (size != sizeof q) return 2;
+  if (size != sizeof q)
+    return 2;
   memcpy(&q, arg, sizeof q);
   for (;;) {
     pair_t p;
@@ -40,7 +41,8 @@ static int handle(const void *arg, size_t size) {
 static int request(const void *arg, size_t size) {
   mproc_queue_t q;
   int i;
-  if (size != sizeof q) return 2;
+  if (size != sizeof q)
+    return 2;
   memcpy(&q, arg, sizeof q);
   srand((unsigned)mproc_getpid());
   for (i = 0; i < 6; i++) {
@@ -48,7 +50,8 @@ static int request(const void *arg, size_t size) {
     usleep((useconds_t)randint(10, 100) * 1000);
     p.x = randint(1, 100);
     p.y = randint(1, 100);
-    if (mproc_queue_put(&q, &p, sizeof p, MPROC_INFINITE) != 0) return 1;
+    if (mproc_queue_put(&q, &p, sizeof p, MPROC_INFINITE) != 0)
+      return 1;
   }
   return 0;
 }
@@ -57,13 +60,16 @@ int main(int argc, char **argv) {
   mproc_queue_options_t options = {3, 0, 0}; /* Queue(3) */
   mproc_queue_t q;
   mproc_process_t *p1, *p2;
-  if (mproc_init(&argc, &argv) != 0) return 1;
-  if (mproc_queue_create(&q, &options) != 0) return 1;
+  if (mproc_init(&argc, &argv) != 0)
+    return 1;
+  if (mproc_queue_create(&q, &options) != 0)
+    return 1;
 
   if (mproc_process_create(&p1, handle, &q, sizeof q, NULL) != 0 ||
       mproc_process_create(&p2, request, &q, sizeof q, NULL) != 0)
     return 1;
-  if (mproc_process_start(p1) != 0 || mproc_process_start(p2) != 0) return 1;
+  if (mproc_process_start(p1) != 0 || mproc_process_start(p2) != 0)
+    return 1;
   mproc_process_join(p1, MPROC_INFINITE);
   mproc_process_join(p2, MPROC_INFINITE);
   mproc_process_free(p1);

@@ -23,8 +23,10 @@ int main(int argc, char **argv) {
   signal(SIGCHLD, SIG_IGN);
 
   r = mproc_process_create(&p, child, NULL, 0, NULL);
-  if (r == 0) r = mproc_process_start(p);
-  if (r != 0) return 1;
+  if (r == 0)
+    r = mproc_process_start(p);
+  if (r != 0)
+    return 1;
   /* The seed spins forever here; we wait for the child instead. */
   r = mproc_process_join(p, 10000);
   mproc_process_exitcode(p, &code);

@@ -70,8 +70,7 @@ static int show_zombie(void) {
       break;
     sleep_ms(10);
   }
-  printf("child %d ended, not yet reaped: %s\n", (int)child,
-         state_of(child));
+  printf("child %d ended, not yet reaped: %s\n", (int)child, state_of(child));
 
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }

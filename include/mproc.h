@@ -51,7 +51,8 @@ extern "C" {
 #define MPROC_VERSION_MINOR 1
 /** @brief Patch version: fixes only. */
 #define MPROC_VERSION_PATCH 0
-/** @brief The library's version as "MAJOR.MINOR.PATCH". Any process, any thread. */
+/** @brief The library's version as "MAJOR.MINOR.PATCH". Any process, any
+ * thread. */
 MPROC_API const char *mproc_version(void);
 /** @} */
 
@@ -89,7 +90,7 @@ enum mproc_error {
 #define MPROC__ERR_ENUM(name, value, msg) MPROC_##name = (value),
   MPROC_ERRNO_MAP(MPROC__ERR_ENUM)
 #undef MPROC__ERR_ENUM
-  MPROC__ERR_LAST = -20
+      MPROC__ERR_LAST = -20
 };
 
 /**
@@ -274,7 +275,8 @@ typedef struct mproc_process mproc_process_t;
  *
  * @param out       Receives the handle.
  * @param target    The function the child runs.
- * @param arg       Argument bytes, copied now (NULL allowed when arg_size is 0).
+ * @param arg       Argument bytes, copied now (NULL allowed when arg_size is
+ * 0).
  * @param arg_size  Their size.
  * @param options   NULL or options.
  * @return 0, MPROC_EINVAL (NULL out or target, NULL arg with a non-zero
@@ -282,8 +284,9 @@ typedef struct mproc_process mproc_process_t;
  *         MPROC_ENOMEM.
  * Any process, any thread.
  */
-MPROC_API int mproc_process_create(mproc_process_t **out, mproc_target_fn target,
-                                   const void *arg, size_t arg_size,
+MPROC_API int mproc_process_create(mproc_process_t **out,
+                                   mproc_target_fn target, const void *arg,
+                                   size_t arg_size,
                                    const mproc_process_options_t *options);
 
 /**
@@ -770,7 +773,8 @@ MPROC_API int mproc_semaphore_create(mproc_semaphore_t *out, unsigned initial,
  * @return 0, MPROC_ETIMEDOUT, MPROC_EINVAL, MPROC_EBADHANDLE.
  * Any process, any thread.
  */
-MPROC_API int mproc_semaphore_acquire(mproc_semaphore_t *sem, int64_t timeout_ms);
+MPROC_API int mproc_semaphore_acquire(mproc_semaphore_t *sem,
+                                      int64_t timeout_ms);
 
 /**
  * @brief Give one unit back; any thread of any process may.
@@ -820,7 +824,8 @@ typedef struct mproc_queue_options {
    *  a segment of its own (the ring then holds a small reference to it), so
    *  no message is ever refused or truncated for its size. */
   size_t capacity;
-  /** Non-zero: a JoinableQueue (mproc_queue_task_done(), mproc_queue_join()). */
+  /** Non-zero: a JoinableQueue (mproc_queue_task_done(), mproc_queue_join()).
+   */
   int joinable;
 } mproc_queue_options_t;
 
@@ -1052,8 +1057,7 @@ MPROC_API int mproc_buf_set(mproc_buf_t *buf, const void *data, size_t size);
 
 /** @brief Append a copy of `size` bytes to the result. Returns as
  *  mproc_buf_set(). */
-MPROC_API int mproc_buf_append(mproc_buf_t *buf, const void *data,
-                               size_t size);
+MPROC_API int mproc_buf_append(mproc_buf_t *buf, const void *data, size_t size);
 
 /**
  * @brief Grow the result by `size` bytes and return where they are, for the
@@ -1106,8 +1110,8 @@ typedef struct mproc_imap mproc_imap_t;
  * becomes ready; it must return quickly (no waiting on the pool: the pool
  * waits for it). `data` is valid during the call only.
  */
-typedef void (*mproc_pool_callback_fn)(void *user, int status,
-                                       const void *data, size_t size);
+typedef void (*mproc_pool_callback_fn)(void *user, int status, const void *data,
+                                       size_t size);
 
 /** @brief Options for mproc_pool_apply_async(); zero means none. */
 typedef struct mproc_apply_options {
@@ -1248,9 +1252,8 @@ MPROC_API int mproc_pool_map(mproc_pool_t *pool, mproc_task_fn fn,
  * @return As mproc_pool_apply_async(); *out receives the iterator.
  */
 MPROC_API int mproc_pool_imap(mproc_pool_t *pool, mproc_task_fn fn,
-                              const void *items, size_t item_size,
-                              size_t count, size_t chunksize,
-                              mproc_imap_t **out);
+                              const void *items, size_t item_size, size_t count,
+                              size_t chunksize, mproc_imap_t **out);
 
 /** @brief As mproc_pool_imap(), results in completion order (Python's
  *  `imap_unordered`). */

@@ -91,7 +91,8 @@ static inline int mproc__cas64(mproc__atomic_u64 *p, uint64_t *expected,
 /* A hint to the processor inside a spin loop (it saves power and lets the
  * other hyper-thread run); nothing where no such hint is known. */
 static inline void mproc__cpu_relax(void) {
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#if (defined(__GNUC__) || defined(__clang__)) &&                               \
+    (defined(__x86_64__) || defined(__i386__))
   __builtin_ia32_pause();
 #elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
   __asm__ __volatile__("yield");

@@ -11,9 +11,8 @@
 static const char magic[8] = {'M', 'P', 'R', 'O', 'C', 'B', 'T', '1'};
 
 /* The message carries every handle a child spec may hold. */
-typedef char handles_fit_[MPROC__BOOT_HANDLES_MAX == MPROC__CHILD_HANDLES_MAX
-                              ? 1
-                              : -1];
+typedef char
+    handles_fit_[MPROC__BOOT_HANDLES_MAX == MPROC__CHILD_HANDLES_MAX ? 1 : -1];
 
 static void put_u16(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)v;
@@ -22,12 +21,14 @@ static void put_u16(unsigned char *p, uint32_t v) {
 
 static void put_u32(unsigned char *p, uint32_t v) {
   int i;
-  for (i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+  for (i = 0; i < 4; i++)
+    p[i] = (unsigned char)(v >> (8 * i));
 }
 
 static void put_u64(unsigned char *p, uint64_t v) {
   int i;
-  for (i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+  for (i = 0; i < 8; i++)
+    p[i] = (unsigned char)(v >> (8 * i));
 }
 
 static uint32_t get_u16(const unsigned char *p) {
@@ -37,14 +38,16 @@ static uint32_t get_u16(const unsigned char *p) {
 static uint32_t get_u32(const unsigned char *p) {
   uint32_t v = 0;
   int i;
-  for (i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+  for (i = 0; i < 4; i++)
+    v |= (uint32_t)p[i] << (8 * i);
   return v;
 }
 
 static uint64_t get_u64(const unsigned char *p) {
   uint64_t v = 0;
   int i;
-  for (i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  for (i = 0; i < 8; i++)
+    v |= (uint64_t)p[i] << (8 * i);
   return v;
 }
 
@@ -84,8 +87,10 @@ int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
 /* Read a string of n bytes into dst (room for max + NUL); no NUL inside. */
 static int read_string(mproc__boot_reader_fn read, void *ctx, char *dst,
                        size_t n, size_t max) {
-  if (n > max) return MPROC_EINVAL;
-  if (n > 0 && read(ctx, dst, n) != 0) return MPROC_EINVAL;
+  if (n > max)
+    return MPROC_EINVAL;
+  if (n > 0 && read(ctx, dst, n) != 0)
+    return MPROC_EINVAL;
   dst[n] = 0;
   return strlen(dst) == n ? 0 : MPROC_EINVAL;
 }
@@ -96,7 +101,8 @@ static int read_arg(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
                     const char **why) {
   uint64_t have = 0, cap = 0;
   unsigned char *buf = NULL;
-  if (b->arg_size == 0) return 0;
+  if (b->arg_size == 0)
+    return 0;
   if (b->arg_size > (uint64_t)SIZE_MAX / 2) {
     *why = "argument size out of range";
     return MPROC_EINVAL;
@@ -106,7 +112,8 @@ static int read_arg(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
     if (have == cap) {
       uint64_t grow = cap < 65536 ? 65536 : cap;
       unsigned char *bigger;
-      if (grow > b->arg_size - cap) grow = b->arg_size - cap;
+      if (grow > b->arg_size - cap)
+        grow = b->arg_size - cap;
       bigger = realloc(buf, (size_t)(cap + grow));
       if (!bigger) {
         free(buf);
@@ -116,7 +123,8 @@ static int read_arg(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
       buf = bigger;
       cap += grow;
     }
-    if (want > cap - have) want = cap - have;
+    if (want > cap - have)
+      want = cap - have;
     if (read(ctx, buf + have, (size_t)want) != 0) {
       free(buf);
       *why = "argument bytes cut short";
@@ -134,7 +142,8 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
   unsigned char hv[8];
   const char *unused;
   uint32_t i;
-  if (!why) why = &unused;
+  if (!why)
+    why = &unused;
   memset(b, 0, sizeof *b);
   if (read(ctx, h, sizeof h) != 0) {
     *why = "bootstrap message missing or cut short";
@@ -152,8 +161,8 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
   b->arg_size = get_u64(h + 60);
   b->nhandles = get_u16(h + 34);
   if ((b->flags & ~(MPROC__BOOT_DAEMON | MPROC__BOOT_PDEATHSIG)) != 0 ||
-      b->nhandles > MPROC__BOOT_HANDLES_MAX || b->parent_pid <= 0 || b->status_channel < -1 ||
-      b->death_channel < -1) {
+      b->nhandles > MPROC__BOOT_HANDLES_MAX || b->parent_pid <= 0 ||
+      b->status_channel < -1 || b->death_channel < -1) {
     *why = "bootstrap header out of range";
     return MPROC_EINVAL;
   }
@@ -183,7 +192,8 @@ struct memory_reader {
 
 static int read_memory(void *ctx, void *buf, size_t n) {
   struct memory_reader *m = ctx;
-  if (n > m->left) return MPROC_EINVAL;
+  if (n > m->left)
+    return MPROC_EINVAL;
   memcpy(buf, m->data, n);
   m->data += n;
   m->left -= n;
@@ -223,8 +233,10 @@ void mproc__boot_format_flag_as(const char *prefix, int64_t channel,
 }
 
 static int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
   return -1;
 }
 
@@ -239,18 +251,22 @@ int mproc__boot_parse_flag_as(const char *prefix, const char *arg,
   int64_t value = 0;
   int i, digits = 0;
   size_t len = strlen(prefix);
-  if (strncmp(arg, prefix, len) != 0) return MPROC_EINVAL;
+  if (strncmp(arg, prefix, len) != 0)
+    return MPROC_EINVAL;
   p = arg + len;
   for (; *p >= '0' && *p <= '9' && digits < 12; p++, digits++)
     value = value * 10 + (*p - '0');
-  if (digits == 0 || *p != ':') return MPROC_EINVAL;
+  if (digits == 0 || *p != ':')
+    return MPROC_EINVAL;
   p++;
   for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++) {
     int hi = hex_value(p[2 * i]), lo = hi < 0 ? -1 : hex_value(p[2 * i + 1]);
-    if (hi < 0 || lo < 0) return MPROC_EINVAL;
+    if (hi < 0 || lo < 0)
+      return MPROC_EINVAL;
     cookie[i] = (unsigned char)(hi << 4 | lo);
   }
-  if (p[2 * MPROC__BOOT_COOKIE_SIZE] != 0) return MPROC_EINVAL;
+  if (p[2 * MPROC__BOOT_COOKIE_SIZE] != 0)
+    return MPROC_EINVAL;
   *channel = value;
   return 0;
 }
@@ -259,7 +275,8 @@ int mproc__boot_parse_flag_as(const char *prefix, const char *arg,
 int mproc__boot_same_cookie(const unsigned char *a, const unsigned char *b) {
   unsigned diff = 0;
   int i;
-  for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++) diff |= (unsigned)(a[i] ^ b[i]);
+  for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++)
+    diff |= (unsigned)(a[i] ^ b[i]);
   return diff == 0;
 }
 
@@ -286,23 +303,28 @@ void mproc__boot_child_if_asked(int *argc, char ***argv) {
       strncmp((*argv)[1], MPROC__BOOT_FLAG, sizeof MPROC__BOOT_FLAG - 1) != 0)
     return;
   if (mproc__boot_parse_flag((*argv)[1], &channel, cookie) != 0)
-    mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "malformed " MPROC__BOOT_FLAG " flag");
+    mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED,
+                       "malformed " MPROC__BOOT_FLAG " flag");
   /* The program sees its arguments as the parent had them. */
-  for (i = 1; i < *argc; i++) (*argv)[i] = (*argv)[i + 1];
+  for (i = 1; i < *argc; i++)
+    (*argv)[i] = (*argv)[i + 1];
   (*argc)--;
   if (mproc__os_secure_mode())
-    mproc__boot_refuse(MPROC__EXIT_REFUSED_SECURE, "the program runs setuid or setgid");
+    mproc__boot_refuse(MPROC__EXIT_REFUSED_SECURE,
+                       "the program runs setuid or setgid");
   if (mproc__boot_decode(read_channel, &channel, &boot, &why) != 0)
     mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED, why);
   if (!mproc__boot_same_cookie(cookie, boot.cookie))
-    mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "bootstrap cookie does not match");
+    mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED,
+                       "bootstrap cookie does not match");
 
   memset(&spec, 0, sizeof spec);
   spec.target = mproc__target_lookup(boot.target);
   answer = spec.target ? 0 : MPROC_ENOTREG;
   mproc__os_channel_write(channel, &answer, sizeof answer);
   mproc__os_channel_close(channel);
-  if (!spec.target) mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "target not registered");
+  if (!spec.target)
+    mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "target not registered");
 
   spec.arg = boot.arg;
   spec.arg_size = (size_t)boot.arg_size;

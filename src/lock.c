@@ -49,9 +49,11 @@ static int pid_lock_acquire(mproc__xlock_t *l, int64_t deadline_ns) {
     {
       /* Sleep no longer than the next liveness check. */
       int64_t until = next_check;
-      if (deadline_ns != MPROC_INFINITE && deadline_ns < until) until = deadline_ns;
+      if (deadline_ns != MPROC_INFINITE && deadline_ns < until)
+        until = deadline_ns;
       mproc__add32(&l->waiters, 1);
-      if (mproc__load32(&l->word) == cur) mproc__wait32(&l->word, cur, until);
+      if (mproc__load32(&l->word) == cur)
+        mproc__wait32(&l->word, cur, until);
       mproc__sub32(&l->waiters, 1);
     }
   }
@@ -64,17 +66,20 @@ static int pid_lock_release(mproc__xlock_t *l) {
     return MPROC_ENOTOWNER;
   mproc__store32_rlx(&l->thread, 0);
   mproc__store32(&l->word, 0);
-  if (mproc__load32(&l->waiters)) mproc__wake32(&l->word);
+  if (mproc__load32(&l->waiters))
+    mproc__wake32(&l->word);
   return 0;
 }
 
 int mproc__xlock_acquire(mproc__xlock_t *l, int64_t deadline_ns) {
-  if (l->native) return mproc__native_lock_acquire(l->native_mem, deadline_ns);
+  if (l->native)
+    return mproc__native_lock_acquire(l->native_mem, deadline_ns);
   return pid_lock_acquire(l, deadline_ns);
 }
 
 int mproc__xlock_release(mproc__xlock_t *l) {
-  if (l->native) return mproc__native_lock_release(l->native_mem);
+  if (l->native)
+    return mproc__native_lock_release(l->native_mem);
   return pid_lock_release(l);
 }
 
@@ -84,8 +89,9 @@ static int check_timeout(int64_t timeout_ms) {
 
 /* The common case, an untimed acquire, needs no clock. */
 static int64_t deadline_of(int64_t timeout_ms) {
-  return timeout_ms == MPROC_INFINITE ? MPROC_INFINITE
-                                      : mproc__deadline_from_timeout(timeout_ms);
+  return timeout_ms == MPROC_INFINITE
+             ? MPROC_INFINITE
+             : mproc__deadline_from_timeout(timeout_ms);
 }
 
 /* ---- Lock ------------------------------------------------------------- */
@@ -97,25 +103,30 @@ typedef struct lock_body {
 int mproc_lock_create(mproc_lock_t *out) {
   lock_body_t *b;
   int rc = mproc__object_create(out, MPROC__KIND_LOCK, sizeof *b, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   rc = mproc__xlock_init(&b->x);
   mproc__object_publish(b);
-  if (rc != 0) mproc__object_destroy(out, MPROC__KIND_LOCK, NULL);
+  if (rc != 0)
+    mproc__object_destroy(out, MPROC__KIND_LOCK, NULL);
   return rc;
 }
 
 int mproc_lock_acquire(mproc_lock_t *lock, int64_t timeout_ms) {
   lock_body_t *b;
   int rc = check_timeout(timeout_ms);
-  if (rc == 0) rc = mproc__object_get(lock, MPROC__KIND_LOCK, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc == 0)
+    rc = mproc__object_get(lock, MPROC__KIND_LOCK, (void **)&b);
+  if (rc != 0)
+    return rc;
   return mproc__xlock_acquire(&b->x, deadline_of(timeout_ms));
 }
 
 int mproc_lock_release(mproc_lock_t *lock) {
   lock_body_t *b;
   int rc = mproc__object_get(lock, MPROC__KIND_LOCK, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   return mproc__xlock_release(&b->x);
 }
 
@@ -144,10 +155,12 @@ static int rlock_mine(rlock_body_t *b) {
 int mproc_rlock_create(mproc_rlock_t *out) {
   rlock_body_t *b;
   int rc = mproc__object_create(out, MPROC__KIND_RLOCK, sizeof *b, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   rc = mproc__xlock_init(&b->x);
   mproc__object_publish(b);
-  if (rc != 0) mproc__object_destroy(out, MPROC__KIND_RLOCK, NULL);
+  if (rc != 0)
+    mproc__object_destroy(out, MPROC__KIND_RLOCK, NULL);
   return rc;
 }
 
@@ -155,16 +168,20 @@ int mproc_rlock_acquire(mproc_rlock_t *lock, int64_t timeout_ms) {
   rlock_body_t *b;
   uint32_t depth;
   int rc = check_timeout(timeout_ms);
-  if (rc == 0) rc = mproc__object_get(lock, MPROC__KIND_RLOCK, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc == 0)
+    rc = mproc__object_get(lock, MPROC__KIND_RLOCK, (void **)&b);
+  if (rc != 0)
+    return rc;
   if (rlock_mine(b)) {
     depth = mproc__load32_rlx(&b->depth);
-    if (depth == UINT32_MAX) return MPROC_EOVERFLOW;
+    if (depth == UINT32_MAX)
+      return MPROC_EOVERFLOW;
     mproc__store32_rlx(&b->depth, depth + 1);
     return 0;
   }
   rc = mproc__xlock_acquire(&b->x, deadline_of(timeout_ms));
-  if (rc != 0 && rc != MPROC_EOWNERDEAD) return rc;
+  if (rc != 0 && rc != MPROC_EOWNERDEAD)
+    return rc;
   /* After an owner's death the fields still name it; overwrite them all. */
   mproc__store32_rlx(&b->depth, 1);
   mproc__store32_rlx(&b->owner_thread, mproc__thread_token());
@@ -176,8 +193,10 @@ int mproc_rlock_release(mproc_rlock_t *lock) {
   rlock_body_t *b;
   uint32_t depth;
   int rc = mproc__object_get(lock, MPROC__KIND_RLOCK, (void **)&b);
-  if (rc != 0) return rc;
-  if (!rlock_mine(b)) return MPROC_ENOTOWNER;
+  if (rc != 0)
+    return rc;
+  if (!rlock_mine(b))
+    return MPROC_ENOTOWNER;
   depth = mproc__load32_rlx(&b->depth);
   if (depth > 1) {
     mproc__store32_rlx(&b->depth, depth - 1);

@@ -1,10 +1,10 @@
 /*
  * The one seam between mproc's common code and a platform backend.
  *
- * Common code (the .c files of src/) calls only what is declared here; each backend
- * (src/posix/, src/win32/) implements it. Policy (names, lifecycle rules,
- * what happens at exit) stays in common code; a backend holds mechanisms:
- * how to start a child, wait for it, signal it, and the clock.
+ * Common code (the .c files of src/) calls only what is declared here; each
+ * backend (src/posix/, src/win32/) implements it. Policy (names, lifecycle
+ * rules, what happens at exit) stays in common code; a backend holds
+ * mechanisms: how to start a child, wait for it, signal it, and the clock.
  */
 #ifndef MPROC_PLATFORM_H
 #define MPROC_PLATFORM_H
@@ -220,8 +220,7 @@ int mproc__pipe_read_all(mproc__pipe_t end, void *buf, size_t n);
  * one byte; a non-blocking one returns MPROC_EEMPTY when nothing is
  * buffered. Returns 0 with *got > 0; MPROC_EEMPTY; MPROC_ECLOSED at end of
  * file; MPROC_EOS. */
-int mproc__pipe_read_some(mproc__pipe_t end, void *buf, size_t n,
-                          size_t *got);
+int mproc__pipe_read_some(mproc__pipe_t end, void *buf, size_t n, size_t *got);
 
 /* Sleep until at least one of the n ends is readable or at end of file,
  * or the deadline (mproc__clock_ns clock, MPROC_INFINITE for none) passes.

@@ -476,8 +476,8 @@ static int worker_main(const void *arg, size_t arg_size) {
     out.base = out.size;
     if (f.kind == FRAME_TASK) {
       reply.kind = FRAME_RESULT;
-      reply.status =
-          fn ? fn(f.size ? payload : NULL, (size_t)f.size, &out) : MPROC_ENOTREG;
+      reply.status = fn ? fn(f.size ? payload : NULL, (size_t)f.size, &out)
+                        : MPROC_ENOTREG;
     } else if (f.kind == FRAME_CHUNK) {
       reply.kind = FRAME_CHUNK_RESULT;
       if (run_chunk(&f, fn, payload, &out) != 0)

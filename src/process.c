@@ -38,8 +38,8 @@ struct mproc_process {
 static struct {
   mproc__mutex_t lock;
   mproc_process_t *head;
-  unsigned long counter;    /* the N of the next "Process-N" */
-  char identity[64];        /* "" in the main process, "1", "1:2", ... */
+  unsigned long counter; /* the N of the next "Process-N" */
+  char identity[64];     /* "" in the main process, "1", "1:2", ... */
   char name[MPROC__NAME_MAX + 1];
   int exit_handler_registered;
 } registry = {MPROC__MUTEX_INITIALIZER, NULL, 0, "", "MainProcess", 0};
@@ -110,13 +110,15 @@ mproc_start_method_t mproc_get_start_method(void) {
 static int is_registered(const mproc_process_t *p) {
   const mproc_process_t *it;
   for (it = registry.head; it; it = it->next)
-    if (it == p) return 1;
+    if (it == p)
+      return 1;
   return 0;
 }
 
 /* Lock the registry and check p; on success the caller holds the lock. */
 static int lock_handle(const mproc_process_t *p) {
-  if (!p) return MPROC_EINVAL;
+  if (!p)
+    return MPROC_EINVAL;
   mproc__mutex_lock(&registry.lock);
   if (!is_registered(p)) {
     mproc__mutex_unlock(&registry.lock);
@@ -128,7 +130,8 @@ static int lock_handle(const mproc_process_t *p) {
 static char *copy_string(const char *s) {
   size_t n = strlen(s) + 1;
   char *copy = malloc(n);
-  if (copy) memcpy(copy, s, n);
+  if (copy)
+    memcpy(copy, s, n);
   return copy;
 }
 
@@ -140,9 +143,11 @@ int mproc_process_create(mproc_process_t **out, mproc_target_fn target,
   char default_name[sizeof "Process-" + sizeof registry.identity + 24];
   int r = 0;
 
-  if (!out || !target || (!arg && arg_size > 0)) return MPROC_EINVAL;
+  if (!out || !target || (!arg && arg_size > 0))
+    return MPROC_EINVAL;
   *out = NULL;
-  if (!options) options = &defaults;
+  if (!options)
+    options = &defaults;
   if (options->start_method < MPROC_START_DEFAULT ||
       options->start_method > MPROC_START_FORKSERVER)
     return MPROC_EINVAL;
@@ -150,7 +155,8 @@ int mproc_process_create(mproc_process_t **out, mproc_target_fn target,
     return MPROC_EINVAL;
 
   p = calloc(1, sizeof *p);
-  if (!p) return MPROC_ENOMEM;
+  if (!p)
+    return MPROC_ENOMEM;
   p->target = target;
   p->daemon = options->daemon != 0;
   p->method = options->start_method;
@@ -169,8 +175,8 @@ int mproc_process_create(mproc_process_t **out, mproc_target_fn target,
   /* Python: a child's identity is its parent's plus a counter, and the
    * default name spells it: Process-1, Process-1:2, ... */
   if (snprintf(p->identity, sizeof p->identity, "%s%s%lu", registry.identity,
-               registry.identity[0] ? ":" : "", ++registry.counter) >=
-      (int)sizeof p->identity) {
+               registry.identity[0] ? ":" : "",
+               ++registry.counter) >= (int)sizeof p->identity) {
     /* Only a chain of children dozens of generations deep gets here. */
     mproc__mutex_unlock(&registry.lock);
     r = MPROC_ERANGE;
@@ -184,7 +190,8 @@ int mproc_process_create(mproc_process_t **out, mproc_target_fn target,
     goto finish;
   }
   p->next = registry.head;
-  if (registry.head) registry.head->prev = p;
+  if (registry.head)
+    registry.head->prev = p;
   registry.head = p;
   mproc__mutex_unlock(&registry.lock);
   *out = p;
@@ -201,7 +208,8 @@ int mproc_process_start(mproc_process_t *p) {
   mproc__child_spec_t spec;
   mproc__child_t *child = NULL;
   int r = lock_handle(p);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
 
   if (p->state != STATE_CREATED) {
     r = MPROC_ESTATE;
@@ -209,7 +217,8 @@ int mproc_process_start(mproc_process_t *p) {
   }
   memset(&spec, 0, sizeof spec);
   spec.method = p->method;
-  if (spec.method == MPROC_START_DEFAULT) spec.method = default_method;
+  if (spec.method == MPROC_START_DEFAULT)
+    spec.method = default_method;
   if (spec.method == MPROC_START_DEFAULT)
     spec.method = mproc__child_default_method();
   if (!mproc__child_method_supported(spec.method)) {
@@ -241,7 +250,8 @@ int mproc_process_start(mproc_process_t *p) {
   /* The lock is held across the start so that a concurrent free or join
    * never sees a half-started handle. */
   r = mproc__child_start(&spec, &child);
-  if (r != 0) goto finish;
+  if (r != 0)
+    goto finish;
   p->child = child;
   p->pid = mproc__child_pid(child);
   p->state = STATE_STARTED;
@@ -254,13 +264,16 @@ finish:
 int mproc__process_set_handles(mproc_process_t *p, const mproc__pipe_t *handles,
                                size_t n) {
   int r;
-  if ((!handles && n > 0) || n > MPROC__CHILD_HANDLES_MAX) return MPROC_EINVAL;
+  if ((!handles && n > 0) || n > MPROC__CHILD_HANDLES_MAX)
+    return MPROC_EINVAL;
   r = lock_handle(p);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   if (p->state != STATE_CREATED) {
     r = MPROC_ESTATE;
   } else {
-    if (n > 0) memcpy(p->handles, handles, n * sizeof *handles);
+    if (n > 0)
+      memcpy(p->handles, handles, n * sizeof *handles);
     p->nhandles = n;
   }
   mproc__mutex_unlock(&registry.lock);
@@ -271,9 +284,11 @@ int mproc_process_join(mproc_process_t *p, int64_t timeout_ms) {
   mproc__child_t *child;
   int exitcode;
   int r;
-  if (timeout_ms < 0 && timeout_ms != MPROC_INFINITE) return MPROC_EINVAL;
+  if (timeout_ms < 0 && timeout_ms != MPROC_INFINITE)
+    return MPROC_EINVAL;
   r = lock_handle(p);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   if (p->state != STATE_STARTED) {
     mproc__mutex_unlock(&registry.lock);
     return MPROC_ESTATE;
@@ -293,9 +308,11 @@ int mproc_process_join(mproc_process_t *p, int64_t timeout_ms) {
 int mproc_process_is_alive(mproc_process_t *p, int *alive) {
   int exitcode;
   int r;
-  if (!alive) return MPROC_EINVAL;
+  if (!alive)
+    return MPROC_EINVAL;
   r = lock_handle(p);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   *alive = p->state == STATE_STARTED &&
            mproc__child_wait(p->child, 0, &exitcode) == MPROC_ETIMEDOUT;
   mproc__mutex_unlock(&registry.lock);
@@ -304,14 +321,17 @@ int mproc_process_is_alive(mproc_process_t *p, int *alive) {
 
 int mproc_process_exitcode(mproc_process_t *p, int *exitcode) {
   int r;
-  if (!exitcode) return MPROC_EINVAL;
+  if (!exitcode)
+    return MPROC_EINVAL;
   r = lock_handle(p);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   if (p->state != STATE_STARTED) {
     r = MPROC_ESTATE;
   } else {
     r = mproc__child_wait(p->child, 0, exitcode);
-    if (r == MPROC_ETIMEDOUT) r = MPROC_ESTATE;
+    if (r == MPROC_ETIMEDOUT)
+      r = MPROC_ESTATE;
   }
   mproc__mutex_unlock(&registry.lock);
   return r;
@@ -319,7 +339,8 @@ int mproc_process_exitcode(mproc_process_t *p, int *exitcode) {
 
 static int send_signal(mproc_process_t *p, int sig) {
   int r = lock_handle(p);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   r = p->state == STATE_STARTED ? mproc__child_signal(p->child, sig)
                                 : MPROC_ESTATE;
   mproc__mutex_unlock(&registry.lock);
@@ -337,7 +358,8 @@ int mproc_process_kill(mproc_process_t *p) {
 mproc_pid_t mproc_process_pid(mproc_process_t *p) {
   mproc_pid_t pid;
   int r = lock_handle(p);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   pid = p->pid;
   mproc__mutex_unlock(&registry.lock);
   return pid;
@@ -345,7 +367,8 @@ mproc_pid_t mproc_process_pid(mproc_process_t *p) {
 
 const char *mproc_process_name(mproc_process_t *p) {
   const char *name;
-  if (lock_handle(p) != 0) return NULL;
+  if (lock_handle(p) != 0)
+    return NULL;
   name = p->name;
   mproc__mutex_unlock(&registry.lock);
   return name;
@@ -353,7 +376,8 @@ const char *mproc_process_name(mproc_process_t *p) {
 
 int mproc_process_set_daemon(mproc_process_t *p, int daemon) {
   int r = lock_handle(p);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   if (p->state != STATE_CREATED)
     r = MPROC_ESTATE;
   else
@@ -364,7 +388,8 @@ int mproc_process_set_daemon(mproc_process_t *p, int daemon) {
 
 int mproc_process_daemon(mproc_process_t *p) {
   int r = lock_handle(p);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   r = p->daemon;
   mproc__mutex_unlock(&registry.lock);
   return r;
@@ -373,9 +398,11 @@ int mproc_process_daemon(mproc_process_t *p) {
 int mproc_process_free(mproc_process_t *p) {
   int exitcode;
   int r;
-  if (!p) return 0;
+  if (!p)
+    return 0;
   r = lock_handle(p);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   if (p->busy > 0 ||
       (p->state == STATE_STARTED &&
        mproc__child_wait(p->child, 0, &exitcode) == MPROC_ETIMEDOUT)) {
@@ -386,10 +413,12 @@ int mproc_process_free(mproc_process_t *p) {
     p->prev->next = p->next;
   else
     registry.head = p->next;
-  if (p->next) p->next->prev = p->prev;
+  if (p->next)
+    p->next->prev = p->prev;
   mproc__mutex_unlock(&registry.lock);
 
-  if (p->child) mproc__child_release(p->child);
+  if (p->child)
+    mproc__child_release(p->child);
   free(p->arg);
   free(p->name);
   free(p);
@@ -400,13 +429,15 @@ int mproc_active_children(mproc_process_t **out, size_t cap, size_t *count) {
   mproc_process_t *it;
   size_t n = 0;
   int exitcode;
-  if (!count || (!out && cap > 0)) return MPROC_EINVAL;
+  if (!count || (!out && cap > 0))
+    return MPROC_EINVAL;
   mproc__mutex_lock(&registry.lock);
   for (it = registry.head; it; it = it->next) {
     if (it->state != STATE_STARTED ||
         mproc__child_wait(it->child, 0, &exitcode) != MPROC_ETIMEDOUT)
       continue;
-    if (n < cap) out[n] = it;
+    if (n < cap)
+      out[n] = it;
     n++;
   }
   mproc__mutex_unlock(&registry.lock);
@@ -442,13 +473,17 @@ void mproc__process_exit_children(void) {
    * exit may take a while, and other threads may still call in. */
   mproc__mutex_lock(&registry.lock);
   for (it = registry.head; it; it = it->next)
-    if (it->state == STATE_STARTED) n++;
-  if (n > 0) children = malloc(n * sizeof *children);
+    if (it->state == STATE_STARTED)
+      n++;
+  if (n > 0)
+    children = malloc(n * sizeof *children);
   n = 0;
   for (it = registry.head; children && it; it = it->next) {
-    if (it->state != STATE_STARTED) continue;
+    if (it->state != STATE_STARTED)
+      continue;
     /* As in Python: daemons are terminated, the others are waited for. */
-    if (it->daemon) mproc__child_signal(it->child, MPROC__SIG_TERM);
+    if (it->daemon)
+      mproc__child_signal(it->child, MPROC__SIG_TERM);
     children[n++] = it->child;
   }
   mproc__mutex_unlock(&registry.lock);

@@ -106,32 +106,41 @@ static unsigned char *ring_of(queue_body_t *b) {
 
 static uint64_t pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
 
-static void ring_write(queue_body_t *b, uint64_t pos, const void *src, size_t n) {
+static void ring_write(queue_body_t *b, uint64_t pos, const void *src,
+                       size_t n) {
   unsigned char *ring = ring_of(b);
   size_t off = (size_t)(pos & (b->capacity - 1));
   size_t first = (size_t)b->capacity - off;
-  if (first > n) first = n;
-  if (first) memcpy(ring + off, src, first);
-  if (n > first) memcpy(ring, (const unsigned char *)src + first, n - first);
+  if (first > n)
+    first = n;
+  if (first)
+    memcpy(ring + off, src, first);
+  if (n > first)
+    memcpy(ring, (const unsigned char *)src + first, n - first);
 }
 
 static void ring_read(queue_body_t *b, uint64_t pos, void *dst, size_t n) {
   unsigned char *ring = ring_of(b);
   size_t off = (size_t)(pos & (b->capacity - 1));
   size_t first = (size_t)b->capacity - off;
-  if (first > n) first = n;
-  if (first) memcpy(dst, ring + off, first);
-  if (n > first) memcpy((unsigned char *)dst + first, ring, n - first);
+  if (first > n)
+    first = n;
+  if (first)
+    memcpy(dst, ring + off, first);
+  if (n > first)
+    memcpy((unsigned char *)dst + first, ring, n - first);
 }
 
-static void wake_if_waiting(mproc__atomic_u32 *seq, mproc__atomic_u32 *waiters) {
+static void wake_if_waiting(mproc__atomic_u32 *seq,
+                            mproc__atomic_u32 *waiters) {
   if (mproc__load32(waiters)) {
     mproc__add32(seq, 1);
     mproc__wake32(seq);
   }
 }
 
-static void wake_if_sleeping(mproc__atomic_u32 *seq, mproc__atomic_u32 *sleeping) {
+static void wake_if_sleeping(mproc__atomic_u32 *seq,
+                             mproc__atomic_u32 *sleeping) {
   if (mproc__load32(sleeping) && mproc__xchg32(sleeping, 0)) {
     mproc__add32(seq, 1);
     mproc__wake32(seq);
@@ -167,7 +176,8 @@ static int side_create(queue_body_t *b, const void *data, size_t size,
   side_header_t *h;
   void *base = NULL;
   int rc = MPROC_EOS, tries;
-  if ((uint64_t)size > (uint64_t)SIZE_MAX - SIDE_HEADER) return MPROC_ENOMEM;
+  if ((uint64_t)size > (uint64_t)SIZE_MAX - SIDE_HEADER)
+    return MPROC_ENOMEM;
   for (tries = 0; tries < 8 && rc == MPROC_EOS; tries++) {
     *generation = mproc__random64();
     mproc__store64(&b->p_side, *generation);
@@ -182,7 +192,8 @@ static int side_create(queue_body_t *b, const void *data, size_t size,
   h->magic = SIDE_MAGIC;
   h->generation = *generation;
   h->size = size;
-  if (size) memcpy((unsigned char *)base + SIDE_HEADER, data, size);
+  if (size)
+    memcpy((unsigned char *)base + SIDE_HEADER, data, size);
   mproc__shm_unmap(base, SIDE_HEADER + size);
   return 0;
 }
@@ -225,27 +236,36 @@ static void consumer_recover(queue_body_t *b) {
 
 /* ---- create ----------------------------------------------------------- */
 
-int mproc_queue_create(mproc_queue_t *out, const mproc_queue_options_t *options) {
+int mproc_queue_create(mproc_queue_t *out,
+                       const mproc_queue_options_t *options) {
   queue_body_t *b;
   uint64_t capacity = MPROC_QUEUE_DEFAULT_CAPACITY, c = MIN_CAPACITY;
   int rc;
-  if (!out) return MPROC_EINVAL;
-  if (options && options->capacity) capacity = options->capacity;
-  if (capacity > MAX_CAPACITY) return MPROC_EINVAL;
-  while (c < capacity) c <<= 1;
+  if (!out)
+    return MPROC_EINVAL;
+  if (options && options->capacity)
+    capacity = options->capacity;
+  if (capacity > MAX_CAPACITY)
+    return MPROC_EINVAL;
+  while (c < capacity)
+    c <<= 1;
   capacity = c;
-  if ((uint64_t)RING_OFFSET + capacity > (uint64_t)SIZE_MAX) return MPROC_EINVAL;
+  if ((uint64_t)RING_OFFSET + capacity > (uint64_t)SIZE_MAX)
+    return MPROC_EINVAL;
   rc = mproc__object_create(out, MPROC__KIND_QUEUE,
                             RING_OFFSET + (size_t)capacity, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   b->capacity = capacity;
   b->maxsize = options ? (uint64_t)options->maxsize : 0;
   b->joinable = options && options->joinable ? 1u : 0u;
   b->creator_pid = mproc__self_pid();
   rc = mproc__xlock_init(&b->plock);
-  if (rc == 0) rc = mproc__xlock_init(&b->clock);
+  if (rc == 0)
+    rc = mproc__xlock_init(&b->clock);
   mproc__object_publish(b);
-  if (rc != 0) mproc__object_destroy(out, MPROC__KIND_QUEUE, NULL);
+  if (rc != 0)
+    mproc__object_destroy(out, MPROC__KIND_QUEUE, NULL);
   return rc;
 }
 
@@ -256,8 +276,10 @@ int mproc_queue_create(mproc_queue_t *out, const mproc_queue_options_t *options)
  * nanoseconds from freeing room or publishing a message. */
 #define SPINS 2000
 
-static int room_for(queue_body_t *b, uint64_t need, uint64_t head, uint64_t nget) {
-  uint64_t tail = mproc__load64_rlx(&b->tail), nput = mproc__load64_rlx(&b->nput);
+static int room_for(queue_body_t *b, uint64_t need, uint64_t head,
+                    uint64_t nget) {
+  uint64_t tail = mproc__load64_rlx(&b->tail),
+           nput = mproc__load64_rlx(&b->nput);
   return b->capacity - (tail - head) >= need &&
          (b->maxsize == 0 || nput - nget < b->maxsize);
 }
@@ -274,15 +296,19 @@ static int wait_room(queue_body_t *b, uint64_t need, int64_t deadline) {
     return mproc__load32_rlx(&b->closed) ? MPROC_ECLOSED : 0;
   for (;;) {
     uint32_t seq;
-    if (mproc__load32(&b->closed)) return MPROC_ECLOSED;
-    if (mproc__object_destroyed(b)) return MPROC_EBADHANDLE;
+    if (mproc__load32(&b->closed))
+      return MPROC_ECLOSED;
+    if (mproc__object_destroyed(b))
+      return MPROC_EBADHANDLE;
     seq = mproc__load32(&b->space_seq);
     head = mproc__load64_acq(&b->head);
     nget = mproc__load64_acq(&b->nget);
     mproc__store64_rlx(&b->p_head_seen, head);
     mproc__store64_rlx(&b->p_nget_seen, nget);
-    if (room_for(b, need, head, nget)) return 0;
-    if (past(deadline)) return MPROC_EFULL;
+    if (room_for(b, need, head, nget))
+      return 0;
+    if (past(deadline))
+      return MPROC_EFULL;
     if (spins < SPINS) {
       spins++;
       mproc__cpu_relax();
@@ -306,11 +332,15 @@ int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
   uint64_t need, tail, nput, side = 0;
   int64_t deadline;
   int rc = check_timeout(timeout_ms), inline_msg;
-  if (rc != 0) return rc;
-  if (!data && size) return MPROC_EINVAL;
+  if (rc != 0)
+    return rc;
+  if (!data && size)
+    return MPROC_EINVAL;
   rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
-  if (rc != 0) return rc;
-  if (mproc__load32(&b->closed)) return MPROC_ECLOSED;
+  if (rc != 0)
+    return rc;
+  if (mproc__load32(&b->closed))
+    return MPROC_ECLOSED;
   deadline = mproc__deadline_from_timeout(timeout_ms);
   rc = mproc__xlock_acquire(&b->plock, deadline);
   if (rc == MPROC_EOWNERDEAD) {
@@ -329,7 +359,8 @@ int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
   }
   if (!inline_msg) {
     rc = side_create(b, data, size, &side);
-    if (rc != 0) goto unlock;
+    if (rc != 0)
+      goto unlock;
   }
   rc = wait_room(b, need, deadline);
   if (rc != 0) {
@@ -359,7 +390,8 @@ int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
   mproc__store32_rel(&b->p_valid, 1);
   mproc__store64(&b->nput, nput + 1);
   mproc__store64(&b->tail, tail + need);
-  if (side) mproc__store64(&b->p_side, 0);
+  if (side)
+    mproc__store64(&b->p_side, 0);
   mproc__store32_rel(&b->p_valid, 0);
   wake_if_sleeping(&b->data_seq, &b->data_sleeping);
 
@@ -391,8 +423,10 @@ static int wait_data(queue_body_t *b, uint64_t head, int64_t deadline) {
       mproc__store64_rlx(&b->c_tail_seen, tail);
       return tail != head ? 0 : MPROC_ECLOSED;
     }
-    if (mproc__object_destroyed(b)) return MPROC_EBADHANDLE;
-    if (past(deadline)) return MPROC_EEMPTY;
+    if (mproc__object_destroyed(b))
+      return MPROC_EBADHANDLE;
+    if (past(deadline))
+      return MPROC_EEMPTY;
     if (spins < SPINS) {
       spins++;
       mproc__cpu_relax();
@@ -426,14 +460,16 @@ static int side_take(queue_body_t *b, const side_ref_t *ref, void *dst) {
   int rc;
   side_name(b, ref->generation, name);
   rc = mproc__shm_attach(name, total, &base);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   mproc__shm_unlink(name);
   if (((side_header_t *)base)->magic != SIDE_MAGIC ||
       ((side_header_t *)base)->generation != ref->generation) {
     mproc__shm_unmap(base, total);
     return MPROC_EBADHANDLE;
   }
-  if (ref->size) memcpy(dst, (unsigned char *)base + SIDE_HEADER, (size_t)ref->size);
+  if (ref->size)
+    memcpy(dst, (unsigned char *)base + SIDE_HEADER, (size_t)ref->size);
   mproc__shm_unmap(base, total);
   return 0;
 }
@@ -447,9 +483,11 @@ static int queue_take(mproc_queue_t *q, void **out, void *buf, size_t cap,
   unsigned char *dst;
   int64_t deadline;
   int rc = check_timeout(timeout_ms);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   deadline = mproc__deadline_from_timeout(timeout_ms);
   rc = mproc__xlock_acquire(&b->clock, deadline);
   if (rc == MPROC_EOWNERDEAD) {
@@ -463,7 +501,8 @@ static int queue_take(mproc_queue_t *q, void **out, void *buf, size_t cap,
   for (;;) {
     head = mproc__load64_rlx(&b->head);
     rc = wait_data(b, head, deadline);
-    if (rc != 0) goto unlock;
+    if (rc != 0)
+      goto unlock;
     ring_read(b, head, &hdr, sizeof hdr);
     if (hdr.kind == RECORD_INLINE) {
       msg_size = hdr.length;
@@ -500,17 +539,20 @@ static int queue_take(mproc_queue_t *q, void **out, void *buf, size_t cap,
       if (rc == MPROC_EBADHANDLE) {
         /* A consumer died after taking the segment's name: that message is
          * lost. Drop its reference and look at the next one. */
-        if (out) free(dst);
+        if (out)
+          free(dst);
         consumer_commit(b, head, used);
         continue;
       }
       if (rc != 0) {
-        if (out) free(dst);
+        if (out)
+          free(dst);
         goto unlock;
       }
     }
     consumer_commit(b, head, used);
-    if (out) *out = dst;
+    if (out)
+      *out = dst;
     break;
   }
 
@@ -521,14 +563,16 @@ unlock:
 
 int mproc_queue_get(mproc_queue_t *q, void **data, size_t *size,
                     int64_t timeout_ms) {
-  if (!data || !size) return MPROC_EINVAL;
+  if (!data || !size)
+    return MPROC_EINVAL;
   *data = NULL;
   return queue_take(q, data, NULL, 0, size, timeout_ms);
 }
 
 int mproc_queue_get_into(mproc_queue_t *q, void *buf, size_t cap, size_t *size,
                          int64_t timeout_ms) {
-  if (!size || (!buf && cap)) return MPROC_EINVAL;
+  if (!size || (!buf && cap))
+    return MPROC_EINVAL;
   return queue_take(q, NULL, buf, cap, size, timeout_ms);
 }
 
@@ -544,9 +588,11 @@ static uint64_t queued(queue_body_t *b) {
 int mproc_queue_size(mproc_queue_t *q, size_t *count) {
   queue_body_t *b;
   int rc;
-  if (!count) return MPROC_EINVAL;
+  if (!count)
+    return MPROC_EINVAL;
   rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   *count = (size_t)queued(b);
   return 0;
 }
@@ -554,9 +600,11 @@ int mproc_queue_size(mproc_queue_t *q, size_t *count) {
 int mproc_queue_empty(mproc_queue_t *q, int *empty) {
   queue_body_t *b;
   int rc;
-  if (!empty) return MPROC_EINVAL;
+  if (!empty)
+    return MPROC_EINVAL;
   rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   *empty = mproc__load64(&b->head) == mproc__load64(&b->tail);
   return 0;
 }
@@ -564,9 +612,11 @@ int mproc_queue_empty(mproc_queue_t *q, int *empty) {
 int mproc_queue_full(mproc_queue_t *q, int *full) {
   queue_body_t *b;
   int rc;
-  if (!full) return MPROC_EINVAL;
+  if (!full)
+    return MPROC_EINVAL;
   rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   *full = b->maxsize != 0 && queued(b) >= b->maxsize;
   return 0;
 }
@@ -574,7 +624,8 @@ int mproc_queue_full(mproc_queue_t *q, int *full) {
 int mproc_queue_close(mproc_queue_t *q) {
   queue_body_t *b;
   int rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   mproc__store32(&b->closed, 1);
   wake_all(&b->data_seq);
   wake_all(&b->space_seq);
@@ -587,12 +638,16 @@ int mproc_queue_task_done(mproc_queue_t *q) {
   queue_body_t *b;
   uint64_t done;
   int rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
-  if (rc != 0) return rc;
-  if (!b->joinable) return MPROC_ESTATE;
+  if (rc != 0)
+    return rc;
+  if (!b->joinable)
+    return MPROC_ESTATE;
   done = mproc__load64(&b->ndone);
   for (;;) {
-    if (done >= mproc__load64(&b->nput)) return MPROC_ESTATE;
-    if (mproc__cas64(&b->ndone, &done, done + 1)) break;
+    if (done >= mproc__load64(&b->nput))
+      return MPROC_ESTATE;
+    if (mproc__cas64(&b->ndone, &done, done + 1))
+      break;
   }
   wake_if_waiting(&b->done_seq, &b->done_waiters);
   return 0;
@@ -602,18 +657,25 @@ int mproc_queue_join(mproc_queue_t *q, int64_t timeout_ms) {
   queue_body_t *b;
   int64_t deadline;
   int rc = check_timeout(timeout_ms);
-  if (rc == 0) rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
-  if (rc != 0) return rc;
-  if (!b->joinable) return MPROC_ESTATE;
+  if (rc == 0)
+    rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
+  if (rc != 0)
+    return rc;
+  if (!b->joinable)
+    return MPROC_ESTATE;
   deadline = mproc__deadline_from_timeout(timeout_ms);
   for (;;) {
     uint32_t seq = mproc__load32(&b->done_seq);
     uint64_t nput = mproc__load64(&b->nput);
-    if (mproc__load64(&b->ndone) >= nput) return 0;
-    if (mproc__object_destroyed(b)) return MPROC_EBADHANDLE;
-    if (past(deadline)) return MPROC_ETIMEDOUT;
+    if (mproc__load64(&b->ndone) >= nput)
+      return 0;
+    if (mproc__object_destroyed(b))
+      return MPROC_EBADHANDLE;
+    if (past(deadline))
+      return MPROC_ETIMEDOUT;
     mproc__add32(&b->done_waiters, 1);
-    if (mproc__load64(&b->ndone) < nput) mproc__wait32(&b->done_seq, seq, deadline);
+    if (mproc__load64(&b->ndone) < nput)
+      mproc__wait32(&b->done_seq, seq, deadline);
     mproc__sub32(&b->done_waiters, 1);
   }
 }
@@ -632,7 +694,8 @@ static void queue_wake(void *body) {
   wake_all(&b->done_seq);
   /* Large messages still queued have segments of their own: remove their
    * names with the queue's. */
-  if (side) side_remove(b, side);
+  if (side)
+    side_remove(b, side);
   while (pos < tail && tail - pos <= b->capacity) {
     ring_read(b, pos, &hdr, sizeof hdr);
     if (hdr.kind == RECORD_SIDE) {

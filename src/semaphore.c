@@ -16,12 +16,14 @@ int mproc_semaphore_create(mproc_semaphore_t *out, unsigned initial,
                            unsigned maximum) {
   semaphore_body_t *b;
   int rc;
-  if (!out) return MPROC_EINVAL;
+  if (!out)
+    return MPROC_EINVAL;
   if (initial > (unsigned)INT32_MAX || maximum > (unsigned)INT32_MAX ||
       (maximum != 0 && initial > maximum))
     return MPROC_EINVAL;
   rc = mproc__object_create(out, MPROC__KIND_SEMAPHORE, sizeof *b, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   mproc__store32(&b->value, initial);
   b->maximum = maximum;
   mproc__object_publish(b);
@@ -31,7 +33,8 @@ int mproc_semaphore_create(mproc_semaphore_t *out, unsigned initial,
 static int try_take(semaphore_body_t *b) {
   uint32_t v = mproc__load32_rlx(&b->value);
   while (v > 0) {
-    if (mproc__cas32_acq(&b->value, &v, v - 1)) return 1;
+    if (mproc__cas32_acq(&b->value, &v, v - 1))
+      return 1;
   }
   return 0;
 }
@@ -40,19 +43,24 @@ int mproc_semaphore_acquire(mproc_semaphore_t *sem, int64_t timeout_ms) {
   semaphore_body_t *b;
   int64_t deadline;
   int rc;
-  if (timeout_ms < 0 && timeout_ms != MPROC_INFINITE) return MPROC_EINVAL;
+  if (timeout_ms < 0 && timeout_ms != MPROC_INFINITE)
+    return MPROC_EINVAL;
   rc = mproc__object_get(sem, MPROC__KIND_SEMAPHORE, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   deadline = mproc__deadline_from_timeout(timeout_ms);
   for (;;) {
     /* Try first, even after a timed-out sleep, so that a unit released
      * just before the deadline is not left behind. */
-    if (try_take(b)) return 0;
-    if (mproc__object_destroyed(b)) return MPROC_EBADHANDLE;
+    if (try_take(b))
+      return 0;
+    if (mproc__object_destroyed(b))
+      return MPROC_EBADHANDLE;
     if (deadline != MPROC_INFINITE && mproc__clock_ns() >= deadline)
       return MPROC_ETIMEDOUT;
     mproc__add32(&b->waiters, 1);
-    if (mproc__load32(&b->value) == 0) mproc__wait32(&b->value, 0, deadline);
+    if (mproc__load32(&b->value) == 0)
+      mproc__wait32(&b->value, 0, deadline);
     mproc__sub32(&b->waiters, 1);
   }
 }
@@ -61,25 +69,30 @@ int mproc_semaphore_release(mproc_semaphore_t *sem) {
   semaphore_body_t *b;
   uint32_t v;
   int rc = mproc__object_get(sem, MPROC__KIND_SEMAPHORE, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   v = mproc__load32_rlx(&b->value);
   for (;;) {
     if ((b->maximum != 0 && v >= b->maximum) || v >= (uint32_t)INT32_MAX)
       return MPROC_EOVERFLOW;
-    if (mproc__cas32(&b->value, &v, v + 1)) break;
+    if (mproc__cas32(&b->value, &v, v + 1))
+      break;
   }
   /* Every sleeper is woken, not one: a sleeper that was woken and then
    * killed must not strand the unit while others sleep. */
-  if (mproc__load32(&b->waiters)) mproc__wake32(&b->value);
+  if (mproc__load32(&b->waiters))
+    mproc__wake32(&b->value);
   return 0;
 }
 
 int mproc_semaphore_value(mproc_semaphore_t *sem, unsigned *value) {
   semaphore_body_t *b;
   int rc;
-  if (!value) return MPROC_EINVAL;
+  if (!value)
+    return MPROC_EINVAL;
   rc = mproc__object_get(sem, MPROC__KIND_SEMAPHORE, (void **)&b);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   *value = mproc__load32(&b->value);
   return 0;
 }

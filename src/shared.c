@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MPROC__HANDLE_MAGIC 0x6d70534fu /* "mpSO" */
+#define MPROC__HANDLE_MAGIC 0x6d70534fu  /* "mpSO" */
 #define MPROC__SEGMENT_MAGIC 0x6d705347u /* "mpSG" */
 #define MPROC__HEADER_BYTES 64
 
@@ -50,7 +50,8 @@ _Static_assert(sizeof(mproc__segment_header_t) == MPROC__HEADER_BYTES,
                "the header keeps bodies 64-byte aligned");
 
 static mproc__segment_header_t *header_of(void *body) {
-  return (mproc__segment_header_t *)((unsigned char *)body - MPROC__HEADER_BYTES);
+  return (mproc__segment_header_t *)((unsigned char *)body -
+                                     MPROC__HEADER_BYTES);
 }
 
 /* ---- identity --------------------------------------------------------- */
@@ -76,14 +77,16 @@ static void atfork_child(void) {
 
 static void ensure_registered(void) {
   uint32_t expected = 0;
-  if (mproc__load32_acq(&self.registered)) return;
+  if (mproc__load32_acq(&self.registered))
+    return;
   if (mproc__cas32(&self.registered, &expected, 1))
     mproc__os_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 uint32_t mproc__self_pid(void) {
   uint32_t pid = mproc__load32_rlx(&self.pid);
-  if (pid) return pid;
+  if (pid)
+    return pid;
   ensure_registered();
   pid = (uint32_t)mproc__os_getpid();
   mproc__store32_rlx(&self.pid, pid);
@@ -102,8 +105,9 @@ uint64_t mproc__random64(void) {
    * runs under address-space randomisation) are mixed; a collision is
    * caught anyway by the exclusive creation of a segment. */
   uint64_t c = mproc__add64(&self.counter, 1);
-  uint64_t x = (uint64_t)mproc__clock_ns() ^ ((uint64_t)mproc__self_pid() << 40) ^
-               (uint64_t)(uintptr_t)&c ^ (c * 0x2545f4914f6cdd1dull);
+  uint64_t x = (uint64_t)mproc__clock_ns() ^
+               ((uint64_t)mproc__self_pid() << 40) ^ (uint64_t)(uintptr_t)&c ^
+               (c * 0x2545f4914f6cdd1dull);
   x = splitmix64(x);
   return x ? x : 1;
 }
@@ -111,16 +115,19 @@ uint64_t mproc__random64(void) {
 uint64_t mproc__self_instance(void) {
   uint64_t id = mproc__load64_rlx(&self.instance);
   uint64_t expected = 0;
-  if (id) return id;
+  if (id)
+    return id;
   id = mproc__random64();
-  if (!mproc__cas64(&self.instance, &expected, id)) id = expected;
+  if (!mproc__cas64(&self.instance, &expected, id))
+    id = expected;
   return id;
 }
 
 uint32_t mproc__thread_token(void) {
   static mproc__atomic_u32 next = 1;
   static MPROC__THREAD_LOCAL uint32_t token;
-  if (!token) token = mproc__add32(&next, 1);
+  if (!token)
+    token = mproc__add32(&next, 1);
   return token;
 }
 
@@ -164,13 +171,15 @@ static void slot_set(uint64_t generation, void *base) {
  * unmapped); the caller's check of the segment header catches it. */
 static void *slot_get(uint64_t generation) {
   unsigned i = (unsigned)(generation % SLOTS);
-  if (mproc__load64_acq(&slots[i].generation) != generation) return NULL;
+  if (mproc__load64_acq(&slots[i].generation) != generation)
+    return NULL;
   return (void *)(uintptr_t)mproc__load64_acq(&slots[i].base);
 }
 
 static int read_handle(const void *handle, unsigned kind, mproc__handle_t *h) {
   const unsigned char *p = (const unsigned char *)handle;
-  if (!handle) return MPROC_EINVAL;
+  if (!handle)
+    return MPROC_EINVAL;
   /* Field by field: a narrow read of a wide copy just made would stall on
    * store forwarding, and this runs on every call. */
   memcpy(&h->magic, p + offsetof(mproc__handle_t, magic), sizeof h->magic);
@@ -180,8 +189,8 @@ static int read_handle(const void *handle, unsigned kind, mproc__handle_t *h) {
   memcpy(&h->generation, p + offsetof(mproc__handle_t, generation),
          sizeof h->generation);
   memcpy(&h->size, p + offsetof(mproc__handle_t, size), sizeof h->size);
-  if (h->magic != MPROC__HANDLE_MAGIC || h->kind != kind || h->generation == 0 ||
-      h->size <= MPROC__HEADER_BYTES)
+  if (h->magic != MPROC__HANDLE_MAGIC || h->kind != kind ||
+      h->generation == 0 || h->size <= MPROC__HEADER_BYTES)
     return MPROC_EBADHANDLE;
   return 0;
 }
@@ -234,15 +243,18 @@ int mproc__object_get(const void *handle, unsigned kind, void **body) {
   mproc__handle_t h;
   void *base;
   int rc = read_handle(handle, kind, &h);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   base = slot_get(h.generation);
   if (!base || check_header(base, &h) != 0) {
     /* Not attached yet, a slot caught mid-rewrite, or destroyed: the slow
      * path under the lock settles which. */
     rc = attach_slow(&h, &base);
-    if (rc != 0) return rc;
+    if (rc != 0)
+      return rc;
     rc = check_header(base, &h);
-    if (rc != 0) return rc;
+    if (rc != 0)
+      return rc;
   }
   *body = (unsigned char *)base + MPROC__HEADER_BYTES;
   return 0;
@@ -260,9 +272,11 @@ int mproc__object_create(void *handle, unsigned kind, size_t body_size,
   char name[MPROC__SHM_NAME_MAX + 1];
   void *base = NULL;
   int rc = MPROC_EOS, tries;
-  if (!handle) return MPROC_EINVAL;
+  if (!handle)
+    return MPROC_EINVAL;
   a = (attachment_t *)calloc(1, sizeof *a);
-  if (!a) return MPROC_ENOMEM;
+  if (!a)
+    return MPROC_ENOMEM;
   memset(&h, 0, sizeof h);
   h.magic = MPROC__HANDLE_MAGIC;
   h.kind = (uint16_t)kind;
@@ -275,7 +289,8 @@ int mproc__object_create(void *handle, unsigned kind, size_t body_size,
     h.generation = mproc__random64();
     mproc__shm_name(name, h.creator_pid, h.generation);
     rc = mproc__shm_create(name, (size_t)h.size, &base);
-    if (rc != MPROC_EOS) break;
+    if (rc != MPROC_EOS)
+      break;
   }
   if (rc != 0) {
     free(a);
@@ -305,29 +320,35 @@ void mproc__object_publish(void *body) {
   mproc__store32_rel(&header_of(body)->magic, MPROC__SEGMENT_MAGIC);
 }
 
-int mproc__object_destroy(void *handle, unsigned kind, void (*wake)(void *body)) {
+int mproc__object_destroy(void *handle, unsigned kind,
+                          void (*wake)(void *body)) {
   mproc__handle_t h;
   attachment_t **pa, *a = NULL;
   char name[MPROC__SHM_NAME_MAX + 1];
   void *body;
   uint32_t was = 0;
   int rc = mproc__object_get(handle, kind, &body);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   memcpy(&h, handle, sizeof h);
   /* One destroyer wins; a second call sees EBADHANDLE. */
-  if (!mproc__cas32(&header_of(body)->destroyed, &was, 1)) return MPROC_EBADHANDLE;
-  if (wake) wake(body);
+  if (!mproc__cas32(&header_of(body)->destroyed, &was, 1))
+    return MPROC_EBADHANDLE;
+  if (wake)
+    wake(body);
   mproc__shm_name(name, h.creator_pid, h.generation);
   mproc__shm_unlink(name);
   mproc__mutex_lock(&self.lock);
   for (pa = &attached; *pa; pa = &(*pa)->next) {
-    if ((*pa)->generation == h.generation && (*pa)->creator_pid == h.creator_pid) {
+    if ((*pa)->generation == h.generation &&
+        (*pa)->creator_pid == h.creator_pid) {
       a = *pa;
       *pa = a->next;
       break;
     }
   }
-  if (a && mproc__load64(&slots[h.generation % SLOTS].generation) == h.generation)
+  if (a &&
+      mproc__load64(&slots[h.generation % SLOTS].generation) == h.generation)
     mproc__store64(&slots[h.generation % SLOTS].generation, 0);
   mproc__mutex_unlock(&self.lock);
   /* Other processes keep their mappings until they exit; the memory goes
@@ -349,16 +370,21 @@ static void reclaim_one(const char *name, void *ctx) {
   char *end;
   const char *p = name + strlen(MPROC__SHM_PREFIX);
   pid = strtoul(p, &end, 16);
-  if (end == p || *end != '-' || pid == 0) return;
-  if (mproc__pid_alive((mproc_pid_t)pid)) return;
-  if (strlen(name) > MPROC__SHM_NAME_MAX - 1) return;
+  if (end == p || *end != '-' || pid == 0)
+    return;
+  if (mproc__pid_alive((mproc_pid_t)pid))
+    return;
+  if (strlen(name) > MPROC__SHM_NAME_MAX - 1)
+    return;
   snprintf(path, sizeof path, "/%s", name);
   mproc__shm_unlink(path);
-  if (removed) (*removed)++;
+  if (removed)
+    (*removed)++;
 }
 
 int mproc_shared_reclaim(size_t *removed) {
-  if (removed) *removed = 0;
+  if (removed)
+    *removed = 0;
   return mproc__shm_list(MPROC__SHM_PREFIX, reclaim_one, removed);
 }
 

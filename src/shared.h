@@ -63,7 +63,8 @@ int mproc__object_destroyed(void *body);
 /* Destroy: mark the object destroyed so every process's next call fails
  * with MPROC_EBADHANDLE, let `wake` rouse its sleepers, remove the name,
  * unmap it here and zero the handle. */
-int mproc__object_destroy(void *handle, unsigned kind, void (*wake)(void *body));
+int mproc__object_destroy(void *handle, unsigned kind,
+                          void (*wake)(void *body));
 
 /* ---- the crash-aware lock every object is built on --------------------- */
 
@@ -73,10 +74,10 @@ int mproc__object_destroy(void *handle, unsigned kind, void (*wake)(void *body))
  * so no instant exists where it is held but its owner unknown), and a
  * waiter that finds that pid gone takes the lock over. */
 typedef struct mproc__xlock {
-  uint32_t native;            /* set at init: which of the two is used */
-  mproc__atomic_u32 word;     /* owner-pid form: the holder's pid, or 0 */
-  mproc__atomic_u32 waiters;  /* owner-pid form: sleepers on word */
-  mproc__atomic_u32 thread;   /* owner-pid form: the holder's thread token */
+  uint32_t native;           /* set at init: which of the two is used */
+  mproc__atomic_u32 word;    /* owner-pid form: the holder's pid, or 0 */
+  mproc__atomic_u32 waiters; /* owner-pid form: sleepers on word */
+  mproc__atomic_u32 thread;  /* owner-pid form: the holder's thread token */
   uint64_t native_mem[MPROC__NATIVE_LOCK_BYTES / 8];
 } mproc__xlock_t;
 

@@ -15,10 +15,12 @@ static mproc_target_entry_t *head;
 
 void mproc_register_target(mproc_target_entry_t *entry) {
   mproc_target_entry_t *it;
-  if (!entry || !entry->name || !entry->fn) return;
+  if (!entry || !entry->name || !entry->fn)
+    return;
   mproc__mutex_lock(&lock);
   for (it = head; it; it = it->next)
-    if (it == entry) break; /* registered twice: keep one */
+    if (it == entry)
+      break; /* registered twice: keep one */
   if (!it) {
     entry->next = head;
     head = entry;
@@ -31,8 +33,10 @@ static mproc_target_fn find_by_name(const char *name) {
   mproc_target_entry_t *it;
   mproc_target_fn found = NULL;
   for (it = head; it; it = it->next) {
-    if (strcmp(it->name, name) != 0) continue;
-    if (found && found != it->fn) return NULL; /* ambiguous */
+    if (strcmp(it->name, name) != 0)
+      continue;
+    if (found && found != it->fn)
+      return NULL; /* ambiguous */
     found = it->fn;
   }
   return found;
@@ -64,10 +68,12 @@ static mproc_task_entry_t *task_head;
 
 void mproc_register_task(mproc_task_entry_t *entry) {
   mproc_task_entry_t *it;
-  if (!entry || !entry->name || !entry->fn) return;
+  if (!entry || !entry->name || !entry->fn)
+    return;
   mproc__mutex_lock(&lock);
   for (it = task_head; it; it = it->next)
-    if (it == entry) break;
+    if (it == entry)
+      break;
   if (!it) {
     entry->next = task_head;
     task_head = entry;
@@ -79,8 +85,10 @@ static mproc_task_fn find_task(const char *name) {
   mproc_task_entry_t *it;
   mproc_task_fn found = NULL;
   for (it = task_head; it; it = it->next) {
-    if (strcmp(it->name, name) != 0) continue;
-    if (found && found != it->fn) return NULL; /* ambiguous */
+    if (strcmp(it->name, name) != 0)
+      continue;
+    if (found && found != it->fn)
+      return NULL; /* ambiguous */
     found = it->fn;
   }
   return found;

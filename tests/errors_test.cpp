@@ -59,6 +59,4 @@ TEST(Errors, TranslateNativeErrors) {
 }
 #endif
 
-TEST(Errors, Version) {
-  EXPECT_STREQ(mproc_version(), "0.1.0");
-}
+TEST(Errors, Version) { EXPECT_STREQ(mproc_version(), "0.1.0"); }

@@ -14,15 +14,17 @@ namespace {
 std::vector<std::string> lines_of(const std::string &s) {
   std::vector<std::string> out;
   std::istringstream in(s);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
+  for (std::string line; std::getline(in, line);)
+    out.push_back(line);
   return out;
 }
 
 mproc_test::HelperResult run_example(const char *name) {
-  auto r = mproc_test::run_program({std::string(MPROC_EXAMPLES_DIR) + "/" + name},
-                                   30000);
+  auto r = mproc_test::run_program(
+      {std::string(MPROC_EXAMPLES_DIR) + "/" + name}, 30000);
   EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)
-      << name << " status " << r.status << "\n" << r.err;
+      << name << " status " << r.status << "\n"
+      << r.err;
   return r;
 }
 
@@ -33,7 +35,8 @@ using Lines = std::vector<std::string>;
 bool in_order(const Lines &all, const Lines &wanted) {
   size_t at = 0;
   for (const auto &line : all)
-    if (at < wanted.size() && line == wanted[at]) at++;
+    if (at < wanted.size() && line == wanted[at])
+      at++;
   return at == wanted.size();
 }
 
@@ -48,12 +51,14 @@ TEST(Examples, ProcessClass) {
   Lines l = lines_of(run_example("process_class").out);
   EXPECT_EQ(l.size(), 8u);
   EXPECT_TRUE(in_order(l, {"main", "第一步"}));
-  EXPECT_TRUE(in_order(l, {"hkw", "1", "2", "第一步", "第二步", "第一步", "第二步"}));
+  EXPECT_TRUE(
+      in_order(l, {"hkw", "1", "2", "第一步", "第二步", "第一步", "第二步"}));
 }
 
 TEST(Examples, Join) {
   Lines l = lines_of(run_example("join").out);
-  ASSERT_EQ(l.size(), 3u * 3 + 1 + 3 * 2 + 1 + 3 * 2 + 1) << run_example("join").out;
+  ASSERT_EQ(l.size(), 3u * 3 + 1 + 3 * 2 + 1 + 3 * 2 + 1)
+      << run_example("join").out;
   // Elapsed times: about 2 s together, then the last of the sequential
   // ones (3 s), then 3 s for the list; only their order of size is checked.
   double together = std::stod(l[9].substr(5));
@@ -64,8 +69,8 @@ TEST(Examples, Join) {
 
 TEST(Examples, Isolation) {
   EXPECT_EQ(lines_of(run_example("isolation").out),
-            (Lines{"func lin", "main jon", "开始一个进程", "a =  1", "子进程函数",
-                   "父进程那点事", "a: 1"}));
+            (Lines{"func lin", "main jon", "开始一个进程", "a =  1",
+                   "子进程函数", "父进程那点事", "a: 1"}));
 }
 
 TEST(Examples, Pids) {
@@ -77,8 +82,10 @@ TEST(Examples, Pids) {
   // The child's parent is the main process.
   std::string child_ppid, main_pid;
   for (auto &line : l) {
-    if (line.rfind("func---PPID: ", 0) == 0) child_ppid = line.substr(13);
-    if (line.rfind("main---PID: ", 0) == 0) main_pid = line.substr(12);
+    if (line.rfind("func---PPID: ", 0) == 0)
+      child_ppid = line.substr(13);
+    if (line.rfind("main---PID: ", 0) == 0)
+      main_pid = line.substr(12);
   }
   EXPECT_EQ(child_ppid, main_pid);
 }
@@ -87,8 +94,10 @@ TEST(Examples, Daemon) {
   Lines l = lines_of(run_example("daemon").out);
   EXPECT_EQ(l.size(), 6u);
   // The parent's refusal races with the child's first line.
-  EXPECT_TRUE(in_order(l, {"daemon after start: wrong lifecycle state", "main"}));
-  EXPECT_TRUE(in_order(l, {"Lin 存活", "Lin 死亡", "main", "Jon 存活", "main exits"}));
+  EXPECT_TRUE(
+      in_order(l, {"daemon after start: wrong lifecycle state", "main"}));
+  EXPECT_TRUE(
+      in_order(l, {"Lin 存活", "Lin 死亡", "main", "Jon 存活", "main exits"}));
   // The unjoined daemon is terminated at exit, before its last line.
   EXPECT_FALSE(in_order(l, {"Jon 死亡"}));
 }
@@ -106,7 +115,7 @@ TEST(Examples, SigchldIgnored) {
   EXPECT_EQ(l[1], "join: success, exit code 2");
 }
 
-}  // namespace
+} // namespace
 
 namespace {
 
@@ -127,7 +136,8 @@ TEST(Examples, MutexTickets) {
   // Each looks the count up before taking the lock, so a slow one may see
   // a ticket already sold: only the number of look-ups is fixed.
   size_t lookups = 0;
-  for (const auto &line : l) lookups += line.find("查询余票：") != std::string::npos;
+  for (const auto &line : l)
+    lookups += line.find("查询余票：") != std::string::npos;
   EXPECT_EQ(lookups, 10u);
   EXPECT_EQ(count_matching(l, "用户", "买票成功"), 2u);
   EXPECT_EQ(count_matching(l, "用户", "买票失败"), 8u);
@@ -146,4 +156,4 @@ TEST(Examples, QueuePair) {
   EXPECT_EQ(l[6], "queue empty");
 }
 
-}  // namespace
+} // namespace

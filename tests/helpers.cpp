@@ -30,14 +30,15 @@ int64_t now_ms() {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-}  // namespace
+} // namespace
 
 HelperRegistrar::HelperRegistrar(const char *name, HelperFn fn) {
   registry()[name] = fn;
 }
 
 bool run_helper_if_asked(int argc, char **argv, int *exit_code) {
-  if (argc < 3 || strcmp(argv[1], "--mproc-helper") != 0) return false;
+  if (argc < 3 || strcmp(argv[1], "--mproc-helper") != 0)
+    return false;
   auto it = registry().find(argv[2]);
   if (it == registry().end()) {
     fprintf(stderr, "no helper named %s\n", argv[2]);
@@ -57,7 +58,8 @@ int scaled_ms(int ms) {
 std::string self_path() {
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return "";
+  if (n <= 0)
+    return "";
   self[n] = 0;
   return self;
 }
@@ -77,18 +79,22 @@ HelperResult run_program(const std::vector<std::string> &all, int timeout_ms,
   HelperResult r;
   // The input goes through a pipe on stdin; it must fit the pipe's buffer.
   int in[2];
-  if (pipe2(in, O_CLOEXEC) != 0) return r;
-  if (!write_full(in[1], input.data(), input.size())) return r;
+  if (pipe2(in, O_CLOEXEC) != 0)
+    return r;
+  if (!write_full(in[1], input.data(), input.size()))
+    return r;
   close(in[1]);
   int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return r;
+  if (pipe2(out, O_CLOEXEC) != 0)
+    return r;
   if (pipe2(err, O_CLOEXEC) != 0) {
     close(out[0]);
     close(out[1]);
     return r;
   }
   std::vector<char *> argv;
-  for (auto &a : all) argv.push_back(const_cast<char *>(a.c_str()));
+  for (auto &a : all)
+    argv.push_back(const_cast<char *>(a.c_str()));
   argv.push_back(nullptr);
 
   posix_spawn_file_actions_t fa;
@@ -118,11 +124,13 @@ HelperResult run_program(const std::vector<std::string> &all, int timeout_ms,
       break;
     }
     struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-    if (poll(fds, 2, (int)left) < 0 && errno != EINTR) break;
+    if (poll(fds, 2, (int)left) < 0 && errno != EINTR)
+      break;
     char buf[4096];
     for (int i = 0; i < 2; i++) {
       bool &open = i == 0 ? open_out : open_err;
-      if (!open || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      if (!open || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+        continue;
       ssize_t got = read(fds[i].fd, buf, sizeof buf);
       if (got <= 0)
         open = false;
@@ -143,12 +151,14 @@ char proc_state(pid_t pid) {
   char path[64], buf[512];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   FILE *f = fopen(path, "r");
-  if (!f) return 0;
+  if (!f)
+    return 0;
   size_t n = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);
   buf[n] = 0;
   const char *p = strrchr(buf, ')');
-  if (!p || p[1] != ' ') return 0;
+  if (!p || p[1] != ' ')
+    return 0;
   return p[2];
 }
 
@@ -156,15 +166,18 @@ pid_t proc_ppid(pid_t pid) {
   char path[64], buf[512];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   FILE *f = fopen(path, "r");
-  if (!f) return -1;
+  if (!f)
+    return -1;
   size_t n = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);
   buf[n] = 0;
   const char *p = strrchr(buf, ')');
-  if (!p) return -1;
+  if (!p)
+    return -1;
   char state;
   int ppid;
-  if (sscanf(p + 1, " %c %d", &state, &ppid) != 2) return -1;
+  if (sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+    return -1;
   return ppid;
 }
 
@@ -172,8 +185,10 @@ bool wait_dead(pid_t pid, int timeout_ms) {
   int64_t deadline = now_ms() + scaled_ms(timeout_ms);
   for (;;) {
     char s = proc_state(pid);
-    if (s == 0 || s == 'Z' || s == 'X') return true;
-    if (now_ms() > deadline) return false;
+    if (s == 0 || s == 'Z' || s == 'X')
+      return true;
+    if (now_ms() > deadline)
+      return false;
     usleep(2000);
   }
 }
@@ -183,14 +198,19 @@ bool read_full(int fd, void *buf, size_t n, int timeout_ms) {
   char *p = static_cast<char *>(buf);
   while (n > 0) {
     int64_t left = deadline - now_ms();
-    if (left <= 0) return false;
+    if (left <= 0)
+      return false;
     struct pollfd pfd = {fd, POLLIN, 0};
     int rc = poll(&pfd, 1, (int)left);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) return false;
+    if (rc < 0 && errno == EINTR)
+      continue;
+    if (rc <= 0)
+      return false;
     ssize_t got = read(fd, p, n);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      return false;
     p += got;
     n -= (size_t)got;
   }
@@ -201,12 +221,14 @@ bool write_full(int fd, const void *buf, size_t n) {
   const char *p = static_cast<const char *>(buf);
   while (n > 0) {
     ssize_t put = write(fd, p, n);
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return false;
+    if (put < 0 && errno == EINTR)
+      continue;
+    if (put <= 0)
+      return false;
     p += put;
     n -= (size_t)put;
   }
   return true;
 }
 
-}  // namespace mproc_test
+} // namespace mproc_test

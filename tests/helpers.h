@@ -19,7 +19,7 @@ struct HelperRegistrar {
 // helper runs as `<test binary> --mproc-helper name args...`, in a fresh
 // process without GoogleTest.
 #define MPROC_TEST_HELPER(name)                                                \
-  static int mproc_helper_##name(int argc, char **argv);                      \
+  static int mproc_helper_##name(int argc, char **argv);                       \
   static ::mproc_test::HelperRegistrar mproc_helper_reg_##name(                \
       #name, mproc_helper_##name);                                             \
   static int mproc_helper_##name(int argc, char **argv)
@@ -29,9 +29,9 @@ struct HelperRegistrar {
 bool run_helper_if_asked(int argc, char **argv, int *exit_code);
 
 struct HelperResult {
-  int status = -1;   // raw waitpid status, or -1 when it timed out (killed)
-  std::string out;   // everything it wrote to stdout
-  std::string err;   // everything it wrote to stderr
+  int status = -1; // raw waitpid status, or -1 when it timed out (killed)
+  std::string out; // everything it wrote to stdout
+  std::string err; // everything it wrote to stderr
 };
 
 // Runs a program (argv[0] is its path) to completion with stdout and stderr
@@ -72,4 +72,4 @@ bool wait_dead(pid_t pid, int timeout_ms);
 bool read_full(int fd, void *buf, size_t n, int timeout_ms);
 bool write_full(int fd, const void *buf, size_t n);
 
-}  // namespace mproc_test
+} // namespace mproc_test

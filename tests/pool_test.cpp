@@ -166,8 +166,8 @@ Shared *shared() {
     int fd = path ? open(path, O_RDWR | O_CLOEXEC) : -1;
     if (fd < 0)
       return nullptr;
-    void *p = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
-                   MAP_SHARED, fd, 0);
+    void *p = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED,
+                   fd, 0);
     close(fd);
     if (p != MAP_FAILED)
       g_shared = static_cast<Shared *>(p);
@@ -227,8 +227,8 @@ MPROC_TASK(count_run);
 const mproc_start_method_t kMethods[] = {MPROC_START_FORK, MPROC_START_SPAWN,
                                          MPROC_START_FORKSERVER};
 
-std::string method_name(
-    const ::testing::TestParamInfo<mproc_start_method_t> &i) {
+std::string
+method_name(const ::testing::TestParamInfo<mproc_start_method_t> &i) {
   return i.param == MPROC_START_FORK    ? "fork"
          : i.param == MPROC_START_SPAWN ? "spawn"
                                         : "forkserver";
@@ -957,8 +957,8 @@ TEST_P(PoolM, StressRandomWorkerKillsDuringMap) {
     // next task down with it: that task alone reports it, the next works.
     int status = MPROC_EWORKERLOST;
     for (int attempt = 0; attempt < 5 && status == MPROC_EWORKERLOST; attempt++)
-      ASSERT_EQ(mproc_pool_apply(pool.p, echo, "x", 1, &status, nullptr, nullptr),
-                0);
+      ASSERT_EQ(
+          mproc_pool_apply(pool.p, echo, "x", 1, &status, nullptr, nullptr), 0);
     EXPECT_EQ(status, 0);
   }
 }
@@ -1046,9 +1046,9 @@ TEST_P(PoolM, UnregisteredTaskOrInitializer) {
                              nullptr, nullptr),
             expected);
   mproc_async_result_t *r = nullptr;
-  EXPECT_EQ(mproc_pool_apply_async(pool.p, unregistered_task, "x", 1, nullptr,
-                                   &r),
-            expected);
+  EXPECT_EQ(
+      mproc_pool_apply_async(pool.p, unregistered_task, "x", 1, nullptr, &r),
+      expected);
   EXPECT_EQ(r != nullptr, expected == 0);
   mproc_async_result_free(r);
   int64_t items[3] = {1, 2, 3};
@@ -1060,9 +1060,9 @@ TEST_P(PoolM, UnregisteredTaskOrInitializer) {
             expected);
   mproc_imap_free(it);
   it = nullptr;
-  EXPECT_EQ(mproc_pool_imap_unordered(pool.p, unregistered_task, items, 8, 3,
-                                      1, &it),
-            expected);
+  EXPECT_EQ(
+      mproc_pool_imap_unordered(pool.p, unregistered_task, items, 8, 3, 1, &it),
+      expected);
   mproc_imap_free(it);
   // The pool goes on with registered tasks.
   void *data = nullptr;
@@ -1089,9 +1089,9 @@ TEST_P(PoolM, WorkersAreStartedWithThePoolsMethod) {
   int status = -1;
   void *data = nullptr;
   size_t size = 0;
-  ASSERT_EQ(mproc_pool_apply(pool.p, read_marker, nullptr, 0, &status, &data,
-                             &size),
-            0);
+  ASSERT_EQ(
+      mproc_pool_apply(pool.p, read_marker, nullptr, 0, &status, &data, &size),
+      0);
   ASSERT_EQ(size, sizeof(int));
   int seen;
   memcpy(&seen, data, sizeof seen);
@@ -1108,9 +1108,9 @@ TEST_P(PoolM, ProgramDefaultStartMethod) {
   ASSERT_EQ(mproc_pool_create(&p, &o), 0);
   int status = -1;
   int expected = g_method == MPROC_START_FORK ? 0 : MPROC_ENOTREG;
-  EXPECT_EQ(mproc_pool_apply(p, unregistered_task, "x", 1, &status, nullptr,
-                             nullptr),
-            expected);
+  EXPECT_EQ(
+      mproc_pool_apply(p, unregistered_task, "x", 1, &status, nullptr, nullptr),
+      expected);
   EXPECT_EQ(mproc_pool_apply(p, echo, "x", 1, &status, nullptr, nullptr), 0);
   EXPECT_EQ(mproc_pool_free(p), 0);
   EXPECT_EQ(mproc_set_start_method(MPROC_START_DEFAULT), 0);

@@ -28,7 +28,8 @@ namespace {
 
 int return_code(const void *arg, size_t size) {
   int code = 0;
-  if (size == sizeof code) memcpy(&code, arg, sizeof code);
+  if (size == sizeof code)
+    memcpy(&code, arg, sizeof code);
   return code;
 }
 MPROC_TARGET(return_code);
@@ -43,7 +44,8 @@ int raise_signal(const void *arg, size_t) {
 MPROC_TARGET(raise_signal);
 
 int sleep_long(const void *, size_t) {
-  for (int i = 0; i < 300; i++) usleep(100000);  // 30 s at most
+  for (int i = 0; i < 300; i++)
+    usleep(100000); // 30 s at most
   return 0;
 }
 MPROC_TARGET(sleep_long);
@@ -60,8 +62,9 @@ MPROC_TARGET(sleep_ms);
 const mproc_start_method_t kMethods[] = {MPROC_START_FORK, MPROC_START_SPAWN,
                                          MPROC_START_FORKSERVER};
 
-std::string method_name(const ::testing::TestParamInfo<mproc_start_method_t> &i) {
-  return i.param == MPROC_START_FORK ? "fork"
+std::string
+method_name(const ::testing::TestParamInfo<mproc_start_method_t> &i) {
+  return i.param == MPROC_START_FORK    ? "fork"
          : i.param == MPROC_START_SPAWN ? "spawn"
                                         : "forkserver";
 }
@@ -94,10 +97,12 @@ struct Fifo {
 };
 
 // In a child: write to the FIFO whose path is the argument.
-bool write_to_fifo(const void *path_arg, size_t size, const void *buf, size_t n) {
+bool write_to_fifo(const void *path_arg, size_t size, const void *buf,
+                   size_t n) {
   std::string path(static_cast<const char *>(path_arg), size);
   int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  if (fd < 0)
+    return false;
   bool ok = mproc_test::write_full(fd, buf, n);
   close(fd);
   return ok;
@@ -111,13 +116,15 @@ struct Child {
   Child(mproc_target_fn fn, const void *arg = nullptr, size_t size = 0,
         const mproc_process_options_t *o = nullptr) {
     mproc_process_options_t with_method = {};
-    if (o) with_method = *o;
+    if (o)
+      with_method = *o;
     if (with_method.start_method == MPROC_START_DEFAULT)
       with_method.start_method = current_method;
     EXPECT_EQ(mproc_process_create(&p, fn, arg, size, &with_method), 0);
   }
   ~Child() {
-    if (!p) return;
+    if (!p)
+      return;
     int alive = 0;
     if (mproc_process_is_alive(p, &alive) == 0 && alive) {
       mproc_process_kill(p);
@@ -128,7 +135,7 @@ struct Child {
 };
 
 class ProcessMethod : public ::testing::TestWithParam<mproc_start_method_t> {
- protected:
+protected:
   void SetUp() override { current_method = GetParam(); }
   void TearDown() override { current_method = MPROC_START_DEFAULT; }
 };
@@ -146,7 +153,7 @@ TEST_P(ProcessMethod, ExitCodesFromReturn) {
   for (int want : {0, 3, 255}) {
     EXPECT_EQ(run_and_exitcode(return_code, &want, sizeof want), want);
   }
-  int big = 256 + 7;  // the OS keeps the low 8 bits
+  int big = 256 + 7; // the OS keeps the low 8 bits
   EXPECT_EQ(run_and_exitcode(return_code, &big, sizeof big), 7);
 }
 
@@ -192,7 +199,8 @@ TEST_P(ProcessMethod, TerminateAndKillSleepingChild) {
   struct {
     int (*fn)(mproc_process_t *);
     int sig;
-  } cases[] = {{mproc_process_terminate, SIGTERM}, {mproc_process_kill, SIGKILL}};
+  } cases[] = {{mproc_process_terminate, SIGTERM},
+               {mproc_process_kill, SIGKILL}};
   for (auto &k : cases) {
     Child c(sleep_long);
     ASSERT_EQ(mproc_process_start(c.p), 0);
@@ -209,9 +217,11 @@ TEST_P(ProcessMethod, TerminateAndKillSleepingChild) {
 // The child checks every byte of its argument and says so in its exit code.
 int check_pattern(const void *arg, size_t size) {
   const unsigned char *b = static_cast<const unsigned char *>(arg);
-  if (size == 0) return arg == nullptr ? 10 : 11;
+  if (size == 0)
+    return arg == nullptr ? 10 : 11;
   for (size_t i = 0; i < size; i++)
-    if (b[i] != (unsigned char)(i * 7 + 3)) return 12;
+    if (b[i] != (unsigned char)(i * 7 + 3))
+      return 12;
   return (int)(size % 200) + 20;
 }
 MPROC_TARGET(check_pattern);
@@ -219,19 +229,23 @@ MPROC_TARGET(check_pattern);
 TEST_P(ProcessMethod, ArgumentBlobArrivesIntact) {
   for (size_t size : {(size_t)0, (size_t)1, (size_t)1 << 20}) {
     std::vector<unsigned char> blob(size);
-    for (size_t i = 0; i < size; i++) blob[i] = (unsigned char)(i * 7 + 3);
+    for (size_t i = 0; i < size; i++)
+      blob[i] = (unsigned char)(i * 7 + 3);
     int want = size == 0 ? 10 : (int)(size % 200) + 20;
-    EXPECT_EQ(run_and_exitcode(check_pattern, size ? blob.data() : nullptr, size),
-              want)
+    EXPECT_EQ(
+        run_and_exitcode(check_pattern, size ? blob.data() : nullptr, size),
+        want)
         << size;
   }
 }
 
 TEST_P(ProcessMethod, ArgumentIsCopiedAtCreate) {
   unsigned char blob[16];
-  for (size_t i = 0; i < sizeof blob; i++) blob[i] = (unsigned char)(i * 7 + 3);
+  for (size_t i = 0; i < sizeof blob; i++)
+    blob[i] = (unsigned char)(i * 7 + 3);
   Child c(check_pattern, blob, sizeof blob);
-  memset(blob, 0, sizeof blob);  // changed after create: the child must not see it
+  memset(blob, 0,
+         sizeof blob); // changed after create: the child must not see it
   ASSERT_EQ(mproc_process_start(c.p), 0);
   ASSERT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
   int code = 0;
@@ -330,16 +344,19 @@ TEST(Process, BadInput) {
   int x = 0;
   EXPECT_EQ(mproc_process_create(nullptr, return_code, nullptr, 0, nullptr),
             MPROC_EINVAL);
-  EXPECT_EQ(mproc_process_create(&p, nullptr, nullptr, 0, nullptr), MPROC_EINVAL);
+  EXPECT_EQ(mproc_process_create(&p, nullptr, nullptr, 0, nullptr),
+            MPROC_EINVAL);
   EXPECT_EQ(mproc_process_create(&p, return_code, nullptr, 4, nullptr),
             MPROC_EINVAL);
   mproc_process_options_t o = {};
   o.start_method = (mproc_start_method_t)42;
-  EXPECT_EQ(mproc_process_create(&p, return_code, nullptr, 0, &o), MPROC_EINVAL);
+  EXPECT_EQ(mproc_process_create(&p, return_code, nullptr, 0, &o),
+            MPROC_EINVAL);
   std::string longname(300, 'n');
   o = {};
   o.name = longname.c_str();
-  EXPECT_EQ(mproc_process_create(&p, return_code, nullptr, 0, &o), MPROC_EINVAL);
+  EXPECT_EQ(mproc_process_create(&p, return_code, nullptr, 0, &o),
+            MPROC_EINVAL);
 
   EXPECT_EQ(mproc_process_start(nullptr), MPROC_EINVAL);
   EXPECT_EQ(mproc_process_join(nullptr, 0), MPROC_EINVAL);
@@ -364,17 +381,17 @@ TEST(Process, BadInput) {
 TEST(Process, LifecycleOrder) {
   int ms = 200;
   Child c(sleep_ms, &ms, sizeof ms);
-  EXPECT_EQ(mproc_process_join(c.p, 0), MPROC_ESTATE);          // before start
-  EXPECT_EQ(mproc_process_terminate(c.p), MPROC_ESTATE);       // before start
-  EXPECT_EQ(mproc_process_join(c.p, -5), MPROC_EINVAL);         // bad timeout
-  EXPECT_EQ(mproc_process_set_daemon(c.p, 1), 0);               // before start: fine
+  EXPECT_EQ(mproc_process_join(c.p, 0), MPROC_ESTATE);   // before start
+  EXPECT_EQ(mproc_process_terminate(c.p), MPROC_ESTATE); // before start
+  EXPECT_EQ(mproc_process_join(c.p, -5), MPROC_EINVAL);  // bad timeout
+  EXPECT_EQ(mproc_process_set_daemon(c.p, 1), 0);        // before start: fine
   EXPECT_EQ(mproc_process_daemon(c.p), 1);
   EXPECT_EQ(mproc_process_set_daemon(c.p, 0), 0);
   ASSERT_EQ(mproc_process_start(c.p), 0);
-  EXPECT_EQ(mproc_process_start(c.p), MPROC_ESTATE);            // twice
-  EXPECT_EQ(mproc_process_set_daemon(c.p, 1), MPROC_ESTATE);    // after start
+  EXPECT_EQ(mproc_process_start(c.p), MPROC_ESTATE);         // twice
+  EXPECT_EQ(mproc_process_set_daemon(c.p, 1), MPROC_ESTATE); // after start
   EXPECT_EQ(mproc_process_daemon(c.p), 0);
-  EXPECT_EQ(mproc_process_free(c.p), MPROC_ESTATE);             // still running
+  EXPECT_EQ(mproc_process_free(c.p), MPROC_ESTATE); // still running
   ASSERT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
 }
 
@@ -409,7 +426,7 @@ TEST(Process, DefaultStartMethod) {
   EXPECT_EQ(mproc_set_start_method(MPROC_START_SPAWN), 0);
   EXPECT_EQ(mproc_get_start_method(), MPROC_START_SPAWN);
   {
-    Child c(not_registered);  // the program default now applies
+    Child c(not_registered); // the program default now applies
     EXPECT_EQ(mproc_process_start(c.p), MPROC_ENOTREG);
   }
   EXPECT_EQ(mproc_set_start_method(MPROC_START_FORKSERVER), 0);
@@ -441,13 +458,16 @@ TEST_P(ProcessMethod, NoZombiesFromUnjoinedChildren) {
     zombies = 0;
     for (pid_t pid : pids) {
       pid_t pp = mproc_test::proc_ppid(pid);
-      zombies += proc_state(pid) != 0 &&
-                 (pp == getpid() || (pp > 1 && mproc_test::proc_ppid(pp) == getpid()));
+      zombies +=
+          proc_state(pid) != 0 &&
+          (pp == getpid() || (pp > 1 && mproc_test::proc_ppid(pp) == getpid()));
     }
-    if (zombies == 0) break;
+    if (zombies == 0)
+      break;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (now.tv_sec - start.tv_sec > scaled_ms(20000) / 1000) break;
+    if (now.tv_sec - start.tv_sec > scaled_ms(20000) / 1000)
+      break;
     usleep(10000);
   }
   EXPECT_EQ(zombies, 0) << "children still present as zombies or alive";
@@ -470,7 +490,7 @@ TEST_P(ProcessMethod, SigchldIgnoredDoesNotHangJoin) {
     EXPECT_EQ(mproc_process_join(c.p, scaled_ms(10000)), 0);
     int code = -1;
     EXPECT_EQ(mproc_process_exitcode(c.p, &code), 0);
-    EXPECT_EQ(code, 7);  // the child's own report survives the lost status
+    EXPECT_EQ(code, 7); // the child's own report survives the lost status
   }
   {
     Child c(sleep_long);
@@ -491,8 +511,10 @@ TEST_P(ProcessMethod, ConcurrentJoinersFromThreads) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 4; i++)
-    threads.emplace_back([&] { ok += mproc_process_join(c.p, MPROC_INFINITE) == 0; });
-  for (auto &t : threads) t.join();
+    threads.emplace_back(
+        [&] { ok += mproc_process_join(c.p, MPROC_INFINITE) == 0; });
+  for (auto &t : threads)
+    t.join();
   EXPECT_EQ(ok.load(), 4);
 }
 
@@ -517,24 +539,29 @@ MPROC_TARGET(write_marker_after);
 // argv: mode fifo method. Starts one child and reports its pid on the
 // FIFO, then either returns (normal exit) or sleeps waiting to be killed.
 MPROC_TEST_HELPER(parent_with_child) {
-  if (argc < 3) return 2;
+  if (argc < 3)
+    return 2;
   std::string mode = argv[0];
   std::string fifo = argv[1];
   mproc_process_t *p = nullptr;
   mproc_process_options_t o = {};
   o.daemon = mode != "nondaemon";
   o.start_method = (mproc_start_method_t)atoi(argv[2]);
-  mproc_target_fn fn = mode == "nondaemon" ? write_marker_after : write_pid_then_sleep;
-  if (mproc_process_create(&p, fn, fifo.data(), fifo.size(), &o) != 0) return 3;
-  if (mproc_process_start(p) != 0) return 4;
+  mproc_target_fn fn =
+      mode == "nondaemon" ? write_marker_after : write_pid_then_sleep;
+  if (mproc_process_create(&p, fn, fifo.data(), fifo.size(), &o) != 0)
+    return 3;
+  if (mproc_process_start(p) != 0)
+    return 4;
   if (mode == "nondaemon") {
     pid_t pid = (pid_t)mproc_process_pid(p);
     write_to_fifo(fifo.data(), fifo.size(), &pid, sizeof pid);
-    return 0;  // exit at once: mproc must join the child first
+    return 0; // exit at once: mproc must join the child first
   }
   usleep(50000);
-  if (mode == "daemon_exit") return 0;  // normal exit: daemon terminated
-  return sleep_long(nullptr, 0);        // waits to be SIGKILLed
+  if (mode == "daemon_exit")
+    return 0;                    // normal exit: daemon terminated
+  return sleep_long(nullptr, 0); // waits to be SIGKILLed
 }
 
 // Starts the helper as a fork child of the test (so the test is the
@@ -588,7 +615,8 @@ TEST_P(ProcessExit, DaemonDiesWhenParentIsKilled) {
   kill(m.pid, SIGKILL);
   m.wait_status();
   EXPECT_TRUE(wait_dead(d, 10000)) << "daemon outlived its SIGKILLed parent";
-  if (proc_state(d) != 0) kill(d, SIGKILL);  // never leave it behind
+  if (proc_state(d) != 0)
+    kill(d, SIGKILL); // never leave it behind
 }
 
 TEST_P(ProcessExit, NonDaemonIsJoinedAtExit) {
@@ -609,7 +637,7 @@ INSTANTIATE_TEST_SUITE_P(Methods, ProcessExit, ::testing::ValuesIn(kMethods),
 // ---- fork hygiene -------------------------------------------------------
 
 int print_child_line(const void *, size_t) {
-  printf("child line\n");  // flushed by mproc's exit path
+  printf("child line\n"); // flushed by mproc's exit path
   return 0;
 }
 MPROC_TARGET(print_child_line);
@@ -620,18 +648,23 @@ MPROC_TEST_HELPER(stdio_once) {
   (void)argc;
   (void)argv;
   atexit(print_at_exit);
-  printf("parent line\n");  // buffered: stdout is a pipe
+  printf("parent line\n"); // buffered: stdout is a pipe
   mproc_process_t *p = nullptr;
-  if (mproc_process_create(&p, print_child_line, nullptr, 0, nullptr) != 0) return 3;
-  if (mproc_process_start(p) != 0) return 4;
-  if (mproc_process_join(p, MPROC_INFINITE) != 0) return 5;
+  if (mproc_process_create(&p, print_child_line, nullptr, 0, nullptr) != 0)
+    return 3;
+  if (mproc_process_start(p) != 0)
+    return 4;
+  if (mproc_process_join(p, MPROC_INFINITE) != 0)
+    return 5;
   mproc_process_free(p);
   return 0;
 }
 
 size_t count(const std::string &s, const std::string &what) {
   size_t n = 0;
-  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) n++;
+  for (size_t at = s.find(what); at != std::string::npos;
+       at = s.find(what, at + 1))
+    n++;
   return n;
 }
 
@@ -643,4 +676,4 @@ TEST(ProcessHygiene, NoDuplicatedOutputAndNoAtexitInChild) {
   EXPECT_EQ(count(r.out, "atexit ran"), 1u) << r.out;
 }
 
-}  // namespace
+} // namespace

@@ -68,13 +68,15 @@ std::string read_file(const std::string &path) {
 
 std::string self_comm() {
   std::string c = read_file("/proc/self/comm");
-  if (!c.empty() && c.back() == '\n') c.pop_back();
+  if (!c.empty() && c.back() == '\n')
+    c.pop_back();
   return c;
 }
 
 std::vector<std::string> argv_of(const mproc_proc_info_t &info) {
   std::vector<std::string> v;
-  for (size_t i = 0; i < info.argc; i++) v.push_back(info.argv[i]);
+  for (size_t i = 0; i < info.argc; i++)
+    v.push_back(info.argv[i]);
   return v;
 }
 
@@ -100,7 +102,8 @@ struct List {
   List &operator=(const List &) = delete;
   std::vector<mproc_pid_t> pids() const {
     std::vector<mproc_pid_t> v;
-    for (size_t i = 0; i < count; i++) v.push_back(items[i].pid);
+    for (size_t i = 0; i < count; i++)
+      v.push_back(items[i].pid);
     return v;
   }
 };
@@ -117,8 +120,10 @@ mproc_proc_state_t wait_state(pid_t pid, mproc_proc_state_t state) {
   mproc_proc_state_t last = MPROC_PROC_UNKNOWN;
   while (now_ms() < deadline) {
     Info i(pid);
-    if (i.rc == 0) last = i.info.state;
-    if (last == state) break;
+    if (i.rc == 0)
+      last = i.info.state;
+    if (last == state)
+      break;
     sleep_ms(2);
   }
   return last;
@@ -131,7 +136,8 @@ struct BlockedChild {
   int release_fd = -1;
   BlockedChild() {
     int p[2];
-    if (pipe(p) != 0) return;
+    if (pipe(p) != 0)
+      return;
     pid = fork();
     if (pid == 0) {
       close(p[1]);
@@ -148,7 +154,8 @@ struct BlockedChild {
       kill(pid, SIGKILL);
       reap(pid);
     }
-    if (release_fd >= 0) close(release_fd);
+    if (release_fd >= 0)
+      close(release_fd);
   }
 };
 
@@ -157,10 +164,12 @@ struct ZombieChild {
   pid_t pid = -1;
   ZombieChild() {
     pid = fork();
-    if (pid == 0) _exit(3);
+    if (pid == 0)
+      _exit(3);
   }
   ~ZombieChild() {
-    if (pid > 0) reap(pid);
+    if (pid > 0)
+      reap(pid);
   }
 };
 
@@ -173,15 +182,18 @@ struct SpawnedHelper {
   explicit SpawnedHelper(const std::vector<std::string> &extra) {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return;
+    if (n <= 0)
+      return;
     self[n] = 0;
     argv = {self, "--mproc-helper", "block_on_stdin"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     std::vector<char *> cargv;
-    for (auto &a : argv) cargv.push_back(const_cast<char *>(a.c_str()));
+    for (auto &a : argv)
+      cargv.push_back(const_cast<char *>(a.c_str()));
     cargv.push_back(nullptr);
     int p[2], ready[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return;
+    if (pipe2(p, O_CLOEXEC) != 0)
+      return;
     if (pipe2(ready, O_CLOEXEC) != 0) {
       close(p[0]);
       close(p[1]);
@@ -208,10 +220,12 @@ struct SpawnedHelper {
     close(ready[0]);
   }
   ~SpawnedHelper() {
-    if (stdin_fd >= 0) close(stdin_fd);
+    if (stdin_fd >= 0)
+      close(stdin_fd);
     if (pid > 0) {
       // It leaves on EOF; the kill only matters if it did not.
-      if (!mproc_test::wait_dead(pid, 2000)) kill(pid, SIGKILL);
+      if (!mproc_test::wait_dead(pid, 2000))
+        kill(pid, SIGKILL);
       reap(pid);
     }
   }
@@ -221,18 +235,21 @@ MPROC_TEST_HELPER(block_on_stdin) {
   (void)argc;
   (void)argv;
   char b = 'r';
-  if (write(1, &b, 1) != 1) return 1;
+  if (write(1, &b, 1) != 1)
+    return 1;
   for (;;) {
     ssize_t got = read(0, &b, 1);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return 0;
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      return 0;
   }
 }
 
 // ---- running programs ----------------------------------------------------
 
 struct Ran {
-  int status = -1;  // raw waitpid status; -1 when it timed out (killed)
+  int status = -1; // raw waitpid status; -1 when it timed out (killed)
   std::string out, err;
   int exit_code() const {
     return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -246,16 +263,20 @@ Ran run_program(const std::vector<std::string> &args,
   Ran r;
   std::vector<std::string> envs;
   for (char **e = environ; *e; e++)
-    if (strncmp(*e, "COLUMNS=", 8) != 0) envs.push_back(*e);
+    if (strncmp(*e, "COLUMNS=", 8) != 0)
+      envs.push_back(*e);
   envs.insert(envs.end(), env.begin(), env.end());
   std::vector<char *> cargv, cenv;
-  for (auto &a : args) cargv.push_back(const_cast<char *>(a.c_str()));
+  for (auto &a : args)
+    cargv.push_back(const_cast<char *>(a.c_str()));
   cargv.push_back(nullptr);
-  for (auto &e : envs) cenv.push_back(const_cast<char *>(e.c_str()));
+  for (auto &e : envs)
+    cenv.push_back(const_cast<char *>(e.c_str()));
   cenv.push_back(nullptr);
 
   int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return r;
+  if (pipe2(out, O_CLOEXEC) != 0)
+    return r;
   if (pipe2(err, O_CLOEXEC) != 0) {
     close(out[0]);
     close(out[1]);
@@ -266,8 +287,8 @@ Ran run_program(const std::vector<std::string> &args,
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(),
-                        cenv.data());
+  int rc =
+      posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&fa);
   close(out[1]);
   close(err[1]);
@@ -286,11 +307,13 @@ Ran run_program(const std::vector<std::string> &args,
       break;
     }
     struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-    if (poll(fds, 2, (int)left) < 0 && errno != EINTR) break;
+    if (poll(fds, 2, (int)left) < 0 && errno != EINTR)
+      break;
     char buf[65536];
     for (int i = 0; i < 2; i++) {
       bool &open = i == 0 ? open_out : open_err;
-      if (!open || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      if (!open || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+        continue;
       ssize_t got = read(fds[i].fd, buf, sizeof buf);
       if (got <= 0)
         open = false;
@@ -325,14 +348,16 @@ std::vector<std::string> lines_of(const std::string &s) {
   std::vector<std::string> v;
   std::stringstream ss(s);
   std::string line;
-  while (std::getline(ss, line)) v.push_back(line);
+  while (std::getline(ss, line))
+    v.push_back(line);
   return v;
 }
 
 size_t count_code_points(const std::string &s) {
   size_t n = 0;
   for (unsigned char c : s)
-    if ((c & 0xc0) != 0x80) n++;
+    if ((c & 0xc0) != 0x80)
+      n++;
   return n;
 }
 
@@ -354,29 +379,33 @@ struct Json {
 };
 
 class JsonParser {
- public:
+public:
   explicit JsonParser(const std::string &s) : s_(s) {}
   bool parse(Json *out) {
-    if (!value(out)) return false;
+    if (!value(out))
+      return false;
     ws();
     return i_ == s_.size();
   }
 
- private:
+private:
   const std::string &s_;
   size_t i_ = 0;
 
   void ws() {
-    while (i_ < s_.size() && strchr(" \t\r\n", s_[i_]) && s_[i_]) i_++;
+    while (i_ < s_.size() && strchr(" \t\r\n", s_[i_]) && s_[i_])
+      i_++;
   }
   bool lit(const char *w) {
     size_t n = strlen(w);
-    if (s_.compare(i_, n, w) != 0) return false;
+    if (s_.compare(i_, n, w) != 0)
+      return false;
     i_ += n;
     return true;
   }
   bool hex4(unsigned *v) {
-    if (i_ + 4 > s_.size()) return false;
+    if (i_ + 4 > s_.size())
+      return false;
     *v = 0;
     for (int k = 0; k < 4; k++) {
       char c = s_[i_++];
@@ -410,52 +439,75 @@ class JsonParser {
     }
   }
   bool string(std::string *o) {
-    if (i_ >= s_.size() || s_[i_] != '"') return false;
+    if (i_ >= s_.size() || s_[i_] != '"')
+      return false;
     i_++;
     while (i_ < s_.size()) {
       unsigned char c = (unsigned char)s_[i_++];
-      if (c == '"') return true;
-      if (c < 0x20) return false;  // raw control bytes are not JSON
+      if (c == '"')
+        return true;
+      if (c < 0x20)
+        return false; // raw control bytes are not JSON
       if (c != '\\') {
         *o += (char)c;
         continue;
       }
-      if (i_ >= s_.size()) return false;
+      if (i_ >= s_.size())
+        return false;
       char e = s_[i_++];
       switch (e) {
-        case '"': *o += '"'; break;
-        case '\\': *o += '\\'; break;
-        case '/': *o += '/'; break;
-        case 'b': *o += '\b'; break;
-        case 'f': *o += '\f'; break;
-        case 'n': *o += '\n'; break;
-        case 'r': *o += '\r'; break;
-        case 't': *o += '\t'; break;
-        case 'u': {
-          unsigned cp;
-          if (!hex4(&cp)) return false;
-          if (cp >= 0xd800 && cp < 0xdc00) {
-            unsigned lo;
-            if (!lit("\\u") || !hex4(&lo) || lo < 0xdc00 || lo > 0xdfff)
-              return false;
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-          } else if (cp >= 0xdc00 && cp < 0xe000) {
-            return false;
-          }
-          utf8(o, cp);
-          break;
-        }
-        default:
+      case '"':
+        *o += '"';
+        break;
+      case '\\':
+        *o += '\\';
+        break;
+      case '/':
+        *o += '/';
+        break;
+      case 'b':
+        *o += '\b';
+        break;
+      case 'f':
+        *o += '\f';
+        break;
+      case 'n':
+        *o += '\n';
+        break;
+      case 'r':
+        *o += '\r';
+        break;
+      case 't':
+        *o += '\t';
+        break;
+      case 'u': {
+        unsigned cp;
+        if (!hex4(&cp))
           return false;
+        if (cp >= 0xd800 && cp < 0xdc00) {
+          unsigned lo;
+          if (!lit("\\u") || !hex4(&lo) || lo < 0xdc00 || lo > 0xdfff)
+            return false;
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        } else if (cp >= 0xdc00 && cp < 0xe000) {
+          return false;
+        }
+        utf8(o, cp);
+        break;
+      }
+      default:
+        return false;
       }
     }
     return false;
   }
   bool value(Json *v) {
     ws();
-    if (i_ >= s_.size()) return false;
+    if (i_ >= s_.size())
+      return false;
     char c = s_[i_];
-    if (c == 'n') return lit("null");
+    if (c == 'n')
+      return lit("null");
     if (c == 't' || c == 'f') {
       v->kind = Json::Bool;
       v->b = c == 't';
@@ -469,10 +521,12 @@ class JsonParser {
       v->kind = Json::Array;
       i_++;
       ws();
-      if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
+      if (i_ < s_.size() && s_[i_] == ']')
+        return ++i_, true;
       for (;;) {
         v->items.emplace_back();
-        if (!value(&v->items.back())) return false;
+        if (!value(&v->items.back()))
+          return false;
         ws();
         if (i_ < s_.size() && s_[i_] == ',') {
           i_++;
@@ -485,14 +539,18 @@ class JsonParser {
       v->kind = Json::Object;
       i_++;
       ws();
-      if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
+      if (i_ < s_.size() && s_[i_] == '}')
+        return ++i_, true;
       for (;;) {
         std::string key;
         ws();
-        if (!string(&key)) return false;
+        if (!string(&key))
+          return false;
         ws();
-        if (i_ >= s_.size() || s_[i_++] != ':') return false;
-        if (!value(&v->fields[key])) return false;
+        if (i_ >= s_.size() || s_[i_++] != ':')
+          return false;
+        if (!value(&v->fields[key]))
+          return false;
         ws();
         if (i_ < s_.size() && s_[i_] == ',') {
           i_++;
@@ -502,8 +560,10 @@ class JsonParser {
       }
     }
     size_t start = i_;
-    while (i_ < s_.size() && strchr("+-0123456789.eE", s_[i_]) && s_[i_]) i_++;
-    if (start == i_) return false;
+    while (i_ < s_.size() && strchr("+-0123456789.eE", s_[i_]) && s_[i_])
+      i_++;
+    if (start == i_)
+      return false;
     v->kind = Json::Number;
     v->num = strtod(s_.substr(start, i_ - start).c_str(), nullptr);
     return true;
@@ -516,7 +576,8 @@ bool parse_json(const std::string &s, Json *out) {
 
 const Json *find_pid(const Json &array, long long pid) {
   for (auto &p : array.items)
-    if (p["pid"].integer() == pid) return &p;
+    if (p["pid"].integer() == pid)
+      return &p;
   return nullptr;
 }
 
@@ -559,7 +620,8 @@ TEST(Procinfo, CpuTimeGrowsWithWork) {
   // Burn about 100 ms of CPU (bounded by the clock, not by a loop count).
   volatile uint64_t x = 0;
   int64_t end = now_ms() + 100;
-  while (now_ms() < end) x = x + 1;
+  while (now_ms() < end)
+    x = x + 1;
   Info after(getpid());
   ASSERT_EQ(after.rc, 0);
   uint64_t t0 = before.info.user_time_us + before.info.system_time_us;
@@ -620,9 +682,12 @@ TEST(Procinfo, ZombieChildThenGone) {
 }
 
 TEST(Procinfo, CommandLineWithSpacesAndNonAscii) {
-  std::vector<std::string> extra = {"two words", "  lead and trail  ",
+  std::vector<std::string> extra = {"two words",
+                                    "  lead and trail  ",
                                     "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac",
-                                    "raw \xff\xfe bytes", "", "tab\there",
+                                    "raw \xff\xfe bytes",
+                                    "",
+                                    "tab\there",
                                     "emoji \xf0\x9f\x98\x80"};
   SpawnedHelper h(extra);
   ASSERT_GT(h.pid, 0);
@@ -702,14 +767,16 @@ TEST(Procinfo, ProcessExitingDuringReadIsCleanEsrch) {
   for (int n = 0; n < 1000; n++) {
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
-    if (pid == 0) _exit(0);
+    if (pid == 0)
+      _exit(0);
     int32_t pid32 = pid;
     ASSERT_TRUE(mproc_test::write_full(feed[1], &pid32, sizeof pid32));
     int rc = 0;
     // Reads until the child is gone; the yield lets the child and the reaper
     // run on a busy machine, and the count bounds the loop.
     for (int k = 0; k < 2000 && rc != MPROC_ESRCH; k++) {
-      if (k > 0) sched_yield();
+      if (k > 0)
+        sched_yield();
       bool was_reaped = last_reaped.load() == pid;
       Info i(pid);
       rc = i.rc;
@@ -720,7 +787,8 @@ TEST(Procinfo, ProcessExitingDuringReadIsCleanEsrch) {
         break;
       }
       ASSERT_EQ(rc, 0) << mproc_strerror(rc);
-      if (was_reaped) break;  // the pid could belong to someone else now
+      if (was_reaped)
+        break; // the pid could belong to someone else now
       records++;
       ASSERT_EQ(i.info.pid, pid);
       ASSERT_EQ(i.info.ppid, self);
@@ -737,7 +805,8 @@ TEST(Procinfo, ProcessExitingDuringReadIsCleanEsrch) {
     // The next child starts only once this one is reaped, so a pid is never
     // read while it could be another process's.
     int64_t deadline = now_ms() + scaled_ms(10000);
-    while (last_reaped.load() != pid && now_ms() < deadline) sched_yield();
+    while (last_reaped.load() != pid && now_ms() < deadline)
+      sched_yield();
     ASSERT_EQ(last_reaped.load(), pid);
   }
   EXPECT_GT(gone, 0);
@@ -760,8 +829,10 @@ struct Tree {
 
   Tree() {
     int release[2], ready[2];
-    if (pipe(release) != 0) return;
-    if (pipe(ready) != 0) return;
+    if (pipe(release) != 0)
+      return;
+    if (pipe(ready) != 0)
+      return;
     for (int c = 0; c < 4; c++) {
       pid_t pid = fork();
       if (pid == 0) {
@@ -772,7 +843,8 @@ struct Tree {
           kids[g] = fork();
           if (kids[g] == 0) {
             int32_t me[2] = {(int32_t)getpid(), (int32_t)getppid()};
-            if (write(ready[1], me, sizeof me) != (ssize_t)sizeof me) _exit(1);
+            if (write(ready[1], me, sizeof me) != (ssize_t)sizeof me)
+              _exit(1);
             char b;
             while (read(release[0], &b, 1) < 0 && errno == EINTR) {
             }
@@ -780,7 +852,8 @@ struct Tree {
           }
         }
         int32_t me[2] = {(int32_t)getpid(), (int32_t)getppid()};
-        if (write(ready[1], me, sizeof me) != (ssize_t)sizeof me) _exit(1);
+        if (write(ready[1], me, sizeof me) != (ssize_t)sizeof me)
+          _exit(1);
         char b;
         while (read(release[0], &b, 1) < 0 && errno == EINTR) {
         }
@@ -790,28 +863,34 @@ struct Tree {
             }
         _exit(0);
       }
-      if (pid > 0) children.push_back(pid);
+      if (pid > 0)
+        children.push_back(pid);
     }
     close(release[0]);
     close(ready[1]);
     release_fd = release[1];
     for (int k = 0; k < 20; k++) {
       int32_t rec[2];
-      if (!mproc_test::read_full(ready[0], rec, sizeof rec, 10000)) break;
+      if (!mproc_test::read_full(ready[0], rec, sizeof rec, 10000))
+        break;
       all.push_back(rec[0]);
-      if (rec[1] != getpid()) grandchildren[rec[1]].push_back(rec[0]);
+      if (rec[1] != getpid())
+        grandchildren[rec[1]].push_back(rec[0]);
     }
     close(ready[0]);
-    for (auto &g : grandchildren) std::sort(g.second.begin(), g.second.end());
+    for (auto &g : grandchildren)
+      std::sort(g.second.begin(), g.second.end());
     std::sort(children.begin(), children.end());
   }
 
   ~Tree() {
-    if (release_fd >= 0) close(release_fd);
+    if (release_fd >= 0)
+      close(release_fd);
     for (pid_t c : children) {
       if (!mproc_test::wait_dead(c, 5000)) {
         // Stuck: kill what this test started, by pid, and nothing else.
-        for (pid_t g : grandchildren[c]) kill(g, SIGKILL);
+        for (pid_t g : grandchildren[c])
+          kill(g, SIGKILL);
         kill(c, SIGKILL);
       }
       reap(c);
@@ -876,9 +955,9 @@ TEST(ProcList, ChildlessProcessHasEmptyList) {
 
 TEST(MprocPs, JsonMatchesTheApi) {
   REQUIRE_MPROC_PS();
-  std::vector<std::string> extra = {"a b", "caf\xc3\xa9", "q\"uo\\te",
-                                    "ctl\x01\x1f\x7f", "bad \xff byte",
-                                    "\xf0\x9f\x98\x80"};
+  std::vector<std::string> extra = {"a b",           "caf\xc3\xa9",
+                                    "q\"uo\\te",     "ctl\x01\x1f\x7f",
+                                    "bad \xff byte", "\xf0\x9f\x98\x80"};
   SpawnedHelper h(extra);
   ASSERT_GT(h.pid, 0);
   Ran r = mproc_ps({"--json", std::to_string(getpid()), std::to_string(h.pid)});
@@ -964,8 +1043,8 @@ TEST(MprocPs, TreeOfTwentyAsTextAndJson) {
     long long pid = atoll(lines[k].c_str());
     line_of[pid] = k;
     bool nested = lines[k].compare(name_col, 3, "\\_ ") == 0;
-    bool is_child =
-        std::find(t.children.begin(), t.children.end(), pid) != t.children.end();
+    bool is_child = std::find(t.children.begin(), t.children.end(), pid) !=
+                    t.children.end();
     if (std::find(t.all.begin(), t.all.end(), pid) != t.all.end()) {
       EXPECT_EQ(nested, !is_child) << lines[k];
     }
@@ -1012,7 +1091,8 @@ TEST(MprocPs, TextColumnsMatchPs) {
       std::istringstream in(lines[k]);
       long long pid, ppid;
       std::string stat;
-      if (!(in >> pid >> ppid >> stat)) continue;
+      if (!(in >> pid >> ppid >> stat))
+        continue;
       std::string name;
       if (name_col != std::string::npos) {
         name = lines[k].size() > name_col ? lines[k].substr(name_col) : "";
@@ -1022,8 +1102,8 @@ TEST(MprocPs, TextColumnsMatchPs) {
       }
       const std::string defunct = " <defunct>";
       if (name.size() > defunct.size() &&
-          name.compare(name.size() - defunct.size(), defunct.size(),
-                       defunct) == 0)
+          name.compare(name.size() - defunct.size(), defunct.size(), defunct) ==
+              0)
         name.erase(name.size() - defunct.size());
       rows[pid] = Row{ppid, stat[0], name};
     }
@@ -1035,13 +1115,13 @@ TEST(MprocPs, TextColumnsMatchPs) {
   size_t name_col = our_lines[0].find("NAME");
   ASSERT_NE(name_col, std::string::npos);
   std::map<long long, Row> a = parse(our_lines, 1, name_col);
-  std::map<long long, Row> b = parse(lines_of(theirs.out), 0, std::string::npos);
+  std::map<long long, Row> b =
+      parse(lines_of(theirs.out), 0, std::string::npos);
 
   struct Expect {
     pid_t pid;
     char state;
-  } controlled[] = {
-      {sleeping.pid, 'S'}, {stopped.pid, 'T'}, {zombie.pid, 'Z'}};
+  } controlled[] = {{sleeping.pid, 'S'}, {stopped.pid, 'T'}, {zombie.pid, 'Z'}};
   for (auto &e : controlled) {
     ASSERT_TRUE(a.count(e.pid)) << e.pid;
     ASSERT_TRUE(b.count(e.pid)) << e.pid;
@@ -1055,7 +1135,8 @@ TEST(MprocPs, TextColumnsMatchPs) {
   size_t common = 0, agree = 0;
   for (auto &row : a) {
     auto other = b.find(row.first);
-    if (other == b.end()) continue;
+    if (other == b.end())
+      continue;
     common++;
     if (other->second.ppid == row.second.ppid &&
         other->second.name == row.second.name)
@@ -1082,7 +1163,8 @@ TEST(MprocPs, FitsTheWidthGivenAndIsUnlimitedOtherwise) {
   ASSERT_EQ(narrow.exit_code(), 0) << narrow.err;
   std::vector<std::string> lines = lines_of(narrow.out);
   ASSERT_EQ(lines.size(), 2u);
-  for (auto &l : lines) EXPECT_LE(count_code_points(l), 40u) << l;
+  for (auto &l : lines)
+    EXPECT_LE(count_code_points(l), 40u) << l;
   EXPECT_EQ(count_code_points(lines[1]), 40u);
 
   // --wide wins over COLUMNS.
@@ -1107,10 +1189,14 @@ TEST(MprocPs, ExitCodes) {
   EXPECT_EQ(mproc_ps({"--children", missing}).exit_code(), 1);
 
   // Bad usage: 2, with one line on stderr.
-  const std::vector<std::vector<std::string>> bad = {
-      {"--bogus"},          {"--sort"},        {"--sort", "colour"},
-      {"--children"},       {"--children", "x"}, {"12abc"},
-      {"-5"},               {"--children", "1", "1"}};
+  const std::vector<std::vector<std::string>> bad = {{"--bogus"},
+                                                     {"--sort"},
+                                                     {"--sort", "colour"},
+                                                     {"--children"},
+                                                     {"--children", "x"},
+                                                     {"12abc"},
+                                                     {"-5"},
+                                                     {"--children", "1", "1"}};
   for (auto &args : bad) {
     Ran r = mproc_ps(args);
     EXPECT_EQ(r.exit_code(), 2) << args[0];
@@ -1141,4 +1227,4 @@ TEST(Example, ZombieOrphan) {
 #endif
 }
 
-}  // namespace
+} // namespace

@@ -18,12 +18,12 @@
 #include "shared_testing.h"
 
 using mproc_test::scaled_ms;
+using shared_testing::attach;
 using shared_testing::Child;
 using shared_testing::MethodTest;
 using shared_testing::mix;
 using shared_testing::SharedMem;
 using shared_testing::SharedRef;
-using shared_testing::attach;
 
 namespace {
 
@@ -40,7 +40,8 @@ void fill(std::vector<unsigned char> &buf, uint64_t stream, uint64_t index) {
     x = mix(x);
     memcpy(&buf[i], &x, 8);
   }
-  for (; i < buf.size(); i++) buf[i] = (unsigned char)(x >> (i % 8));
+  for (; i < buf.size(); i++)
+    buf[i] = (unsigned char)(x >> (i % 8));
 }
 
 bool same_as_expected(const void *data, size_t size, uint64_t stream,
@@ -72,7 +73,8 @@ TEST(QueueBadInput, Codes) {
   EXPECT_EQ(mproc_queue_get(&q, nullptr, &size, 0), MPROC_EINVAL);
   EXPECT_EQ(mproc_queue_get(&q, &msg, nullptr, 0), MPROC_EINVAL);
   EXPECT_EQ(mproc_queue_get_into(&q, nullptr, 4, &size, 0), MPROC_EINVAL);
-  EXPECT_EQ(mproc_queue_get_into(&q, buf, sizeof buf, nullptr, 0), MPROC_EINVAL);
+  EXPECT_EQ(mproc_queue_get_into(&q, buf, sizeof buf, nullptr, 0),
+            MPROC_EINVAL);
   EXPECT_EQ(mproc_queue_size(&q, nullptr), MPROC_EINVAL);
   EXPECT_EQ(mproc_queue_empty(&q, nullptr), MPROC_EINVAL);
   // Not a JoinableQueue.
@@ -104,8 +106,18 @@ TEST(Queue, SizesAroundTheRingInOneProcess) {
   mproc_queue_t q;
   ASSERT_EQ(mproc_queue_create(&q, &o), 0);
   const size_t ring = 4096;
-  std::vector<size_t> sizes = {0, 1, 7, 8, 9, ring / 2 - 9, ring / 2 - 8,
-                               ring / 2 - 7, ring - 1, ring, ring + 1, 3 * ring + 5};
+  std::vector<size_t> sizes = {0,
+                               1,
+                               7,
+                               8,
+                               9,
+                               ring / 2 - 9,
+                               ring / 2 - 8,
+                               ring / 2 - 7,
+                               ring - 1,
+                               ring,
+                               ring + 1,
+                               3 * ring + 5};
   for (int pass = 0; pass < 3; pass++) {
     for (size_t i = 0; i < sizes.size(); i++) {
       std::vector<unsigned char> m(sizes[i]);
@@ -142,10 +154,12 @@ TEST(Queue, SizesAroundTheRingInOneProcess) {
     std::vector<unsigned char> m((size_t)(i * 37) % 900);
     fill(m, 7, (uint64_t)i);
     int rc;
-    while ((rc = mproc_queue_put(&q, m.data(), m.size(), 0)) == MPROC_EFULL) take_one();
+    while ((rc = mproc_queue_put(&q, m.data(), m.size(), 0)) == MPROC_EFULL)
+      take_one();
     ASSERT_EQ(rc, 0);
   }
-  while (next_out < 200) take_one();
+  while (next_out < 200)
+    take_one();
   EXPECT_EQ(mproc_queue_destroy(&q), 0);
 }
 
@@ -159,7 +173,8 @@ TEST(Queue, MessageTooLargeForTheBufferStaysQueued) {
   ASSERT_EQ(mproc_queue_put(&q, huge.data(), huge.size(), 0), 0);
   char small[100];
   size_t need = 0;
-  EXPECT_EQ(mproc_queue_get_into(&q, small, sizeof small, &need, 0), MPROC_EMSGSIZE);
+  EXPECT_EQ(mproc_queue_get_into(&q, small, sizeof small, &need, 0),
+            MPROC_EMSGSIZE);
   EXPECT_EQ(need, big.size());
   EXPECT_EQ(mproc_queue_get_into(&q, nullptr, 0, &need, 0), MPROC_EMSGSIZE);
   EXPECT_EQ(need, big.size());
@@ -167,7 +182,8 @@ TEST(Queue, MessageTooLargeForTheBufferStaysQueued) {
   ASSERT_EQ(mproc_queue_get_into(&q, buf.data(), buf.size(), &need, 0), 0);
   EXPECT_EQ(buf, big);
   // The same for a message in its own segment.
-  EXPECT_EQ(mproc_queue_get_into(&q, small, sizeof small, &need, 0), MPROC_EMSGSIZE);
+  EXPECT_EQ(mproc_queue_get_into(&q, small, sizeof small, &need, 0),
+            MPROC_EMSGSIZE);
   EXPECT_EQ(need, huge.size());
   buf.resize(need);
   ASSERT_EQ(mproc_queue_get_into(&q, buf.data(), buf.size(), &need, 0), 0);
@@ -186,7 +202,8 @@ int put_big(const void *arg, size_t) {
   std::vector<unsigned char> m(a.size);
   fill(m, 99, 1);
   int rc = mproc_queue_put(&a.q, m.data(), m.size(), MPROC_INFINITE);
-  if (rc != 0) return 1;
+  if (rc != 0)
+    return 1;
   // The producer may exit before the message is taken.
   return 0;
 }
@@ -245,7 +262,8 @@ TEST(Queue, FullEmptyAndTimeoutCodes) {
   ASSERT_EQ(mproc_queue_create(&q, &bytes), 0);
   std::vector<unsigned char> m(1000);
   int puts = 0;
-  while (mproc_queue_put(&q, m.data(), m.size(), 0) == 0) puts++;
+  while (mproc_queue_put(&q, m.data(), m.size(), 0) == 0)
+    puts++;
   EXPECT_EQ(puts, 4);
   EXPECT_EQ(mproc_queue_put(&q, m.data(), m.size(), 10), MPROC_EFULL);
   EXPECT_EQ(mproc_queue_destroy(&q), 0);
@@ -262,7 +280,9 @@ int get_from_empty_queue(const void *arg, size_t) {
   mproc_queue_t q;
   memcpy(&q, arg, sizeof q);
   size_t size = 0;
-  return mproc_queue_get_into(&q, nullptr, 0, &size, 30000) == MPROC_ECLOSED ? 0 : 1;
+  return mproc_queue_get_into(&q, nullptr, 0, &size, 30000) == MPROC_ECLOSED
+             ? 0
+             : 1;
 }
 MPROC_TARGET(get_from_empty_queue);
 
@@ -286,7 +306,8 @@ TEST_P(QueueProcs, CloseFailsPuttersAtOnceAndLetsGettersDrain) {
   EXPECT_EQ(mproc_queue_get_into(&full, &c, 1, &got, 0), 0);
   EXPECT_EQ(c, 'y');
   EXPECT_EQ(mproc_queue_get_into(&full, &c, 1, &got, 0), MPROC_ECLOSED);
-  EXPECT_EQ(mproc_queue_get_into(&full, &c, 1, &got, MPROC_INFINITE), MPROC_ECLOSED);
+  EXPECT_EQ(mproc_queue_get_into(&full, &c, 1, &got, MPROC_INFINITE),
+            MPROC_ECLOSED);
   EXPECT_EQ(mproc_queue_close(&full), 0);
   EXPECT_EQ(mproc_queue_destroy(&full), 0);
   EXPECT_EQ(mproc_queue_destroy(&empty), 0);
@@ -321,10 +342,13 @@ int produce_stream(const void *arg, size_t) {
   for (uint32_t s = 0; s < a.count; s++) {
     Msg m = {a.producer, s, msg_check(a.producer, s)};
     size_t size = sizeof m + (s % 5) * 8;
-    if (a.big_every && s % a.big_every == a.big_every - 1) size = sizeof m + a.big_size;
+    if (a.big_every && s % a.big_every == a.big_every - 1)
+      size = sizeof m + a.big_size;
     memcpy(buf.data(), &m, sizeof m);
-    for (size_t i = sizeof m; i < size; i++) buf[i] = (unsigned char)(m.check >> (i % 8) * 8 ^ i);
-    if (mproc_queue_put(&a.q, buf.data(), size, MPROC_INFINITE) != 0) return 1;
+    for (size_t i = sizeof m; i < size; i++)
+      buf[i] = (unsigned char)(m.check >> (i % 8) * 8 ^ i);
+    if (mproc_queue_put(&a.q, buf.data(), size, MPROC_INFINITE) != 0)
+      return 1;
   }
   return 0;
 }
@@ -335,28 +359,36 @@ int consume_stream(const void *arg, size_t) {
   memcpy(&a, arg, sizeof a);
   uint8_t *seen = attach<uint8_t>(a.seen);
   uint32_t *bad = attach<uint32_t>(a.bad);
-  if (!seen || !bad) return 2;
+  if (!seen || !bad)
+    return 2;
   std::vector<int64_t> last(8, -1);
   for (;;) {
     void *data = nullptr;
     size_t size = 0;
     int rc = mproc_queue_get(&a.q, &data, &size, MPROC_INFINITE);
-    if (rc == MPROC_ECLOSED) return 0;
-    if (rc != 0) return 1;
+    if (rc == MPROC_ECLOSED)
+      return 0;
+    if (rc != 0)
+      return 1;
     Msg m;
     bool ok = size >= sizeof m;
     if (ok) {
       memcpy(&m, data, sizeof m);
-      ok = m.producer < 8 && m.seq < a.count && m.check == msg_check(m.producer, m.seq);
+      ok = m.producer < 8 && m.seq < a.count &&
+           m.check == msg_check(m.producer, m.seq);
       for (size_t i = sizeof m; ok && i < size; i++)
-        ok = ((unsigned char *)data)[i] == (unsigned char)(m.check >> (i % 8) * 8 ^ i);
+        ok = ((unsigned char *)data)[i] ==
+             (unsigned char)(m.check >> (i % 8) * 8 ^ i);
       // FIFO per producer: this consumer sees each producer's messages in
       // increasing order.
-      if (ok && (int64_t)m.seq <= last[m.producer]) ok = false;
-      if (ok) last[m.producer] = m.seq;
+      if (ok && (int64_t)m.seq <= last[m.producer])
+        ok = false;
+      if (ok)
+        last[m.producer] = m.seq;
     }
     if (ok)
-      __atomic_add_fetch(&seen[(size_t)m.producer * a.count + m.seq], 1, __ATOMIC_SEQ_CST);
+      __atomic_add_fetch(&seen[(size_t)m.producer * a.count + m.seq], 1,
+                         __ATOMIC_SEQ_CST);
     else
       __atomic_add_fetch(bad, 1, __ATOMIC_SEQ_CST);
     mproc_queue_free_message(data);
@@ -375,19 +407,24 @@ TEST_P(QueueProcs, FourProducersFourConsumersNothingLostNothingDuplicated) {
   a.seen = seen.ref();
   a.bad = bad.ref();
   std::vector<std::unique_ptr<Child>> consumers, producers;
-  for (int i = 0; i < 4; i++) consumers.emplace_back(new Child(consume_stream, &a, sizeof a));
+  for (int i = 0; i < 4; i++)
+    consumers.emplace_back(new Child(consume_stream, &a, sizeof a));
   for (uint32_t p = 0; p < 4; p++) {
     a.producer = p;
     producers.emplace_back(new Child(produce_stream, &a, sizeof a));
   }
-  for (auto &p : producers) EXPECT_EQ(p->finish(120000), 0);
+  for (auto &p : producers)
+    EXPECT_EQ(p->finish(120000), 0);
   EXPECT_EQ(mproc_queue_close(&a.q), 0);
-  for (auto &c : consumers) EXPECT_EQ(c->finish(120000), 0);
+  for (auto &c : consumers)
+    EXPECT_EQ(c->finish(120000), 0);
   EXPECT_EQ(*bad.get(), 0u);
   size_t missing = 0, dup = 0;
   for (size_t i = 0; i < 4 * (size_t)count; i++) {
-    if (seen[i] == 0) missing++;
-    if (seen[i] > 1) dup++;
+    if (seen[i] == 0)
+      missing++;
+    if (seen[i] > 1)
+      dup++;
   }
   EXPECT_EQ(missing, 0u);
   EXPECT_EQ(dup, 0u);
@@ -415,7 +452,8 @@ TEST_P(QueueProcs, RandomKillsOfProducersAndConsumers) {
     a.big_every = 50;
     a.big_size = 12 * 1024;
     std::vector<std::unique_ptr<Child>> consumers, producers;
-    for (int i = 0; i < 2; i++) consumers.emplace_back(new Child(consume_stream, &a, sizeof a));
+    for (int i = 0; i < 2; i++)
+      consumers.emplace_back(new Child(consume_stream, &a, sizeof a));
     for (uint32_t p = 0; p < 2; p++) {
       a.producer = p;
       producers.emplace_back(new Child(produce_stream, &a, sizeof a));
@@ -424,20 +462,24 @@ TEST_P(QueueProcs, RandomKillsOfProducersAndConsumers) {
     int victim = rand() % 4;
     usleep((useconds_t)(rand() % 3000));
     bool producer_victim = victim < 2;
-    Child &doomed = producer_victim ? *producers[(size_t)victim] : *consumers[(size_t)victim - 2];
-    if (doomed.alive()) mid_stream_kills++;
+    Child &doomed = producer_victim ? *producers[(size_t)victim]
+                                    : *consumers[(size_t)victim - 2];
+    if (doomed.alive())
+      mid_stream_kills++;
     doomed.kill();
     if (producer_victim)
       killed_producers++;
     else
       killed_consumers++;
     for (int p = 0; p < 2; p++) {
-      if (producer_victim && p == victim) continue;
+      if (producer_victim && p == victim)
+        continue;
       ASSERT_EQ(producers[(size_t)p]->finish(30000), 0) << "round " << round;
     }
     ASSERT_EQ(mproc_queue_close(&a.q), 0);
     for (int c = 0; c < 2; c++) {
-      if (!producer_victim && c == victim - 2) continue;
+      if (!producer_victim && c == victim - 2)
+        continue;
       ASSERT_EQ(consumers[(size_t)c]->finish(30000), 0) << "round " << round;
     }
     ASSERT_EQ(*bad.get(), 0u) << "round " << round;
@@ -446,7 +488,8 @@ TEST_P(QueueProcs, RandomKillsOfProducersAndConsumers) {
       for (uint32_t s = 0; s < count; s++) {
         uint8_t n = seen[(size_t)p * count + s];
         ASSERT_LE(n, 1) << "duplicate in round " << round;
-        if (n == 0) missing++;
+        if (n == 0)
+          missing++;
       }
       // A surviving producer's messages all arrive, except the one a killed
       // consumer may have taken and not yet counted.
@@ -477,10 +520,13 @@ int work_off(const void *arg, size_t) {
     char c;
     size_t n;
     int rc = mproc_queue_get_into(&q, &c, 1, &n, MPROC_INFINITE);
-    if (rc == MPROC_ECLOSED) return 0;
-    if (rc != 0) return 1;
+    if (rc == MPROC_ECLOSED)
+      return 0;
+    if (rc != 0)
+      return 1;
     usleep(200);
-    if (mproc_queue_task_done(&q) != 0) return 2;
+    if (mproc_queue_task_done(&q) != 0)
+      return 2;
   }
 }
 MPROC_TARGET(work_off);
@@ -489,9 +535,10 @@ TEST_P(JoinableQueue, JoinWaitsForEveryTaskDone) {
   mproc_queue_options_t o = {0, 0, 1};
   mproc_queue_t q;
   ASSERT_EQ(mproc_queue_create(&q, &o), 0);
-  EXPECT_EQ(mproc_queue_join(&q, 0), 0);  // nothing put yet
+  EXPECT_EQ(mproc_queue_join(&q, 0), 0); // nothing put yet
   EXPECT_EQ(mproc_queue_task_done(&q), MPROC_ESTATE);
-  for (int i = 0; i < 100; i++) ASSERT_EQ(mproc_queue_put(&q, "t", 1, 0), 0);
+  for (int i = 0; i < 100; i++)
+    ASSERT_EQ(mproc_queue_put(&q, "t", 1, 0), 0);
   EXPECT_EQ(mproc_queue_join(&q, 10), MPROC_ETIMEDOUT);
   Child w1(work_off, &q, sizeof q);
   Child w2(work_off, &q, sizeof q);
@@ -509,7 +556,7 @@ TEST_P(JoinableQueue, JoinWaitsForEveryTaskDone) {
 // ---- what crashes leave behind -------------------------------------------
 
 struct Orphans {
-  int fd;  // the child writes its queue handle here
+  int fd; // the child writes its queue handle here
 };
 
 int create_then_wait_to_be_killed(const void *arg, size_t) {
@@ -517,14 +564,21 @@ int create_then_wait_to_be_killed(const void *arg, size_t) {
   memcpy(&o, arg, sizeof o);
   mproc_queue_t q;
   mproc_lock_t lock;
-  if (mproc_queue_create(&q, nullptr) != 0) return 1;
-  if (mproc_lock_create(&lock) != 0) return 2;
+  if (mproc_queue_create(&q, nullptr) != 0)
+    return 1;
+  if (mproc_lock_create(&lock) != 0)
+    return 2;
   std::vector<unsigned char> big(3u << 20, 7);
-  if (mproc_queue_put(&q, big.data(), big.size(), 0) != 0) return 3;  // own segment
-  if (mproc_lock_acquire(&lock, 0) != 0) return 4;
-  if (!mproc_test::write_full(o.fd, &q, sizeof q)) return 5;
-  if (!mproc_test::write_full(o.fd, &lock, sizeof lock)) return 6;
-  for (int i = 0; i < 600; i++) usleep(100000);
+  if (mproc_queue_put(&q, big.data(), big.size(), 0) != 0)
+    return 3; // own segment
+  if (mproc_lock_acquire(&lock, 0) != 0)
+    return 4;
+  if (!mproc_test::write_full(o.fd, &q, sizeof q))
+    return 5;
+  if (!mproc_test::write_full(o.fd, &lock, sizeof lock))
+    return 6;
+  for (int i = 0; i < 600; i++)
+    usleep(100000);
   return 0;
 }
 
@@ -564,7 +618,8 @@ TEST(SharedLifetime, NothingLeftInDevShmAfterEveryUserIsKilled) {
   size_t size;
   int rc = mproc_queue_get(&q, &data, &size, 0);
   EXPECT_TRUE(rc == MPROC_EEMPTY || rc == MPROC_EBADHANDLE || rc == 0) << rc;
-  if (rc == 0) mproc_queue_free_message(data);
+  if (rc == 0)
+    mproc_queue_free_message(data);
 }
 
 #define MPROC_INSTANTIATE(suite)                                               \
@@ -574,4 +629,4 @@ TEST(SharedLifetime, NothingLeftInDevShmAfterEveryUserIsKilled) {
 MPROC_INSTANTIATE(QueueProcs);
 MPROC_INSTANTIATE(JoinableQueue);
 
-}  // namespace
+} // namespace

@@ -30,9 +30,11 @@ std::vector<std::string> list(const std::vector<std::string> &dirs,
     snprintf(prefix, sizeof prefix, "mproc-");
   for (const std::string &dir : dirs) {
     DIR *d = opendir(dir.c_str());
-    if (!d) continue;
+    if (!d)
+      continue;
     while (struct dirent *e = readdir(d)) {
-      if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) out.push_back(e->d_name);
+      if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+        out.push_back(e->d_name);
     }
     closedir(d);
   }
@@ -41,7 +43,7 @@ std::vector<std::string> list(const std::vector<std::string> &dirs,
   return out;
 }
 
-}  // namespace
+} // namespace
 
 std::vector<std::string> reclaimable_names(mproc_pid_t creator) {
 #if MPROC_PORTABLE_BUILD
@@ -55,7 +57,8 @@ std::vector<std::string> live_segments(mproc_pid_t creator) {
   std::vector<std::string> out;
   for (const std::string &name : mproc_segments(creator)) {
     struct stat st;
-    if (stat(("/dev/shm/" + name).c_str(), &st) == 0) out.push_back(name);
+    if (stat(("/dev/shm/" + name).c_str(), &st) == 0)
+      out.push_back(name);
   }
   return out;
 }
@@ -66,4 +69,4 @@ std::vector<std::string> mproc_segments(mproc_pid_t creator) {
   return list({"/dev/shm", registry_dir()}, creator);
 }
 
-}  // namespace shared_testing
+} // namespace shared_testing

@@ -28,8 +28,8 @@ inline mproc_start_method_t g_start_method = MPROC_START_DEFAULT;
 inline const mproc_start_method_t kMethods[] = {
     MPROC_START_FORK, MPROC_START_SPAWN, MPROC_START_FORKSERVER};
 
-inline std::string method_name(
-    const ::testing::TestParamInfo<mproc_start_method_t> &i) {
+inline std::string
+method_name(const ::testing::TestParamInfo<mproc_start_method_t> &i) {
   return i.param == MPROC_START_FORK    ? "fork"
          : i.param == MPROC_START_SPAWN ? "spawn"
                                         : "forkserver";
@@ -40,7 +40,7 @@ inline std::string method_name(
 // test only through shared objects and SharedMem references: a
 // forkserver child inherits none of the test's descriptors.
 class MethodTest : public ::testing::TestWithParam<mproc_start_method_t> {
- protected:
+protected:
   void SetUp() override { g_start_method = GetParam(); }
   void TearDown() override { g_start_method = MPROC_START_DEFAULT; }
 };
@@ -48,7 +48,7 @@ class MethodTest : public ::testing::TestWithParam<mproc_start_method_t> {
 // A child process started with g_start_method; killed and reaped if the
 // test ends before it does.
 class Child {
- public:
+public:
   Child(mproc_target_fn fn, const void *arg, size_t size) {
     mproc_process_options_t o = {};
     o.start_method = g_start_method;
@@ -60,7 +60,8 @@ class Child {
   Child(const Child &) = delete;
   Child &operator=(const Child &) = delete;
   ~Child() {
-    if (!p_) return;
+    if (!p_)
+      return;
     int alive = 0;
     if (mproc_process_is_alive(p_, &alive) == 0 && alive) {
       mproc_process_kill(p_);
@@ -91,7 +92,7 @@ class Child {
     return mproc_process_is_alive(p_, &a) == 0 && a;
   }
 
- private:
+private:
   mproc_process_t *p_ = nullptr;
 };
 
@@ -104,10 +105,10 @@ struct SharedRef {
 
 // In a child: map the memory a SharedRef names (for the child's life), or
 // NULL.
-template <typename T>
-T *attach(const SharedRef &ref) {
+template <typename T> T *attach(const SharedRef &ref) {
   int fd = open(ref.path, O_RDWR | O_CLOEXEC);
-  if (fd < 0) return nullptr;
+  if (fd < 0)
+    return nullptr;
   void *p = mmap(nullptr, ref.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
   return p == MAP_FAILED ? nullptr : static_cast<T *>(p);
@@ -116,18 +117,18 @@ T *attach(const SharedRef &ref) {
 // Zeroed shared memory in a file of its own, which children of every start
 // method can map by its path (ref()); a fork child may also use get()'s
 // address. Unmapped and removed at the end.
-template <typename T>
-class SharedMem {
- public:
+template <typename T> class SharedMem {
+public:
   explicit SharedMem(size_t count = 1) : p_(nullptr) {
     ref_.bytes = sizeof(T) * count;
     snprintf(ref_.path, sizeof ref_.path, "/tmp/mproc-test-mem-XXXXXX");
     int fd = mkstemp(ref_.path);
     EXPECT_GE(fd, 0);
-    if (fd < 0) return;
+    if (fd < 0)
+      return;
     if (ftruncate(fd, (off_t)ref_.bytes) == 0) {
-      void *p = mmap(nullptr, ref_.bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                     fd, 0);
+      void *p =
+          mmap(nullptr, ref_.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
       p_ = p == MAP_FAILED ? nullptr : static_cast<T *>(p);
     }
     close(fd);
@@ -136,14 +137,15 @@ class SharedMem {
   SharedMem(const SharedMem &) = delete;
   SharedMem &operator=(const SharedMem &) = delete;
   ~SharedMem() {
-    if (p_) munmap(p_, ref_.bytes);
+    if (p_)
+      munmap(p_, ref_.bytes);
     unlink(ref_.path);
   }
   T *get() const { return p_; }
   T &operator[](size_t i) const { return p_[i]; }
   const SharedRef &ref() const { return ref_; }
 
- private:
+private:
   SharedRef ref_;
   T *p_;
 };
@@ -174,4 +176,4 @@ inline uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-}  // namespace shared_testing
+} // namespace shared_testing

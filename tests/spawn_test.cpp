@@ -27,8 +27,8 @@ int spawned_marker(const void *, size_t) {
 }
 MPROC_TARGET(spawned_marker);
 
-const unsigned char kCookie[MPROC__BOOT_COOKIE_SIZE] = {1, 2, 3, 4, 5, 6, 7, 8,
-                                                       9, 10, 11, 12, 13, 14, 15, 16};
+const unsigned char kCookie[MPROC__BOOT_COOKIE_SIZE] = {
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 
 std::string flag_for(int64_t channel, const unsigned char *cookie = kCookie) {
   char buf[96];
@@ -63,7 +63,8 @@ void expect_refused(const HelperResult &r, int code = 121) {
   EXPECT_TRUE(WIFEXITED(r.status)) << r.status;
   EXPECT_EQ(WEXITSTATUS(r.status), code) << r.err;
   EXPECT_EQ(r.out.find("TARGET RAN"), std::string::npos);
-  EXPECT_NE(r.err.find("mproc: not starting as a child:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mproc: not starting as a child:"), std::string::npos)
+      << r.err;
   // One clear line, nothing else (GoogleTest never started either).
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
@@ -79,8 +80,8 @@ TEST(SpawnBootstrap, WellFormedForgeryRunsOnlyWithMatchingCookie) {
 }
 
 TEST(SpawnBootstrap, FlagWithoutChannelIsRefused) {
-  expect_refused(forged(flag_for(57), ""));  // fd 57 is not open
-  expect_refused(forged(flag_for(0), ""));   // open, but empty
+  expect_refused(forged(flag_for(57), "")); // fd 57 is not open
+  expect_refused(forged(flag_for(0), ""));  // open, but empty
 }
 
 TEST(SpawnBootstrap, MalformedFlagIsRefused) {
@@ -142,7 +143,8 @@ TEST(Spawn, ChildSeesTheParentsArguments) {
   mproc_process_t *p = nullptr;
   mproc_process_options_t o = {};
   o.start_method = MPROC_START_SPAWN;
-  ASSERT_EQ(mproc_process_create(&p, check_argv, args.data(), args.size(), &o), 0);
+  ASSERT_EQ(mproc_process_create(&p, check_argv, args.data(), args.size(), &o),
+            0);
   ASSERT_EQ(mproc_process_start(p), 0);
   ASSERT_EQ(mproc_process_join(p, MPROC_INFINITE), 0);
   int code = -1;
@@ -164,7 +166,7 @@ TEST_P(ThreadedParent, HundredChildrenWhileEightThreadsAreBusy) {
       volatile unsigned long x = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         x = x + 1;
-        void *m = malloc(64);  // keep the allocator's locks busy too
+        void *m = malloc(64); // keep the allocator's locks busy too
         free(m);
       }
     });
@@ -173,23 +175,26 @@ TEST_P(ThreadedParent, HundredChildrenWhileEightThreadsAreBusy) {
     mproc_process_t *p = nullptr;
     mproc_process_options_t o = {};
     o.start_method = GetParam();
-    if (mproc_process_create(&p, quick, nullptr, 0, &o) != 0) continue;
+    if (mproc_process_create(&p, quick, nullptr, 0, &o) != 0)
+      continue;
     int code = -1;
-    if (mproc_process_start(p) == 0 && mproc_process_join(p, MPROC_INFINITE) == 0 &&
+    if (mproc_process_start(p) == 0 &&
+        mproc_process_join(p, MPROC_INFINITE) == 0 &&
         mproc_process_exitcode(p, &code) == 0 && code == 5)
       ok++;
     mproc_process_free(p);
   }
   stop = true;
-  for (auto &t : busy) t.join();
+  for (auto &t : busy)
+    t.join();
   EXPECT_EQ(ok, 100);
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, ThreadedParent,
-                         ::testing::Values(MPROC_START_SPAWN, MPROC_START_FORKSERVER),
-                         [](const ::testing::TestParamInfo<mproc_start_method_t> &i) {
-                           return std::string(i.param == MPROC_START_SPAWN ? "spawn"
-                                                                           : "forkserver");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Methods, ThreadedParent,
+    ::testing::Values(MPROC_START_SPAWN, MPROC_START_FORKSERVER),
+    [](const ::testing::TestParamInfo<mproc_start_method_t> &i) {
+      return std::string(i.param == MPROC_START_SPAWN ? "spawn" : "forkserver");
+    });
 
-}  // namespace
+} // namespace

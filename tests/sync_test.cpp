@@ -20,11 +20,11 @@
 #include "shared_testing.h"
 
 using mproc_test::scaled_ms;
+using shared_testing::attach;
 using shared_testing::Child;
 using shared_testing::MethodTest;
 using shared_testing::SharedMem;
 using shared_testing::SharedRef;
-using shared_testing::attach;
 
 namespace {
 
@@ -43,18 +43,21 @@ TEST(WaitWake, ReturnsOnChangeOnWakeAndAtTheDeadline) {
   EXPECT_EQ(mproc__wait32(word.get(), 0, MPROC_INFINITE), 0);
   // A deadline already past.
   word[0] = 0;
-  EXPECT_EQ(mproc__wait32(word.get(), 0, mproc__clock_ns() - 1), MPROC_ETIMEDOUT);
+  EXPECT_EQ(mproc__wait32(word.get(), 0, mproc__clock_ns() - 1),
+            MPROC_ETIMEDOUT);
   // A short deadline: it comes back, with MPROC_ETIMEDOUT or (allowed) 0.
   int64_t deadline = mproc__clock_ns() + 5 * 1000000;
   int rc = 0;
-  while (rc == 0 && mproc__clock_ns() < deadline) rc = mproc__wait32(word.get(), 0, deadline);
+  while (rc == 0 && mproc__clock_ns() < deadline)
+    rc = mproc__wait32(word.get(), 0, deadline);
   EXPECT_EQ(rc, MPROC_ETIMEDOUT);
   // A sleeper in another process is woken by a change and a wake.
   auto sleeper = [](const void *arg, size_t) -> int {
     uint32_t *w;
     memcpy(&w, arg, sizeof w);
     while (__atomic_load_n(w, __ATOMIC_SEQ_CST) == 0)
-      if (mproc__wait32(w, 0, MPROC_INFINITE) != 0) return 1;
+      if (mproc__wait32(w, 0, MPROC_INFINITE) != 0)
+        return 1;
     return 0;
   };
   uint32_t *w = word.get();
@@ -124,7 +127,7 @@ TEST(SyncBadInput, NullZeroedDestroyedAndWrongKind) {
 
 struct CounterArgs {
   mproc_lock_t lock;
-  SharedRef counter;  // memory shared with the children
+  SharedRef counter; // memory shared with the children
   int rounds;
 };
 
@@ -132,13 +135,16 @@ int increment_under_lock(const void *arg, size_t) {
   CounterArgs a;
   memcpy(&a, arg, sizeof a);
   uint64_t *counter = attach<uint64_t>(a.counter);
-  if (!counter) return 3;
+  if (!counter)
+    return 3;
   for (int i = 0; i < a.rounds; i++) {
-    if (mproc_lock_acquire(&a.lock, MPROC_INFINITE) != 0) return 1;
+    if (mproc_lock_acquire(&a.lock, MPROC_INFINITE) != 0)
+      return 1;
     // A plain read-modify-write: only the lock keeps it exact.
     volatile uint64_t *c = counter;
     *c = *c + 1;
-    if (mproc_lock_release(&a.lock) != 0) return 2;
+    if (mproc_lock_release(&a.lock) != 0)
+      return 2;
   }
   return 0;
 }
@@ -153,7 +159,8 @@ TEST_P(Lock, MutualExclusionAcrossEightProcesses) {
   std::vector<std::unique_ptr<Child>> kids;
   for (int i = 0; i < 8; i++)
     kids.emplace_back(new Child(increment_under_lock, &a, sizeof a));
-  for (auto &k : kids) EXPECT_EQ(k->finish(120000), 0);
+  for (auto &k : kids)
+    EXPECT_EQ(k->finish(120000), 0);
   EXPECT_EQ(*counter.get(), 800000u);
   EXPECT_EQ(mproc_lock_destroy(&a.lock), 0);
 }
@@ -161,16 +168,19 @@ TEST_P(Lock, MutualExclusionAcrossEightProcesses) {
 struct LockArgs {
   mproc_lock_t lock;
   mproc_rlock_t rlock;
-  mproc_event_t held;  // set by a child once it holds what it was told to
-  mproc_event_t done;  // set by the parent to let the child go on
+  mproc_event_t held; // set by a child once it holds what it was told to
+  mproc_event_t done; // set by the parent to let the child go on
 };
 
 int try_lock_held_elsewhere(const void *arg, size_t) {
   LockArgs a;
   memcpy(&a, arg, sizeof a);
-  if (mproc_lock_acquire(&a.lock, 0) != MPROC_ETIMEDOUT) return 1;
-  if (mproc_lock_acquire(&a.lock, 30) != MPROC_ETIMEDOUT) return 2;
-  if (mproc_lock_release(&a.lock) != MPROC_ENOTOWNER) return 3;
+  if (mproc_lock_acquire(&a.lock, 0) != MPROC_ETIMEDOUT)
+    return 1;
+  if (mproc_lock_acquire(&a.lock, 30) != MPROC_ETIMEDOUT)
+    return 2;
+  if (mproc_lock_release(&a.lock) != MPROC_ENOTOWNER)
+    return 3;
   return 0;
 }
 MPROC_TARGET(try_lock_held_elsewhere);
@@ -178,7 +188,7 @@ MPROC_TARGET(try_lock_held_elsewhere);
 TEST_P(Lock, TimeoutsAndReleaseByNonOwner) {
   LockArgs a;
   ASSERT_EQ(mproc_lock_create(&a.lock), 0);
-  EXPECT_EQ(mproc_lock_release(&a.lock), MPROC_ENOTOWNER);  // not held
+  EXPECT_EQ(mproc_lock_release(&a.lock), MPROC_ENOTOWNER); // not held
   ASSERT_EQ(mproc_lock_acquire(&a.lock, 0), 0);
   // Held by this thread: trying again never deadlocks.
   EXPECT_EQ(mproc_lock_acquire(&a.lock, 0), MPROC_ETIMEDOUT);
@@ -205,9 +215,11 @@ TEST_P(Lock, TimeoutsAndReleaseByNonOwner) {
 int hold_lock_until_killed(const void *arg, size_t) {
   LockArgs a;
   memcpy(&a, arg, sizeof a);
-  if (mproc_lock_acquire(&a.lock, MPROC_INFINITE) != 0) return 1;
+  if (mproc_lock_acquire(&a.lock, MPROC_INFINITE) != 0)
+    return 1;
   mproc_event_set(&a.held);
-  for (int i = 0; i < 600; i++) usleep(100000);  // killed long before
+  for (int i = 0; i < 600; i++)
+    usleep(100000); // killed long before
   return 0;
 }
 MPROC_TARGET(hold_lock_until_killed);
@@ -216,7 +228,8 @@ TEST_P(Lock, OwnerDeathHandsTheLockOnWithEownerdead) {
   LockArgs a;
   ASSERT_EQ(mproc_lock_create(&a.lock), 0);
   ASSERT_EQ(mproc_event_create(&a.held), 0);
-  for (int64_t timeout : {(int64_t)0, (int64_t)scaled_ms(20000), MPROC_INFINITE}) {
+  for (int64_t timeout :
+       {(int64_t)0, (int64_t)scaled_ms(20000), MPROC_INFINITE}) {
     // The next acquirer comes after the holder died: a try, a timed
     // acquire and an untimed one each get the lock and the news.
     ASSERT_EQ(mproc_event_clear(&a.held), 0);
@@ -224,7 +237,8 @@ TEST_P(Lock, OwnerDeathHandsTheLockOnWithEownerdead) {
     ASSERT_EQ(mproc_event_wait(&a.held, scaled_ms(20000)), 0);
     EXPECT_EQ(mproc_lock_acquire(&a.lock, 0), MPROC_ETIMEDOUT);
     c.kill();
-    EXPECT_EQ(mproc_lock_acquire(&a.lock, timeout), MPROC_EOWNERDEAD) << timeout;
+    EXPECT_EQ(mproc_lock_acquire(&a.lock, timeout), MPROC_EOWNERDEAD)
+        << timeout;
     EXPECT_EQ(mproc_lock_release(&a.lock), 0);
     EXPECT_EQ(mproc_lock_acquire(&a.lock, 0), 0);
     EXPECT_EQ(mproc_lock_release(&a.lock), 0);
@@ -254,7 +268,7 @@ TEST_P(Lock, OwnerDeathHandsTheLockOnWithEownerdead) {
 
 struct KillLoopArgs {
   mproc_lock_t lock;
-  SharedRef mem;  // [0] the counter, [1] how often EOWNERDEAD was seen
+  SharedRef mem; // [0] the counter, [1] how often EOWNERDEAD was seen
   int rounds;
 };
 
@@ -262,7 +276,8 @@ int increment_counting_deaths(const void *arg, size_t) {
   KillLoopArgs a;
   memcpy(&a, arg, sizeof a);
   uint64_t *mem = attach<uint64_t>(a.mem);
-  if (!mem) return 3;
+  if (!mem)
+    return 3;
   for (int i = 0; i < a.rounds; i++) {
     int rc = mproc_lock_acquire(&a.lock, MPROC_INFINITE);
     if (rc == MPROC_EOWNERDEAD)
@@ -271,7 +286,8 @@ int increment_counting_deaths(const void *arg, size_t) {
       return 1;
     volatile uint64_t *c = &mem[0];
     *c = *c + 1;
-    if (mproc_lock_release(&a.lock) != 0) return 2;
+    if (mproc_lock_release(&a.lock) != 0)
+      return 2;
   }
   return 0;
 }
@@ -305,9 +321,12 @@ TEST_P(Lock, SurvivesHoldersKilledAtRandomInstants) {
 int rlock_from_other_process(const void *arg, size_t) {
   LockArgs a;
   memcpy(&a, arg, sizeof a);
-  if (mproc_rlock_acquire(&a.rlock, 0) != MPROC_ETIMEDOUT) return 1;
-  if (mproc_rlock_acquire(&a.rlock, 20) != MPROC_ETIMEDOUT) return 2;
-  if (mproc_rlock_release(&a.rlock) != MPROC_ENOTOWNER) return 3;
+  if (mproc_rlock_acquire(&a.rlock, 0) != MPROC_ETIMEDOUT)
+    return 1;
+  if (mproc_rlock_acquire(&a.rlock, 20) != MPROC_ETIMEDOUT)
+    return 2;
+  if (mproc_rlock_release(&a.rlock) != MPROC_ENOTOWNER)
+    return 3;
   return 0;
 }
 MPROC_TARGET(rlock_from_other_process);
@@ -315,10 +334,13 @@ MPROC_TARGET(rlock_from_other_process);
 int hold_rlock_twice_until_killed(const void *arg, size_t) {
   LockArgs a;
   memcpy(&a, arg, sizeof a);
-  if (mproc_rlock_acquire(&a.rlock, MPROC_INFINITE) != 0) return 1;
-  if (mproc_rlock_acquire(&a.rlock, MPROC_INFINITE) != 0) return 2;
+  if (mproc_rlock_acquire(&a.rlock, MPROC_INFINITE) != 0)
+    return 1;
+  if (mproc_rlock_acquire(&a.rlock, MPROC_INFINITE) != 0)
+    return 2;
   mproc_event_set(&a.held);
-  for (int i = 0; i < 600; i++) usleep(100000);
+  for (int i = 0; i < 600; i++)
+    usleep(100000);
   return 0;
 }
 MPROC_TARGET(hold_rlock_twice_until_killed);
@@ -328,7 +350,8 @@ TEST_P(RLock, RecursionOwnershipAndOwnerDeath) {
   ASSERT_EQ(mproc_rlock_create(&a.rlock), 0);
   ASSERT_EQ(mproc_event_create(&a.held), 0);
   EXPECT_EQ(mproc_rlock_release(&a.rlock), MPROC_ENOTOWNER);
-  for (int i = 0; i < 3; i++) ASSERT_EQ(mproc_rlock_acquire(&a.rlock, 0), 0);
+  for (int i = 0; i < 3; i++)
+    ASSERT_EQ(mproc_rlock_acquire(&a.rlock, 0), 0);
   int other_thread = 1;
   std::thread t([&] { other_thread = mproc_rlock_release(&a.rlock); });
   t.join();
@@ -337,7 +360,8 @@ TEST_P(RLock, RecursionOwnershipAndOwnerDeath) {
     Child c(rlock_from_other_process, &a, sizeof a);
     EXPECT_EQ(c.finish(), 0);
   }
-  for (int i = 0; i < 3; i++) EXPECT_EQ(mproc_rlock_release(&a.rlock), 0);
+  for (int i = 0; i < 3; i++)
+    EXPECT_EQ(mproc_rlock_release(&a.rlock), 0);
   EXPECT_EQ(mproc_rlock_release(&a.rlock), MPROC_ENOTOWNER);
 
   Child c(hold_rlock_twice_until_killed, &a, sizeof a);
@@ -366,7 +390,8 @@ TEST(Semaphore, CountsBoundsAndTimeouts) {
   EXPECT_EQ(mproc_semaphore_acquire(&s, 20), MPROC_ETIMEDOUT);
   EXPECT_EQ(mproc_semaphore_value(&s, &v), 0);
   EXPECT_EQ(v, 0u);
-  for (int i = 0; i < 5; i++) EXPECT_EQ(mproc_semaphore_release(&s), 0);
+  for (int i = 0; i < 5; i++)
+    EXPECT_EQ(mproc_semaphore_release(&s), 0);
   EXPECT_EQ(mproc_semaphore_value(&s, &v), 0);
   EXPECT_EQ(v, 5u);
   EXPECT_EQ(mproc_semaphore_destroy(&s), 0);
@@ -384,26 +409,30 @@ TEST(Semaphore, CountsBoundsAndTimeouts) {
 
 struct SemArgs {
   mproc_semaphore_t sem;
-  SharedRef mem;  // [0] how many are inside now, [1] the most ever at once
+  SharedRef mem; // [0] how many are inside now, [1] the most ever at once
 };
 
 int use_semaphore(const void *arg, size_t) {
   SemArgs a;
   memcpy(&a, arg, sizeof a);
   int *mem = attach<int>(a.mem);
-  if (!mem) return 3;
+  if (!mem)
+    return 3;
   int *inside = &mem[0], *highest = &mem[1];
   for (int i = 0; i < 200; i++) {
-    if (mproc_semaphore_acquire(&a.sem, MPROC_INFINITE) != 0) return 1;
+    if (mproc_semaphore_acquire(&a.sem, MPROC_INFINITE) != 0)
+      return 1;
     int now = __atomic_add_fetch(inside, 1, __ATOMIC_SEQ_CST);
     int hi = __atomic_load_n(highest, __ATOMIC_SEQ_CST);
     while (now > hi &&
            !__atomic_compare_exchange_n(highest, &hi, now, false,
                                         __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
     }
-    if (i % 16 == 0) usleep(100);
+    if (i % 16 == 0)
+      usleep(100);
     __atomic_sub_fetch(inside, 1, __ATOMIC_SEQ_CST);
-    if (mproc_semaphore_release(&a.sem) != 0) return 2;
+    if (mproc_semaphore_release(&a.sem) != 0)
+      return 2;
   }
   return 0;
 }
@@ -415,8 +444,10 @@ TEST_P(SemaphoreProcs, BoundsConcurrencyAcrossProcesses) {
   ASSERT_EQ(mproc_semaphore_create(&a.sem, 2, 2), 0);
   a.mem = mem.ref();
   std::vector<std::unique_ptr<Child>> kids;
-  for (int i = 0; i < 5; i++) kids.emplace_back(new Child(use_semaphore, &a, sizeof a));
-  for (auto &k : kids) EXPECT_EQ(k->finish(), 0);
+  for (int i = 0; i < 5; i++)
+    kids.emplace_back(new Child(use_semaphore, &a, sizeof a));
+  for (auto &k : kids)
+    EXPECT_EQ(k->finish(), 0);
   EXPECT_GE(mem[1], 1);
   EXPECT_LE(mem[1], 2);
   unsigned v = 0;
@@ -435,10 +466,13 @@ struct EventArgs {
 int wait_then_reply(const void *arg, size_t) {
   EventArgs a;
   memcpy(&a, arg, sizeof a);
-  if (mproc_event_wait(&a.go, 0) != MPROC_ETIMEDOUT) return 1;
-  if (mproc_event_wait(&a.go, MPROC_INFINITE) != 0) return 2;
+  if (mproc_event_wait(&a.go, 0) != MPROC_ETIMEDOUT)
+    return 1;
+  if (mproc_event_wait(&a.go, MPROC_INFINITE) != 0)
+    return 2;
   int set = 0;
-  if (mproc_event_is_set(&a.go, &set) != 0 || !set) return 3;
+  if (mproc_event_is_set(&a.go, &set) != 0 || !set)
+    return 3;
   return mproc_event_set(&a.reply) == 0 ? 0 : 4;
 }
 MPROC_TARGET(wait_then_reply);
@@ -449,10 +483,12 @@ TEST_P(Event, SetWakesWaitersInOtherProcesses) {
   ASSERT_EQ(mproc_event_create(&a.reply), 0);
   EXPECT_EQ(mproc_event_wait(&a.reply, 20), MPROC_ETIMEDOUT);
   std::vector<std::unique_ptr<Child>> kids;
-  for (int i = 0; i < 3; i++) kids.emplace_back(new Child(wait_then_reply, &a, sizeof a));
+  for (int i = 0; i < 3; i++)
+    kids.emplace_back(new Child(wait_then_reply, &a, sizeof a));
   usleep(20000);
   ASSERT_EQ(mproc_event_set(&a.go), 0);
-  for (auto &k : kids) EXPECT_EQ(k->finish(), 0);
+  for (auto &k : kids)
+    EXPECT_EQ(k->finish(), 0);
   EXPECT_EQ(mproc_event_wait(&a.reply, 0), 0);
   int set = 0;
   EXPECT_EQ(mproc_event_clear(&a.go), 0);
@@ -508,11 +544,16 @@ int attach_late(const void *arg, size_t) {
   memcpy(&p, arg, sizeof p);
   mproc_lock_t lock;
   mproc_event_t ev;
-  if (!mproc_test::read_full(p.read_fd, &lock, sizeof lock, 20000)) return 1;
-  if (!mproc_test::read_full(p.read_fd, &ev, sizeof ev, 20000)) return 2;
-  if (mproc_lock_acquire(&lock, 0) != MPROC_ETIMEDOUT) return 3;  // parent holds it
-  if (mproc_event_set(&ev) != 0) return 4;
-  if (mproc_lock_acquire(&lock, 20000) != 0) return 5;
+  if (!mproc_test::read_full(p.read_fd, &lock, sizeof lock, 20000))
+    return 1;
+  if (!mproc_test::read_full(p.read_fd, &ev, sizeof ev, 20000))
+    return 2;
+  if (mproc_lock_acquire(&lock, 0) != MPROC_ETIMEDOUT)
+    return 3; // parent holds it
+  if (mproc_event_set(&ev) != 0)
+    return 4;
+  if (mproc_lock_acquire(&lock, 20000) != 0)
+    return 5;
   return mproc_lock_release(&lock) == 0 ? 0 : 6;
 }
 
@@ -552,10 +593,12 @@ std::string to_hex(const void *p, size_t n) {
 }
 
 bool from_hex(const char *s, void *p, size_t n) {
-  if (strlen(s) != 2 * n) return false;
+  if (strlen(s) != 2 * n)
+    return false;
   for (size_t i = 0; i < n; i++) {
     unsigned v;
-    if (sscanf(s + 2 * i, "%2x", &v) != 1) return false;
+    if (sscanf(s + 2 * i, "%2x", &v) != 1)
+      return false;
     static_cast<unsigned char *>(p)[i] = (unsigned char)v;
   }
   return true;
@@ -569,12 +612,17 @@ struct ExecArgs {
 
 MPROC_TEST_HELPER(shared_from_exec) {
   ExecArgs a;
-  if (argc != 1 || !from_hex(argv[0], &a, sizeof a)) return 10;
+  if (argc != 1 || !from_hex(argv[0], &a, sizeof a))
+    return 10;
   // This process maps nothing yet: every object is attached by its name.
-  if (mproc_lock_acquire(&a.lock, 0) != MPROC_ETIMEDOUT) return 11;
-  if (mproc_lock_release(&a.lock) != MPROC_ENOTOWNER) return 12;
-  if (mproc_event_set(&a.event) != 0) return 13;
-  if (mproc_queue_put(&a.queue, "from exec", 9, 0) != 0) return 14;
+  if (mproc_lock_acquire(&a.lock, 0) != MPROC_ETIMEDOUT)
+    return 11;
+  if (mproc_lock_release(&a.lock) != MPROC_ENOTOWNER)
+    return 12;
+  if (mproc_event_set(&a.event) != 0)
+    return 13;
+  if (mproc_queue_put(&a.queue, "from exec", 9, 0) != 0)
+    return 14;
   return 0;
 }
 
@@ -584,7 +632,8 @@ TEST(SharedHandles, WorkInAFreshRunOfTheProgram) {
   ASSERT_EQ(mproc_event_create(&a.event), 0);
   ASSERT_EQ(mproc_queue_create(&a.queue, nullptr), 0);
   ASSERT_EQ(mproc_lock_acquire(&a.lock, 0), 0);
-  auto r = mproc_test::run_helper("shared_from_exec", {to_hex(&a, sizeof a)}, 20000);
+  auto r =
+      mproc_test::run_helper("shared_from_exec", {to_hex(&a, sizeof a)}, 20000);
   EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)
       << r.status << " " << r.err;
   EXPECT_EQ(mproc_event_wait(&a.event, 0), 0);
@@ -610,19 +659,27 @@ struct AllKinds {
 
 int use_every_kind(const void *arg, size_t size) {
   AllKinds a;
-  if (size != sizeof a) return 10;
+  if (size != sizeof a)
+    return 10;
   memcpy(&a, arg, sizeof a);
-  if (mproc_lock_acquire(&a.lock, 0) != MPROC_ETIMEDOUT) return 11;  // parent holds it
-  if (mproc_rlock_acquire(&a.rlock, 0) != 0) return 12;
-  if (mproc_rlock_acquire(&a.rlock, 0) != 0) return 13;
-  if (mproc_semaphore_acquire(&a.sem, 0) != 0) return 14;
-  if (mproc_queue_put(&a.queue, "spawned", 7, 0) != 0) return 15;
-  if (mproc_event_set(&a.event) != 0) return 16;
+  if (mproc_lock_acquire(&a.lock, 0) != MPROC_ETIMEDOUT)
+    return 11; // parent holds it
+  if (mproc_rlock_acquire(&a.rlock, 0) != 0)
+    return 12;
+  if (mproc_rlock_acquire(&a.rlock, 0) != 0)
+    return 13;
+  if (mproc_semaphore_acquire(&a.sem, 0) != 0)
+    return 14;
+  if (mproc_queue_put(&a.queue, "spawned", 7, 0) != 0)
+    return 15;
+  if (mproc_event_set(&a.event) != 0)
+    return 16;
   // Holds the RLock (twice) until killed.
-  for (int i = 0; i < 600; i++) usleep(100000);
+  for (int i = 0; i < 600; i++)
+    usleep(100000);
   return 0;
 }
-}  // namespace
+} // namespace
 MPROC_TARGET(use_every_kind);
 namespace {
 
@@ -642,7 +699,8 @@ TEST(SharedHandles, WorkInSpawnChildrenAndTheirDeathIsSeen) {
   EXPECT_EQ(mproc_event_wait(&a.event, scaled_ms(20000)), 0);
   char buf[16];
   size_t n = 0;
-  EXPECT_EQ(mproc_queue_get_into(&a.queue, buf, sizeof buf, &n, scaled_ms(20000)), 0);
+  EXPECT_EQ(
+      mproc_queue_get_into(&a.queue, buf, sizeof buf, &n, scaled_ms(20000)), 0);
   EXPECT_EQ(std::string(buf, n), "spawned");
   unsigned v = 9;
   EXPECT_EQ(mproc_semaphore_value(&a.sem, &v), 0);
@@ -670,4 +728,4 @@ MPROC_INSTANTIATE(RLock);
 MPROC_INSTANTIATE(SemaphoreProcs);
 MPROC_INSTANTIATE(Event);
 
-}  // namespace
+} // namespace

@@ -17,14 +17,16 @@ std::map<std::string, HelperFn> &registry() {
 std::wstring widen(const std::string &s) {
   int n = MultiByteToWideChar(CP_ACP, 0, s.c_str(), -1, NULL, 0);
   std::wstring w(n > 0 ? (size_t)n : 1, L'\0');
-  if (n > 0) MultiByteToWideChar(CP_ACP, 0, s.c_str(), -1, &w[0], n);
+  if (n > 0)
+    MultiByteToWideChar(CP_ACP, 0, s.c_str(), -1, &w[0], n);
   w.resize(wcslen(w.c_str()));
   return w;
 }
 
 // Test arguments are plain words: quoting them is enough.
 void append_arg(std::wstring *cmd, const std::wstring &arg) {
-  if (!cmd->empty()) *cmd += L' ';
+  if (!cmd->empty())
+    *cmd += L' ';
   *cmd += L'"';
   *cmd += arg;
   *cmd += L'"';
@@ -36,14 +38,15 @@ std::wstring self_path() {
   return std::wstring(buf, n);
 }
 
-}  // namespace
+} // namespace
 
 HelperRegistrar::HelperRegistrar(const char *name, HelperFn fn) {
   registry()[name] = fn;
 }
 
 bool run_helper_if_asked(int argc, char **argv, int *exit_code) {
-  if (argc < 3 || strcmp(argv[1], "--mproc-helper") != 0) return false;
+  if (argc < 3 || strcmp(argv[1], "--mproc-helper") != 0)
+    return false;
   auto it = registry().find(argv[2]);
   if (it == registry().end()) {
     fprintf(stderr, "no helper named %s\n", argv[2]);
@@ -70,31 +73,34 @@ HelperProcess::~HelperProcess() {
     WaitForSingleObject(process_, 10000);
     CloseHandle(process_);
   }
-  if (out_) CloseHandle(out_);
+  if (out_)
+    CloseHandle(out_);
 }
 
 bool HelperProcess::start(const std::string &name,
                           const std::vector<std::string> &args) {
   SECURITY_ATTRIBUTES inherit = {sizeof inherit, NULL, TRUE};
   HANDLE read_end = NULL, write_end = NULL;
-  if (!CreatePipe(&read_end, &write_end, &inherit, 0)) return false;
+  if (!CreatePipe(&read_end, &write_end, &inherit, 0))
+    return false;
   SetHandleInformation(read_end, HANDLE_FLAG_INHERIT, 0);
 
   std::wstring exe = self_path(), cmd;
   append_arg(&cmd, exe);
   append_arg(&cmd, L"--mproc-helper");
   append_arg(&cmd, widen(name));
-  for (const auto &a : args) append_arg(&cmd, widen(a));
+  for (const auto &a : args)
+    append_arg(&cmd, widen(a));
 
   // The helper inherits its stdout pipe and nothing else this test holds.
   SIZE_T size = 0;
   InitializeProcThreadAttributeList(NULL, 1, 0, &size);
   std::vector<char> list(size);
   auto *attrs = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(list.data());
-  bool ok = InitializeProcThreadAttributeList(attrs, 1, 0, &size) &&
-            UpdateProcThreadAttribute(attrs, 0,
-                                      PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
-                                      &write_end, sizeof write_end, NULL, NULL);
+  bool ok =
+      InitializeProcThreadAttributeList(attrs, 1, 0, &size) &&
+      UpdateProcThreadAttribute(attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+                                &write_end, sizeof write_end, NULL, NULL);
   STARTUPINFOEXW si;
   ZeroMemory(&si, sizeof si);
   si.StartupInfo.cb = sizeof si;
@@ -125,14 +131,16 @@ bool HelperProcess::read_line(std::string *line, int timeout_ms) {
     size_t nl = buffered_.find('\n');
     if (nl != std::string::npos) {
       *line = buffered_.substr(0, nl);
-      if (!line->empty() && line->back() == '\r') line->pop_back();
+      if (!line->empty() && line->back() == '\r')
+        line->pop_back();
       buffered_.erase(0, nl + 1);
       return true;
     }
     // An anonymous pipe cannot be waited on with a timeout: peek, then
     // nap. Test code only; the library itself never polls.
     DWORD avail = 0;
-    if (!PeekNamedPipe(out_, NULL, 0, NULL, &avail, NULL)) return false;
+    if (!PeekNamedPipe(out_, NULL, 0, NULL, &avail, NULL))
+      return false;
     if (avail > 0) {
       char buf[512];
       DWORD got = 0;
@@ -142,7 +150,8 @@ bool HelperProcess::read_line(std::string *line, int timeout_ms) {
       buffered_.append(buf, got);
       continue;
     }
-    if (GetTickCount64() >= deadline) return false;
+    if (GetTickCount64() >= deadline)
+      return false;
     Sleep(5);
   }
 }
@@ -157,9 +166,11 @@ long run_helper(const std::string &name, const std::vector<std::string> &args,
                 int timeout_ms) {
   HelperProcess h;
   DWORD code = 0;
-  if (!h.start(name, args)) return -2;
-  if (!h.wait(timeout_ms, &code)) return -1;
+  if (!h.start(name, args))
+    return -2;
+  if (!h.wait(timeout_ms, &code))
+    return -1;
   return (long)code;
 }
 
-}  // namespace mproc_test
+} // namespace mproc_test

@@ -22,7 +22,7 @@ struct HelperRegistrar {
 
 // Defines a helper: `MPROC_TEST_HELPER(name) { ...; return code; }`.
 #define MPROC_TEST_HELPER(name)                                                \
-  static int mproc_helper_##name(int argc, char **argv);                      \
+  static int mproc_helper_##name(int argc, char **argv);                       \
   static ::mproc_test::HelperRegistrar mproc_helper_reg_##name(                \
       #name, mproc_helper_##name);                                             \
   static int mproc_helper_##name(int argc, char **argv)
@@ -42,7 +42,7 @@ int scaled_ms(int ms);
 // A helper process started by start_helper(). The destructor ends it if it
 // still runs and closes every handle.
 class HelperProcess {
- public:
+public:
   HelperProcess() = default;
   HelperProcess(const HelperProcess &) = delete;
   HelperProcess &operator=(const HelperProcess &) = delete;
@@ -58,9 +58,9 @@ class HelperProcess {
   HANDLE process() const { return process_; }
   DWORD pid() const { return pid_; }
 
- private:
+private:
   HANDLE process_ = NULL;
-  HANDLE out_ = NULL;  // read end of the helper's stdout
+  HANDLE out_ = NULL; // read end of the helper's stdout
   DWORD pid_ = 0;
   std::string buffered_;
 };
@@ -70,4 +70,4 @@ class HelperProcess {
 long run_helper(const std::string &name, const std::vector<std::string> &args,
                 int timeout_ms = 30000);
 
-}  // namespace mproc_test
+} // namespace mproc_test

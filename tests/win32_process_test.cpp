@@ -20,14 +20,16 @@ namespace {
 
 int exit_with(const void *arg, size_t size) {
   int code = 0;
-  if (size == sizeof code) memcpy(&code, arg, sizeof code);
+  if (size == sizeof code)
+    memcpy(&code, arg, sizeof code);
   return code;
 }
 MPROC_TARGET(exit_with);
 
 int sleep_ms(const void *arg, size_t size) {
   int ms = 0;
-  if (size == sizeof ms) memcpy(&ms, arg, sizeof ms);
+  if (size == sizeof ms)
+    memcpy(&ms, arg, sizeof ms);
   Sleep((DWORD)ms);
   return 0;
 }
@@ -40,10 +42,14 @@ unsigned char pattern(size_t i) { return (unsigned char)(i * 31 + 7); }
 int check_blob(const void *arg, size_t size) {
   const unsigned char *p = static_cast<const unsigned char *>(arg);
   for (size_t i = 0; i < size; i++)
-    if (p[i] != pattern(i)) return 1;
-  if (size == 0) return arg == NULL ? 10 : 2;
-  if (size == 1) return 11;
-  if (size == 1 << 20) return 12;
+    if (p[i] != pattern(i))
+      return 1;
+  if (size == 0)
+    return arg == NULL ? 10 : 2;
+  if (size == 1)
+    return 11;
+  if (size == 1 << 20)
+    return 12;
   return 99;
 }
 MPROC_TARGET(check_blob);
@@ -58,9 +64,11 @@ MPROC_TARGET(check_name);
 // 0 when the child's parent is the pid given, and its own pid differs.
 int check_parent(const void *arg, size_t size) {
   mproc_pid_t parent = 0;
-  if (size != sizeof parent) return 2;
+  if (size != sizeof parent)
+    return 2;
   memcpy(&parent, arg, sizeof parent);
-  if (mproc_getppid() != parent) return 1;
+  if (mproc_getppid() != parent)
+    return 1;
   return mproc_getpid() != parent ? 0 : 3;
 }
 MPROC_TARGET(check_parent);
@@ -77,7 +85,8 @@ MPROC_TARGET(crash);
 // reached another object); the parent checks its event stayed unset.
 int use_parent_handle(const void *arg, size_t size) {
   uint64_t value = 0;
-  if (size != sizeof value) return 2;
+  if (size != sizeof value)
+    return 2;
   memcpy(&value, arg, sizeof value);
   return SetEvent((HANDLE)(uintptr_t)value) ? 1 : 0;
 }
@@ -92,7 +101,8 @@ mproc_process_t *start(mproc_target_fn target, const void *arg, size_t size,
                        const mproc_process_options_t *options = NULL) {
   mproc_process_t *p = NULL;
   EXPECT_EQ(mproc_process_create(&p, target, arg, size, options), 0);
-  if (!p) return NULL;
+  if (!p)
+    return NULL;
   EXPECT_EQ(mproc_process_start(p), 0);
   return p;
 }
@@ -201,7 +211,8 @@ TEST(Win32Process, ActiveChildren) {
 
 TEST(Win32Process, ArgumentBlobsArriveIntact) {
   std::vector<unsigned char> blob(1 << 20);
-  for (size_t i = 0; i < blob.size(); i++) blob[i] = pattern(i);
+  for (size_t i = 0; i < blob.size(); i++)
+    blob[i] = pattern(i);
   EXPECT_EQ(finish(start(check_blob, NULL, 0)), 10);
   EXPECT_EQ(finish(start(check_blob, blob.data(), 1)), 11);
   EXPECT_EQ(finish(start(check_blob, blob.data(), blob.size())), 12);
@@ -218,7 +229,8 @@ TEST(Win32Process, Names) {
   ASSERT_EQ(mproc_process_create(&p, check_name, NULL, 0, NULL), 0);
   name = mproc_process_name(p);
   ASSERT_EQ(mproc_process_free(p), 0);
-  std::string next = "Process-" + std::to_string(std::stoul(name.substr(8)) + 1);
+  std::string next =
+      "Process-" + std::to_string(std::stoul(name.substr(8)) + 1);
   EXPECT_EQ(finish(start(check_name, next.data(), next.size())), 0);
 
   mproc_process_options_t o = {};
@@ -263,7 +275,7 @@ TEST(Win32Process, BadInputAndLifecycle) {
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(mproc_process_start(p), MPROC_ESTATE);
   EXPECT_EQ(mproc_process_set_daemon(p, 1), MPROC_ESTATE);
-  EXPECT_EQ(mproc_process_free(p), MPROC_ESTATE);  // still running
+  EXPECT_EQ(mproc_process_free(p), MPROC_ESTATE); // still running
   EXPECT_EQ(mproc_process_kill(p), 0);
   EXPECT_EQ(finish(p), -9);
   // A freed handle is recognised, never dereferenced.
@@ -307,8 +319,10 @@ MPROC_TEST_HELPER(daemon_middle) {
   mproc_process_options_t o = {};
   o.daemon = 1;
   mproc_process_t *p = NULL;
-  if (mproc_process_create(&p, sleep_ms, &ms, sizeof ms, &o) != 0) return 2;
-  if (mproc_process_start(p) != 0) return 3;
+  if (mproc_process_create(&p, sleep_ms, &ms, sizeof ms, &o) != 0)
+    return 2;
+  if (mproc_process_start(p) != 0)
+    return 3;
   printf("%lld\n", (long long)mproc_process_pid(p));
   fflush(stdout);
   Sleep(60000);
@@ -322,8 +336,10 @@ MPROC_TEST_HELPER(plain_middle) {
   (void)argv;
   int ms = 3000;
   mproc_process_t *p = NULL;
-  if (mproc_process_create(&p, sleep_ms, &ms, sizeof ms, NULL) != 0) return 2;
-  if (mproc_process_start(p) != 0) return 3;
+  if (mproc_process_create(&p, sleep_ms, &ms, sizeof ms, NULL) != 0)
+    return 2;
+  if (mproc_process_start(p) != 0)
+    return 3;
   printf("%lld\n", (long long)mproc_process_pid(p));
   fflush(stdout);
   TerminateProcess(GetCurrentProcess(), 5);
@@ -402,7 +418,8 @@ TEST(Win32ProcInfo, ChildrenAndMissingPid) {
   ASSERT_EQ(mproc_proc_list(MPROC_PROC_CHILDREN, mproc_getpid(), &list, &n), 0);
   bool found = false;
   for (size_t i = 0; i < n; i++) {
-    if (list[i].pid != mproc_process_pid(p)) continue;
+    if (list[i].pid != mproc_process_pid(p))
+      continue;
     found = true;
     EXPECT_EQ(list[i].ppid, mproc_getpid());
     // The child's command line carries the bootstrap flag.
@@ -423,4 +440,4 @@ TEST(Win32ProcInfo, ChildrenAndMissingPid) {
   EXPECT_EQ(mproc_proc_info(-1, &info), MPROC_EINVAL);
 }
 
-}  // namespace
+} // namespace

@@ -24,11 +24,14 @@ struct Pair {
 // released), 2 on any other answer.
 int try_lock(const void *arg, size_t size) {
   mproc_lock_t lock;
-  if (size != sizeof lock) return 3;
+  if (size != sizeof lock)
+    return 3;
   memcpy(&lock, arg, sizeof lock);
   int r = mproc_lock_acquire(&lock, 100);
-  if (r == MPROC_ETIMEDOUT) return 1;
-  if (r != 0) return 2;
+  if (r == MPROC_ETIMEDOUT)
+    return 1;
+  if (r != 0)
+    return 2;
   return mproc_lock_release(&lock) == 0 ? 0 : 2;
 }
 MPROC_TARGET(try_lock);
@@ -36,9 +39,11 @@ MPROC_TARGET(try_lock);
 // Takes the lock and ends at once, holding it.
 int lock_and_die(const void *arg, size_t size) {
   mproc_lock_t lock;
-  if (size != sizeof lock) return 3;
+  if (size != sizeof lock)
+    return 3;
   memcpy(&lock, arg, sizeof lock);
-  if (mproc_lock_acquire(&lock, scaled_ms(10000)) != 0) return 2;
+  if (mproc_lock_acquire(&lock, scaled_ms(10000)) != 0)
+    return 2;
   TerminateProcess(GetCurrentProcess(), 7);
   return 4;
 }
@@ -47,23 +52,28 @@ MPROC_TARGET(lock_and_die);
 // Sends every message of `in` back on `out` until an empty one.
 int echo(const void *arg, size_t size) {
   Pair q;
-  if (size != sizeof q) return 3;
+  if (size != sizeof q)
+    return 3;
   memcpy(&q, arg, sizeof q);
   for (;;) {
     void *data = NULL;
     size_t n = 0;
-    if (mproc_queue_get(&q.in, &data, &n, scaled_ms(20000)) != 0) return 2;
+    if (mproc_queue_get(&q.in, &data, &n, scaled_ms(20000)) != 0)
+      return 2;
     int r = mproc_queue_put(&q.out, data, n, scaled_ms(20000));
     mproc_queue_free_message(data);
-    if (r != 0) return 4;
-    if (n == 0) return 0;
+    if (r != 0)
+      return 4;
+    if (n == 0)
+      return 0;
   }
 }
 MPROC_TARGET(echo);
 
 int wait_event(const void *arg, size_t size) {
   mproc_event_t ev;
-  if (size != sizeof ev) return 3;
+  if (size != sizeof ev)
+    return 3;
   memcpy(&ev, arg, sizeof ev);
   return mproc_event_wait(&ev, scaled_ms(20000)) == 0 ? 0 : 1;
 }
@@ -71,10 +81,12 @@ MPROC_TARGET(wait_event);
 
 int take_three(const void *arg, size_t size) {
   mproc_semaphore_t sem;
-  if (size != sizeof sem) return 3;
+  if (size != sizeof sem)
+    return 3;
   memcpy(&sem, arg, sizeof sem);
   for (int i = 0; i < 3; i++)
-    if (mproc_semaphore_acquire(&sem, scaled_ms(20000)) != 0) return 1;
+    if (mproc_semaphore_acquire(&sem, scaled_ms(20000)) != 0)
+      return 1;
   return 0;
 }
 MPROC_TARGET(take_three);
@@ -89,12 +101,15 @@ struct SegmentJob {
 int make_segment(const void *arg, size_t size) {
   SegmentJob job;
   void *base = NULL;
-  if (size != sizeof job) return 3;
+  if (size != sizeof job)
+    return 3;
   memcpy(&job, arg, sizeof job);
-  if (mproc__shm_create(job.name, 100, &base) != 0) return 1;
+  if (mproc__shm_create(job.name, 100, &base) != 0)
+    return 1;
   memset(base, 0x5a, 100);
   mproc__shm_unmap(base, 100);
-  if (mproc_event_set(&job.made) != 0) return 2;
+  if (mproc_event_set(&job.made) != 0)
+    return 2;
   return mproc_event_wait(&job.done, scaled_ms(20000)) == 0 ? 0 : 4;
 }
 MPROC_TARGET(make_segment);
@@ -145,7 +160,8 @@ TEST(Win32Shared, QueueRoundTripSmallAndLarge) {
   std::vector<size_t> sizes = {1, 64, 4096, 1 << 20, 9 << 20, 0};
   for (size_t n : sizes) {
     std::vector<unsigned char> msg(n);
-    for (size_t i = 0; i < n; i++) msg[i] = (unsigned char)(i * 7 + n);
+    for (size_t i = 0; i < n; i++)
+      msg[i] = (unsigned char)(i * 7 + n);
     ASSERT_EQ(mproc_queue_put(&q.in, msg.data(), n, scaled_ms(20000)), 0);
     void *data = NULL;
     size_t got = 0;
@@ -211,20 +227,21 @@ TEST(Win32Shared, SemaphoreCountsAcrossProcesses) {
 // is unlinked, by any process, and no longer.
 TEST(Win32Shared, SegmentNameLastsUntilUnlinked) {
   char name[32];
-  snprintf(name, sizeof name, "/mproc-t-%lu", (unsigned long)GetCurrentProcessId());
+  snprintf(name, sizeof name, "/mproc-t-%lu",
+           (unsigned long)GetCurrentProcessId());
   void *base = NULL;
   ASSERT_EQ(mproc__shm_create(name, 100, &base), 0);
   memset(base, 7, 100);
   mproc__shm_unmap(base, 100);
-  EXPECT_EQ(mproc__shm_create(name, 100, &base), MPROC_EOS);  // exclusive
+  EXPECT_EQ(mproc__shm_create(name, 100, &base), MPROC_EOS); // exclusive
   ASSERT_EQ(mproc__shm_attach(name, 100, &base), 0);
   EXPECT_EQ(((unsigned char *)base)[99], 7);
   void *other = NULL;
-  EXPECT_EQ(mproc__shm_attach(name, 5000, &other), MPROC_EBADHANDLE);  // size
+  EXPECT_EQ(mproc__shm_attach(name, 5000, &other), MPROC_EBADHANDLE); // size
   mproc__shm_unlink(name);
   mproc__shm_unmap(base, 100);
   EXPECT_EQ(mproc__shm_attach(name, 100, &base), MPROC_EBADHANDLE);
-  mproc__shm_unlink(name);  // twice: nothing happens
+  mproc__shm_unlink(name); // twice: nothing happens
 }
 
 TEST(Win32Shared, UnlinkInAnotherProcessReleasesTheCreatorsName) {
@@ -283,4 +300,4 @@ TEST(Win32Shared, NothingToReclaimOnWindows) {
   EXPECT_EQ(removed, 0u);
 }
 
-}  // namespace
+} // namespace

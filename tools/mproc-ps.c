@@ -43,10 +43,10 @@ typedef enum sort_field {
 static const struct {
   const char *name;
   sort_field_t field;
-} sort_names[] = {{"pid", SORT_PID},         {"ppid", SORT_PPID},
-                  {"name", SORT_NAME},       {"state", SORT_STATE},
-                  {"rss", SORT_RSS},         {"threads", SORT_THREADS},
-                  {"time", SORT_TIME},       {"start", SORT_START}};
+} sort_names[] = {{"pid", SORT_PID},   {"ppid", SORT_PPID},
+                  {"name", SORT_NAME}, {"state", SORT_STATE},
+                  {"rss", SORT_RSS},   {"threads", SORT_THREADS},
+                  {"time", SORT_TIME}, {"start", SORT_START}};
 
 typedef struct options {
   int tree;
@@ -715,7 +715,7 @@ static void emit_line(text_t *line, size_t width) {
 static void print_table(const mproc_proc_info_t *list, const row_t *rows,
                         size_t n, const options_t *o) {
   static const char *const headers[NCOLS] = {"PID", "PPID", "S",
-                                             "THR", "RSS", "TIME"};
+                                             "THR", "RSS",  "TIME"};
   size_t widths[NCOLS], width = output_width(o->wide), i, d;
   char cells[NCOLS][32];
   text_t line = {NULL, 0, 0};

@@ -18,15 +18,15 @@ struct mproc__child {
   unsigned char status_buf[4];
   size_t status_len;
   int status_eof;
-  int reaped;      /* exit status known; fds may still await closing */
+  int reaped; /* exit status known; fds may still await closing */
   int exitcode;
-  int sent_signal; /* the last signal mproc sent it, for a lost status */
-  int released;    /* common code dropped its handle */
-  int retired;     /* off the watch list, descriptors closed */
-  int pollers;     /* joiners polling its descriptor: do not close it yet */
-  int watched;     /* in the reaper's epoll set */
-  int foreign;     /* a fork server's child: never waitpid() it; the exit
-                      code arrives on status_fd */
+  int sent_signal;    /* the last signal mproc sent it, for a lost status */
+  int released;       /* common code dropped its handle */
+  int retired;        /* off the watch list, descriptors closed */
+  int pollers;        /* joiners polling its descriptor: do not close it yet */
+  int watched;        /* in the reaper's epoll set */
+  int foreign;        /* a fork server's child: never waitpid() it; the exit
+                         code arrives on status_fd */
   int64_t retry_ns;   /* next waitpid attempt after EOF, or 0 */
   int64_t retry_step; /* back-off between those attempts */
 };

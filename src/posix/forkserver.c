@@ -48,7 +48,8 @@ static struct {
 } S = {PTHREAD_MUTEX_INITIALIZER, -1, {0}};
 
 static void close_fd(int *fd) {
-  if (*fd >= 0) close(*fd);
+  if (*fd >= 0)
+    close(*fd);
   *fd = -1;
 }
 
@@ -79,7 +80,8 @@ static int send_with_fds(int fd, const void *buf, size_t n, const int *fds,
   do {
     put = sendmsg(fd, &msg, MSG_NOSIGNAL);
   } while (put < 0 && errno == EINTR);
-  if (put < 0) return mproc__os_translate(errno);
+  if (put < 0)
+    return mproc__os_translate(errno);
   return mproc__posix_send_all(fd, (const unsigned char *)buf + put,
                                n - (size_t)put);
 }
@@ -96,12 +98,16 @@ static int start_server(void) {
   pid_t pid;
   int r;
 
-  if ((r = mproc__posix_exe_path(exe, sizeof exe)) != 0) return r;
-  if ((r = mproc__os_random(S.cookie, sizeof S.cookie)) != 0) return r;
+  if ((r = mproc__posix_exe_path(exe, sizeof exe)) != 0)
+    return r;
+  if ((r = mproc__os_random(S.cookie, sizeof S.cookie)) != 0)
+    return r;
   c = calloc(1, sizeof *c);
-  if (!c) return MPROC_ENOMEM;
+  if (!c)
+    return MPROC_ENOMEM;
   c->pidfd = -1;
-  if ((r = mproc__posix_socketpair(ctl)) != 0) goto fail;
+  if ((r = mproc__posix_socketpair(ctl)) != 0)
+    goto fail;
   if (pipe(status_pipe) != 0) {
     r = mproc__os_translate(errno);
     goto fail;
@@ -138,7 +144,8 @@ static int start_server(void) {
   c->status_fd = status_pipe[0];
 #if MPROC_HAVE_PIDFD_OPEN
   c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (c->pidfd >= 0) fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
+  if (c->pidfd >= 0)
+    fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
 #endif
   mproc__reaper_lock();
   mproc__reaper_add(c);
@@ -157,7 +164,8 @@ fail:
 
 /* Send one request. Called with S.lock held; a server that has gone away
  * (EPIPE) is replaced once. */
-static int send_request(const mproc__child_spec_t *spec, int conn, int death_fd) {
+static int send_request(const mproc__child_spec_t *spec, int conn,
+                        int death_fd) {
   unsigned char prefix[MPROC__BOOT_PREFIX_MAX];
   mproc__boot_t b;
   int fds[REQUEST_FDS_MAX];
@@ -165,7 +173,8 @@ static int send_request(const mproc__child_spec_t *spec, int conn, int death_fd)
   int attempt, nfds, r = 0;
 
   for (attempt = 0; attempt < 2; attempt++) {
-    if (S.ctl < 0 && (r = start_server()) != 0) return r;
+    if (S.ctl < 0 && (r = start_server()) != 0)
+      return r;
     memset(&b, 0, sizeof b);
     memcpy(b.cookie, S.cookie, sizeof b.cookie);
     b.flags = spec->daemon ? MPROC__BOOT_DAEMON : 0;
@@ -188,11 +197,13 @@ static int send_request(const mproc__child_spec_t *spec, int conn, int death_fd)
     snprintf(b.identity, sizeof b.identity, "%s", spec->identity);
     snprintf(b.target, sizeof b.target, "%s", spec->target_name);
     b.arg_size = spec->arg_size;
-    if ((r = mproc__boot_encode(&b, prefix, &len)) != 0) return r;
+    if ((r = mproc__boot_encode(&b, prefix, &len)) != 0)
+      return r;
     r = send_with_fds(S.ctl, prefix, len, fds, nfds);
     if (r == 0 && spec->arg_size > 0)
       r = mproc__posix_send_all(S.ctl, spec->arg, spec->arg_size);
-    if (r == 0) return 0;
+    if (r == 0)
+      return 0;
     close_fd(&S.ctl); /* the server is gone or broken: start another */
   }
   return r;
@@ -204,18 +215,21 @@ int mproc__posix_forkserver_start(const mproc__child_spec_t *spec,
   int64_t answer = 0;
   int r;
 
-  if ((r = mproc__posix_socketpair(conn)) != 0) goto fail;
+  if ((r = mproc__posix_socketpair(conn)) != 0)
+    goto fail;
   if (spec->daemon) {
     mproc__reaper_lock();
     r = mproc__posix_death_fd(&death_fd);
     mproc__reaper_unlock();
-    if (r != 0) goto fail;
+    if (r != 0)
+      goto fail;
   }
   pthread_mutex_lock(&S.lock);
   r = send_request(spec, conn[1], death_fd);
   pthread_mutex_unlock(&S.lock);
   close_fd(&conn[1]);
-  if (r != 0) goto fail;
+  if (r != 0)
+    goto fail;
   /* The server answers with the child's pid, or a negative code. */
   if (mproc__os_channel_read(conn[0], &answer, sizeof answer) != 0) {
     r = MPROC_ECLOSED;
@@ -301,12 +315,14 @@ static int recv_head(request_reader_t *rr) {
   do {
     got = recvmsg(rr->fd, &msg, 0);
   } while (got < 0 && errno == EINTR);
-  if (got <= 0) return -1;
+  if (got <= 0)
+    return -1;
   rr->head_len = (size_t)got;
   for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
     if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
       size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      if (n > REQUEST_FDS_MAX) n = REQUEST_FDS_MAX;
+      if (n > REQUEST_FDS_MAX)
+        n = REQUEST_FDS_MAX;
       memcpy(rr->fds, CMSG_DATA(cmsg), n * sizeof(int));
       rr->nfds = (int)n;
     }
@@ -318,7 +334,8 @@ static int read_request(void *ctx, void *buf, size_t n) {
   request_reader_t *rr = ctx;
   unsigned char *p = buf;
   size_t take = rr->head_len - rr->head_used;
-  if (take > n) take = n;
+  if (take > n)
+    take = n;
   memcpy(p, rr->head + rr->head_used, take);
   rr->head_used += take;
   return take == n ? 0 : mproc__os_channel_read(rr->fd, p + take, n - take);
@@ -334,7 +351,8 @@ static void report_exits(void) {
   size_t i;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     for (i = 0; i < served.count; i++) {
-      if (served.items[i].pid != pid) continue;
+      if (served.items[i].pid != pid)
+        continue;
       {
         int32_t code = WIFEXITED(status)     ? WEXITSTATUS(status)
                        : WIFSIGNALED(status) ? -WTERMSIG(status)
@@ -351,7 +369,8 @@ static void report_exits(void) {
 static int is_kept(int fd, const int *keep, int nkeep) {
   int i;
   for (i = 0; i < nkeep; i++)
-    if (keep[i] == fd) return 1;
+    if (keep[i] == fd)
+      return 1;
   return 0;
 }
 
@@ -371,11 +390,13 @@ static void close_all_but(const int *keep, int nkeep) {
         fds[n++] = fd;
     }
     closedir(d);
-    for (i = 0; i < n; i++) close(fds[i]);
+    for (i = 0; i < n; i++)
+      close(fds[i]);
     return;
   }
   for (i = 3; i < 1024; i++)
-    if (!is_kept(i, keep, nkeep)) close(i);
+    if (!is_kept(i, keep, nkeep))
+      close(i);
 }
 
 static void serve_one(int ctl, const unsigned char *cookie) {
@@ -389,8 +410,10 @@ static void serve_one(int ctl, const unsigned char *cookie) {
 
   memset(&rr, 0, sizeof rr);
   rr.fd = ctl;
-  for (i = 0; i < REQUEST_FDS_MAX; i++) rr.fds[i] = -1;
-  if (recv_head(&rr) != 0) _exit(0); /* the parent is gone */
+  for (i = 0; i < REQUEST_FDS_MAX; i++)
+    rr.fds[i] = -1;
+  if (recv_head(&rr) != 0)
+    _exit(0); /* the parent is gone */
   conn = rr.fds[0];
   if (conn < 0 || mproc__boot_decode(read_request, &rr, &boot, &why) != 0 ||
       !mproc__boot_same_cookie(cookie, boot.cookie) ||
@@ -400,13 +423,15 @@ static void serve_one(int ctl, const unsigned char *cookie) {
     _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
   }
   /* The message names descriptors by their place among those received. */
-  if (boot.death_channel > 0) death_fd = rr.fds[boot.death_channel];
+  if (boot.death_channel > 0)
+    death_fd = rr.fds[boot.death_channel];
   for (i = 0; i < (int)boot.nhandles; i++) {
     if (boot.handles[i] <= 0 || boot.handles[i] >= rr.nfds)
       _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
     boot.handles[i] = rr.fds[boot.handles[i]];
   }
-  for (i = 0; i < rr.nfds; i++) fcntl(rr.fds[i], F_SETFD, FD_CLOEXEC);
+  for (i = 0; i < rr.nfds; i++)
+    fcntl(rr.fds[i], F_SETFD, FD_CLOEXEC);
   memset(&spec, 0, sizeof spec);
   spec.target = mproc__target_lookup(boot.target);
   if (!spec.target) {
@@ -433,7 +458,8 @@ static void serve_one(int ctl, const unsigned char *cookie) {
     /* Nothing of the server's goes to the child: neither its sockets nor
      * its own status pipe; only the death pipe and the pipe ends it was
      * given. */
-    if (death_fd >= 0) keep[nkeep++] = death_fd;
+    if (death_fd >= 0)
+      keep[nkeep++] = death_fd;
     for (i = 0; i < (int)boot.nhandles; i++) {
       keep[nkeep++] = (int)boot.handles[i];
       spec.handles[i] = (mproc__pipe_t)boot.handles[i];
@@ -447,7 +473,7 @@ static void serve_one(int ctl, const unsigned char *cookie) {
     spec.target_name = boot.target;
     spec.daemon = (boot.flags & MPROC__BOOT_DAEMON) != 0;
     spec.method = MPROC_START_FORKSERVER;
-    boot.status_channel = -1;    /* the server reports the exit code */
+    boot.status_channel = -1; /* the server reports the exit code */
     boot.death_channel = death_fd;
     boot.flags &= ~MPROC__BOOT_PDEATHSIG; /* our parent is the server */
     mproc__os_child_run_spawned(&boot, &spec);
@@ -463,17 +489,20 @@ static void serve_one(int ctl, const unsigned char *cookie) {
   conn = -1;
 
 done:
-  if (conn >= 0) close(conn);
+  if (conn >= 0)
+    close(conn);
   /* The child has its copies: the handed pipe ends must have exactly one
    * holder for their end of file to mean its death. */
-  for (i = 1; i < rr.nfds; i++) close(rr.fds[i]);
+  for (i = 1; i < rr.nfds; i++)
+    close(rr.fds[i]);
   mproc__boot_free(&boot);
 }
 
 static void serve(int ctl, const unsigned char *cookie) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  if (pipe(sigchld_pipe) != 0) _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
+  if (pipe(sigchld_pipe) != 0)
+    _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
   fcntl(sigchld_pipe[0], F_SETFL, O_NONBLOCK);
   fcntl(sigchld_pipe[1], F_SETFL, O_NONBLOCK);
   sa.sa_handler = on_sigchld;
@@ -488,14 +517,16 @@ static void serve(int ctl, const unsigned char *cookie) {
     fds[0].events = POLLIN;
     fds[1].fd = sigchld_pipe[0];
     fds[1].events = POLLIN;
-    if (poll(fds, 2, -1) < 0) continue; /* EINTR from SIGCHLD */
+    if (poll(fds, 2, -1) < 0)
+      continue; /* EINTR from SIGCHLD */
     if (fds[1].revents) {
       char buf[64];
       while (read(sigchld_pipe[0], buf, sizeof buf) > 0) {
       }
       report_exits();
     }
-    if (fds[0].revents) serve_one(ctl, cookie);
+    if (fds[0].revents)
+      serve_one(ctl, cookie);
   }
 }
 

@@ -15,7 +15,8 @@ int mproc__wait32(void *word, uint32_t expected, int64_t deadline_ns) {
   long rc;
   if (deadline_ns != MPROC_INFINITE) {
     int64_t left = deadline_ns - mproc__clock_ns();
-    if (left <= 0) return MPROC_ETIMEDOUT;
+    if (left <= 0)
+      return MPROC_ETIMEDOUT;
     ts.tv_sec = (time_t)(left / 1000000000);
     ts.tv_nsec = (long)(left % 1000000000);
     tsp = &ts;
@@ -24,7 +25,8 @@ int mproc__wait32(void *word, uint32_t expected, int64_t deadline_ns) {
    * clock of mproc__clock_ns. EAGAIN (value changed) and EINTR are both
    * "look again" for the caller. */
   rc = syscall(SYS_futex, word, FUTEX_WAIT, expected, tsp, NULL, 0);
-  if (rc != 0 && errno == ETIMEDOUT) return MPROC_ETIMEDOUT;
+  if (rc != 0 && errno == ETIMEDOUT)
+    return MPROC_ETIMEDOUT;
   return 0;
 }
 

@@ -275,8 +275,8 @@ static int parse_stat(char *text, size_t len, mproc_proc_info_t *info,
   info->system_time_us = ticks_to_us((unsigned long long)field[15], hz);
   info->num_threads = (uint32_t)field[20];
   info->start_time_ms =
-      (boot_ns + (int64_t)ticks_to_us((unsigned long long)field[22], hz) *
-                     1000) /
+      (boot_ns +
+       (int64_t)ticks_to_us((unsigned long long)field[22], hz) * 1000) /
       1000000;
   info->rss_bytes = (uint64_t)(field[24] < 0 ? 0 : field[24]) *
                     (uint64_t)sysconf(_SC_PAGESIZE);

@@ -41,13 +41,22 @@ static struct {
    * neither a start nor a join needs the reaper thread to wake; -1 where
    * the poll set above is used instead. */
   int epfd;
-} R = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {-1, -1},
-       NULL, NULL, NULL, 0, -1};
+} R = {PTHREAD_MUTEX_INITIALIZER,
+       PTHREAD_COND_INITIALIZER,
+       0,
+       0,
+       {-1, -1},
+       NULL,
+       NULL,
+       NULL,
+       0,
+       -1};
 
 int mproc__self_status_fd = -1;
 
 static void close_fd(int *fd) {
-  if (*fd >= 0) close(*fd);
+  if (*fd >= 0)
+    close(*fd);
   *fd = -1;
 }
 
@@ -58,7 +67,8 @@ void mproc__reaper_unlock(void) { pthread_mutex_unlock(&R.lock); }
 static void wake_reaper(void) {
   char byte = 1;
   ssize_t n;
-  if (R.wake[1] < 0) return;
+  if (R.wake[1] < 0)
+    return;
   do {
     n = write(R.wake[1], &byte, 1);
   } while (n < 0 && errno == EINTR);
@@ -66,8 +76,10 @@ static void wake_reaper(void) {
 }
 
 static int decode_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  if (WIFSIGNALED(status))
+    return -WTERMSIG(status);
   return MPROC_EXITCODE_UNKNOWN;
 }
 
@@ -98,7 +110,8 @@ static int lost_status_code(mproc__child_t *c) {
     memcpy(&code, c->status_buf, sizeof code);
     return code;
   }
-  if (c->sent_signal) return -c->sent_signal;
+  if (c->sent_signal)
+    return -c->sent_signal;
   return MPROC_EXITCODE_UNKNOWN;
 }
 
@@ -109,26 +122,30 @@ static void mark_reaped(mproc__child_t *c, int exitcode) {
   pthread_cond_broadcast(&R.cond);
   /* With a poll set only the reaper thread may close what it polls; with
    * epoll whoever reaped retires the child (see retire_if_done). */
-  if (R.epfd < 0) wake_reaper();
+  if (R.epfd < 0)
+    wake_reaper();
 }
 
 /* Try to reap c without blocking. Called with R.lock held. */
 static void try_reap(mproc__child_t *c) {
   int status = 0;
   pid_t r;
-  if (c->reaped) return;
+  if (c->reaped)
+    return;
   if (c->foreign) {
     /* A fork server's child: its exit code arrives on the socket, then
      * EOF; it is not ours to wait for. */
     drain_status(c);
-    if (c->status_eof) mark_reaped(c, lost_status_code(c));
+    if (c->status_eof)
+      mark_reaped(c, lost_status_code(c));
     return;
   }
   if (c->pidfd < 0) {
     /* Portable path: the status pipe reaches EOF when the child is gone
      * (or, rarely, when it closed the descriptor itself). */
     drain_status(c);
-    if (!c->status_eof) return;
+    if (!c->status_eof)
+      return;
   }
   do {
     r = waitpid(c->pid, &status, WNOHANG);
@@ -141,9 +158,11 @@ static void try_reap(mproc__child_t *c) {
   } else if (c->pidfd < 0) {
     /* EOF came before the child became waitable: it is in the middle of
      * exiting, or closed the pipe itself. Look again soon, backing off. */
-    if (c->retry_step == 0) c->retry_step = 1000000;
+    if (c->retry_step == 0)
+      c->retry_step = 1000000;
     c->retry_ns = mproc__clock_ns() + c->retry_step;
-    if (c->retry_step < 100000000) c->retry_step *= 2;
+    if (c->retry_step < 100000000)
+      c->retry_step *= 2;
   }
 }
 
@@ -160,7 +179,8 @@ static void retire(mproc__child_t *c) {
     c->prev->next = c->next;
   else
     R.head = c->next;
-  if (c->next) c->next->prev = c->prev;
+  if (c->next)
+    c->next->prev = c->prev;
   c->next = c->prev = NULL;
 #if MPROC_HAVE_EPOLL
   /* A forked child may briefly hold a copy of the descriptor; without the
@@ -173,26 +193,32 @@ static void retire(mproc__child_t *c) {
   close_fd(&c->pidfd);
   close_fd(&c->status_fd);
   c->retired = 1;
-  if (c->released) free(c);
+  if (c->released)
+    free(c);
 }
 
 /* epoll only: retire a reaped child nobody polls any more. */
 static void retire_if_done(mproc__child_t *c) {
-  if (R.epfd >= 0 && c->reaped && !c->retired && c->pollers == 0) retire(c);
+  if (R.epfd >= 0 && c->reaped && !c->retired && c->pollers == 0)
+    retire(c);
 }
 
 static int grow_poll_set(size_t n) {
   struct pollfd *fds;
   mproc__child_t **owners;
   size_t cap;
-  if (n <= R.capacity) return 0;
+  if (n <= R.capacity)
+    return 0;
   cap = R.capacity ? R.capacity * 2 : 16;
-  while (cap < n) cap *= 2;
+  while (cap < n)
+    cap *= 2;
   fds = realloc(R.fds, cap * sizeof *fds);
-  if (!fds) return MPROC_ENOMEM;
+  if (!fds)
+    return MPROC_ENOMEM;
   R.fds = fds;
   owners = realloc(R.owners, cap * sizeof *owners);
-  if (!owners) return MPROC_ENOMEM;
+  if (!owners)
+    return MPROC_ENOMEM;
   R.owners = owners;
   R.capacity = cap;
   return 0;
@@ -227,9 +253,11 @@ static void *reaper_main(void *unused) {
     R.owners[0] = NULL;
     n = 1;
     for (c = R.head; c; c = c->next) {
-      if (c->reaped) continue; /* retired once its pollers are gone */
+      if (c->reaped)
+        continue; /* retired once its pollers are gone */
       if (c->retry_ns) {
-        if (soonest < 0 || c->retry_ns < soonest) soonest = c->retry_ns;
+        if (soonest < 0 || c->retry_ns < soonest)
+          soonest = c->retry_ns;
         R.fds[n].fd = -1; /* waiting for the retry, not for the fd */
       } else {
         R.fds[n].fd = c->pidfd >= 0 ? c->pidfd : c->status_fd;
@@ -240,7 +268,8 @@ static void *reaper_main(void *unused) {
     }
     timeout_ms = -1;
     if (soonest >= 0)
-      timeout_ms = soonest <= now ? 0 : (int)((soonest - now + 999999) / 1000000);
+      timeout_ms =
+          soonest <= now ? 0 : (int)((soonest - now + 999999) / 1000000);
 
     pthread_mutex_unlock(&R.lock);
     poll(R.fds, (nfds_t)n, timeout_ms);
@@ -267,7 +296,8 @@ static void *reaper_main(void *unused) {
 static int on_list(const mproc__child_t *c) {
   const mproc__child_t *it;
   for (it = R.head; it; it = it->next)
-    if (it == c) return 1;
+    if (it == c)
+      return 1;
   return 0;
 }
 
@@ -287,7 +317,8 @@ static void *reaper_main_epoll(void *unused) {
       if (c->retry_ns && (soonest < 0 || c->retry_ns < soonest))
         soonest = c->retry_ns;
     if (soonest >= 0)
-      timeout_ms = soonest <= now ? 0 : (int)((soonest - now + 999999) / 1000000);
+      timeout_ms =
+          soonest <= now ? 0 : (int)((soonest - now + 999999) / 1000000);
     pthread_mutex_unlock(&R.lock);
     n = epoll_wait(R.epfd, events, 32, timeout_ms);
     pthread_mutex_lock(&R.lock);
@@ -317,29 +348,33 @@ static void *reaper_main_epoll(void *unused) {
 /* Add (or remove) a child's descriptor to (from) the epoll set. */
 static void epoll_watch(mproc__child_t *c, int add) {
   struct epoll_event ev;
-  if (watch_fd(c) < 0 || c->watched == add) return;
+  if (watch_fd(c) < 0 || c->watched == add)
+    return;
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
   ev.data.ptr = c;
-  if (epoll_ctl(R.epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, watch_fd(c), &ev) ==
-      0)
+  if (epoll_ctl(R.epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, watch_fd(c),
+                &ev) == 0)
     c->watched = add;
 }
 
 static void make_epoll(void) {
   struct epoll_event ev;
   R.epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (R.epfd < 0) return; /* the poll set serves instead */
+  if (R.epfd < 0)
+    return; /* the poll set serves instead */
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
   ev.data.ptr = NULL;
-  if (epoll_ctl(R.epfd, EPOLL_CTL_ADD, R.wake[0], &ev) != 0) close_fd(&R.epfd);
+  if (epoll_ctl(R.epfd, EPOLL_CTL_ADD, R.wake[0], &ev) != 0)
+    close_fd(&R.epfd);
 }
 #endif
 
 static int make_wake_pipe(void) {
   int i;
-  if (pipe(R.wake) != 0) return mproc__os_translate(errno);
+  if (pipe(R.wake) != 0)
+    return mproc__os_translate(errno);
   for (i = 0; i < 2; i++) {
     fcntl(R.wake[i], F_SETFD, FD_CLOEXEC);
     fcntl(R.wake[i], F_SETFL, O_NONBLOCK);
@@ -353,8 +388,10 @@ static int start_reaper(void) {
   pthread_attr_t attr;
   sigset_t all, old;
   int r;
-  if (R.running) return 0;
-  if (R.wake[0] < 0 && (r = make_wake_pipe()) != 0) return r;
+  if (R.running)
+    return 0;
+  if (R.wake[0] < 0 && (r = make_wake_pipe()) != 0)
+    return r;
   if (!R.cond_ready) {
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -366,7 +403,8 @@ static int start_reaper(void) {
     R.cond_ready = 1;
   }
 #if MPROC_HAVE_EPOLL
-  if (R.epfd < 0) make_epoll();
+  if (R.epfd < 0)
+    make_epoll();
 #endif
   /* The application's signals must not land on our thread. */
   sigfillset(&all);
@@ -382,7 +420,8 @@ static int start_reaper(void) {
 #endif
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (r != 0) return mproc__os_translate(r);
+  if (r != 0)
+    return mproc__os_translate(r);
   R.running = 1;
   return 0;
 }
@@ -390,7 +429,8 @@ static int start_reaper(void) {
 void mproc__reaper_add(mproc__child_t *c) {
   c->next = R.head;
   c->prev = NULL;
-  if (R.head) R.head->prev = c;
+  if (R.head)
+    R.head->prev = c;
   R.head = c;
   if (start_reaper() == 0) {
 #if MPROC_HAVE_EPOLL
@@ -450,7 +490,8 @@ static void poll_child(mproc__child_t *c, int64_t deadline_ns) {
 #if MPROC_HAVE_EPOLL
   /* While a joiner watches the child, the reaper thread need not wake for
    * it too. */
-  if (R.epfd >= 0 && c->pollers == 0) epoll_watch(c, 0);
+  if (R.epfd >= 0 && c->pollers == 0)
+    epoll_watch(c, 0);
 #endif
   c->pollers++;
   pthread_mutex_unlock(&R.lock);
@@ -460,11 +501,13 @@ static void poll_child(mproc__child_t *c, int64_t deadline_ns) {
 #if MPROC_HAVE_EPOLL
   if (R.epfd >= 0) {
     try_reap(c);
-    if (!c->reaped && c->pollers == 0) epoll_watch(c, 1);
+    if (!c->reaped && c->pollers == 0)
+      epoll_watch(c, 1);
     return;
   }
 #endif
-  if (c->pollers == 0 && c->reaped) wake_reaper(); /* it may retire c */
+  if (c->pollers == 0 && c->reaped)
+    wake_reaper(); /* it may retire c */
 }
 
 int mproc__child_wait(mproc__child_t *c, int64_t timeout_ms, int *exitcode) {
@@ -483,8 +526,8 @@ int mproc__child_wait(mproc__child_t *c, int64_t timeout_ms, int *exitcode) {
       pthread_mutex_unlock(&R.lock);
       usleep(1000);
       pthread_mutex_lock(&R.lock);
-    } else if (c->pidfd >= 0 || (c->status_fd >= 0 && !c->status_eof &&
-                                 !c->retry_ns)) {
+    } else if (c->pidfd >= 0 ||
+               (c->status_fd >= 0 && !c->status_eof && !c->retry_ns)) {
       poll_child(c, deadline);
     } else if (deadline == MPROC_INFINITE) {
       pthread_cond_wait(&R.cond, &R.lock);
@@ -493,7 +536,8 @@ int mproc__child_wait(mproc__child_t *c, int64_t timeout_ms, int *exitcode) {
     }
     try_reap(c);
   }
-  if (r == 0) *exitcode = c->exitcode;
+  if (r == 0)
+    *exitcode = c->exitcode;
   retire_if_done(c);
   pthread_mutex_unlock(&R.lock);
   return r;

@@ -21,11 +21,15 @@ int mproc__native_lock_available(void) { return 1; }
 int mproc__native_lock_init(void *mem) {
   pthread_mutexattr_t a;
   int rc = pthread_mutexattr_init(&a);
-  if (rc != 0) return mproc__os_translate(rc);
+  if (rc != 0)
+    return mproc__os_translate(rc);
   rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-  if (rc == 0) rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-  if (rc == 0) rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
-  if (rc == 0) rc = pthread_mutex_init((pthread_mutex_t *)mem, &a);
+  if (rc == 0)
+    rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  if (rc == 0)
+    rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+  if (rc == 0)
+    rc = pthread_mutex_init((pthread_mutex_t *)mem, &a);
   pthread_mutexattr_destroy(&a);
   return rc == 0 ? 0 : mproc__os_translate(rc);
 }
@@ -82,7 +86,8 @@ int mproc__native_lock_acquire(void *mem, int64_t deadline_ns) {
 
 int mproc__native_lock_release(void *mem) {
   int rc = pthread_mutex_unlock((pthread_mutex_t *)mem);
-  if (rc == EPERM) return MPROC_ENOTOWNER;
+  if (rc == EPERM)
+    return MPROC_ENOTOWNER;
   return rc == 0 ? 0 : mproc__os_translate(rc);
 }
 

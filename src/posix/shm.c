@@ -35,11 +35,14 @@ static void registry_init(void) {
 #else
   DIR *d = opendir("/dev/shm");
   registry_used = d == NULL;
-  if (d) closedir(d);
+  if (d)
+    closedir(d);
 #endif
-  if (!registry_used) return;
+  if (!registry_used)
+    return;
   tmp = getenv("TMPDIR");
-  if (!tmp || !*tmp || strlen(tmp) > 180) tmp = "/tmp";
+  if (!tmp || !*tmp || strlen(tmp) > 180)
+    tmp = "/tmp";
   snprintf(registry, sizeof registry, "%s/mproc-shm-%lu", tmp,
            (unsigned long)geteuid());
   if ((mkdir(registry, 0700) != 0 && errno != EEXIST) ||
@@ -58,7 +61,8 @@ static const char *registry_dir(void) {
   return registry[0] ? registry : NULL;
 }
 
-static void marker_path(char *path, size_t cap, const char *dir, const char *name) {
+static void marker_path(char *path, size_t cap, const char *dir,
+                        const char *name) {
   snprintf(path, cap, "%s/%s", dir, name[0] == '/' ? name + 1 : name);
 }
 
@@ -66,23 +70,27 @@ static void marker_add(const char *name) {
   char path[320];
   const char *dir;
   int fd;
-  if (!use_registry() || (dir = registry_dir()) == NULL) return;
+  if (!use_registry() || (dir = registry_dir()) == NULL)
+    return;
   marker_path(path, sizeof path, dir, name);
   fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd >= 0) close(fd);
+  if (fd >= 0)
+    close(fd);
 }
 
 static void marker_remove(const char *name) {
   char path[320];
   const char *dir;
-  if (!use_registry() || (dir = registry_dir()) == NULL) return;
+  if (!use_registry() || (dir = registry_dir()) == NULL)
+    return;
   marker_path(path, sizeof path, dir, name);
   unlink(path);
 }
 
 static int map_fd(int fd, size_t size, void **base) {
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) return mproc__os_translate(errno);
+  if (p == MAP_FAILED)
+    return mproc__os_translate(errno);
   *base = p;
   return 0;
 }
@@ -96,7 +104,8 @@ int mproc__shm_create(const char *name, size_t size, void **base) {
   if (fd < 0) {
     int err = errno;
     /* EEXIST: the marker is the existing segment's; keep it. */
-    if (err != EEXIST) marker_remove(name);
+    if (err != EEXIST)
+      marker_remove(name);
     return mproc__os_translate(err);
   }
   /* macOS lets ftruncate size a segment once only, which is all we do. */
@@ -110,7 +119,8 @@ int mproc__shm_create(const char *name, size_t size, void **base) {
   }
   rc = map_fd(fd, size, base);
   close(fd);
-  if (rc != 0) mproc__shm_unlink(name);
+  if (rc != 0)
+    mproc__shm_unlink(name);
   return rc;
 }
 
@@ -120,7 +130,8 @@ int mproc__shm_attach(const char *name, size_t size, void **base) {
   do {
     fd = shm_open(name, O_RDWR, 0);
   } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return errno == ENOENT ? MPROC_EBADHANDLE : mproc__os_translate(errno);
+  if (fd < 0)
+    return errno == ENOENT ? MPROC_EBADHANDLE : mproc__os_translate(errno);
   /* A size that differs means the name was reused by another object (or
    * the creator died before sizing it); mapping past its end would fault. */
   if (fstat(fd, &st) != 0) {
@@ -140,7 +151,8 @@ void mproc__shm_unlink(const char *name) {
 }
 
 void mproc__shm_unmap(void *base, size_t size) {
-  if (base) munmap(base, size);
+  if (base)
+    munmap(base, size);
 }
 
 int mproc__shm_list(const char *prefix, void (*fn)(const char *name, void *ctx),
@@ -154,17 +166,21 @@ int mproc__shm_list(const char *prefix, void (*fn)(const char *name, void *ctx),
   } else {
     d = opendir("/dev/shm");
   }
-  if (!d) return MPROC_ENOTSUP;
+  if (!d)
+    return MPROC_ENOTSUP;
   while ((e = readdir(d)) != NULL) {
-    if (strncmp(e->d_name, prefix, n) == 0) fn(e->d_name, ctx);
+    if (strncmp(e->d_name, prefix, n) == 0)
+      fn(e->d_name, ctx);
   }
   closedir(d);
   return 0;
 }
 
 int mproc__pid_alive(mproc_pid_t pid) {
-  if (pid <= 0) return 0;
-  if (kill((pid_t)pid, 0) == 0) return 1;
+  if (pid <= 0)
+    return 0;
+  if (kill((pid_t)pid, 0) == 0)
+    return 1;
   return errno != ESRCH;
 }
 

@@ -32,14 +32,16 @@ int mproc__posix_exe_path(char *buf, size_t size) {
   uint32_t n = (uint32_t)size;
   return _NSGetExecutablePath(buf, &n) == 0 ? 0 : MPROC_ENOTSUP;
 #else
-  if (access("/proc/self/exe", X_OK) != 0) return MPROC_ENOTSUP;
+  if (access("/proc/self/exe", X_OK) != 0)
+    return MPROC_ENOTSUP;
   snprintf(buf, size, "/proc/self/exe");
   return 0;
 #endif
 }
 
 static void close_fd(int *fd) {
-  if (*fd >= 0) close(*fd);
+  if (*fd >= 0)
+    close(*fd);
   *fd = -1;
 }
 
@@ -47,7 +49,8 @@ int mproc__posix_socketpair(int fds[2]) {
   int i;
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
     return mproc__os_translate(errno);
-  for (i = 0; i < 2; i++) fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+  for (i = 0; i < 2; i++)
+    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
   return 0;
 }
 
@@ -60,8 +63,10 @@ int mproc__posix_send_all(int fd, const void *buf, size_t n) {
 #else
     ssize_t put = send(fd, p, n, 0); /* SO_NOSIGPIPE is set where needed */
 #endif
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return mproc__os_translate(errno);
+    if (put < 0 && errno == EINTR)
+      continue;
+    if (put <= 0)
+      return mproc__os_translate(errno);
     p += put;
     n -= (size_t)put;
   }
@@ -71,7 +76,8 @@ int mproc__posix_send_all(int fd, const void *buf, size_t n) {
 static int fill_boot(const mproc__child_spec_t *spec, int status_fd,
                      int death_fd, mproc__boot_t *b) {
   int r = mproc__os_random(b->cookie, sizeof b->cookie);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   if (strlen(spec->target_name) > MPROC__BOOT_TARGET_MAX ||
       strlen(spec->identity) > MPROC__BOOT_IDENTITY_MAX)
     return MPROC_EINVAL;
@@ -95,9 +101,8 @@ static int fill_boot(const mproc__child_spec_t *spec, int status_fd,
   return 0;
 }
 
-static int start_process(const mproc__child_spec_t *spec, char *exe,
-                         char *flag, const int *inherit, int ninherit,
-                         pid_t *pid) {
+static int start_process(const mproc__child_spec_t *spec, char *exe, char *flag,
+                         const int *inherit, int ninherit, pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none;
@@ -105,10 +110,12 @@ static int start_process(const mproc__child_spec_t *spec, char *exe,
   int i, r, argc = spec->argc > 0 ? spec->argc : 0;
 
   argv = calloc((size_t)argc + 3, sizeof *argv);
-  if (!argv) return MPROC_ENOMEM;
+  if (!argv)
+    return MPROC_ENOMEM;
   argv[0] = exe;
   argv[1] = flag;
-  for (i = 0; i < argc; i++) argv[i + 2] = spec->argv[i];
+  for (i = 0; i < argc; i++)
+    argv[i + 2] = spec->argv[i];
 
   posix_spawn_file_actions_init(&fa);
   /* dup2 onto itself clears close-on-exec for exactly these descriptors. */
@@ -139,8 +146,10 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   int r;
 
   memset(&b, 0, sizeof b);
-  if ((r = mproc__posix_exe_path(exe, sizeof exe)) != 0) goto fail;
-  if ((r = mproc__posix_socketpair(boot)) != 0) goto fail;
+  if ((r = mproc__posix_exe_path(exe, sizeof exe)) != 0)
+    goto fail;
+  if ((r = mproc__posix_socketpair(boot)) != 0)
+    goto fail;
   if (pipe(status_pipe) != 0) {
     r = mproc__os_translate(errno);
     goto fail;
@@ -152,16 +161,20 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
     mproc__reaper_lock();
     r = mproc__posix_death_fd(&death_fd);
     mproc__reaper_unlock();
-    if (r != 0) goto fail;
+    if (r != 0)
+      goto fail;
   }
-  if ((r = fill_boot(spec, status_pipe[1], death_fd, &b)) != 0) goto fail;
-  if ((r = mproc__boot_encode(&b, prefix, &len)) != 0) goto fail;
+  if ((r = fill_boot(spec, status_pipe[1], death_fd, &b)) != 0)
+    goto fail;
+  if ((r = mproc__boot_encode(&b, prefix, &len)) != 0)
+    goto fail;
   mproc__boot_format_flag(boot[1], b.cookie, flag, sizeof flag);
 
   inherit[0] = boot[1];
   inherit[1] = status_pipe[1];
   inherit[2] = death_fd;
-  for (i = 0; i < spec->nhandles; i++) inherit[3 + i] = (int)spec->handles[i];
+  for (i = 0; i < spec->nhandles; i++)
+    inherit[3 + i] = (int)spec->handles[i];
   if ((r = start_process(spec, exe, flag, inherit, 3 + (int)spec->nhandles,
                          &pid)) != 0)
     goto fail;
@@ -174,7 +187,8 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   c->status_fd = status_pipe[0];
 #if MPROC_HAVE_PIDFD_OPEN
   c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (c->pidfd >= 0) fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
+  if (c->pidfd >= 0)
+    fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
 #endif
   mproc__reaper_lock();
   mproc__reaper_add(c);
@@ -187,9 +201,11 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
    * target; EOF means it refused or died first. */
   if (r == 0 && mproc__os_channel_read(boot[0], &answer, sizeof answer) != 0)
     r = MPROC_ECLOSED;
-  if (r == 0) r = answer;
+  if (r == 0)
+    r = answer;
   close_fd(&boot[0]);
-  if (r != 0) mproc__child_release(c);
+  if (r != 0)
+    mproc__child_release(c);
   return r;
 
 fail:

@@ -32,7 +32,8 @@ static int death_pipe[2] = {-1, -1};
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void close_fd(int *fd) {
-  if (*fd >= 0) close(*fd);
+  if (*fd >= 0)
+    close(*fd);
   *fd = -1;
 }
 
@@ -54,9 +55,11 @@ static void register_atfork(void) {
 
 static int set_cloexec_pipe(int fds[2]) {
 #if MPROC_HAVE_PIPE2
-  if (pipe2(fds, O_CLOEXEC) != 0) return mproc__os_translate(errno);
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return mproc__os_translate(errno);
 #else
-  if (pipe(fds) != 0) return mproc__os_translate(errno);
+  if (pipe(fds) != 0)
+    return mproc__os_translate(errno);
   fcntl(fds[0], F_SETFD, FD_CLOEXEC);
   fcntl(fds[1], F_SETFD, FD_CLOEXEC);
 #endif
@@ -99,7 +102,8 @@ static void watch_parent(pid_t parent, int use_pdeathsig, int death_fd) {
   if (use_pdeathsig) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* The parent may have died before prctl took effect. */
-    if (getppid() != parent) kill(getpid(), SIGKILL);
+    if (getppid() != parent)
+      kill(getpid(), SIGKILL);
     close(death_fd);
     return;
   }
@@ -143,7 +147,8 @@ void mproc__posix_run_child(const mproc__child_spec_t *spec, int status_fd,
   else if (death_fd >= 0)
     close(death_fd);
   code = mproc__child_main(spec) & 0xff;
-  if (status_fd >= 0) write_status(status_fd, code);
+  if (status_fd >= 0)
+    write_status(status_fd, code);
   _exit(code);
 }
 
@@ -154,8 +159,10 @@ void mproc__os_child_run_spawned(const struct mproc__boot *boot,
   pthread_once(&atfork_once, register_atfork);
   /* Inherited across exec on purpose; our own children must not inherit
    * them again. */
-  if (status_fd >= 0) fcntl(status_fd, F_SETFD, FD_CLOEXEC);
-  if (death_fd >= 0) fcntl(death_fd, F_SETFD, FD_CLOEXEC);
+  if (status_fd >= 0)
+    fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+  if (death_fd >= 0)
+    fcntl(death_fd, F_SETFD, FD_CLOEXEC);
   {
     size_t i;
     /* The handed pipe ends join this process's own, which its fork
@@ -171,7 +178,8 @@ void mproc__os_child_run_spawned(const struct mproc__boot *boot,
  * Called with the reaper lock held. */
 int mproc__posix_death_fd(int *fd) {
   int r = 0;
-  if (death_pipe[0] < 0) r = set_cloexec_pipe(death_pipe);
+  if (death_pipe[0] < 0)
+    r = set_cloexec_pipe(death_pipe);
   *fd = death_pipe[0];
   return r;
 }
@@ -185,20 +193,23 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
 
   pthread_once(&atfork_once, register_atfork);
   c = calloc(1, sizeof *c);
-  if (!c) return MPROC_ENOMEM;
+  if (!c)
+    return MPROC_ENOMEM;
   c->pidfd = -1;
   c->status_fd = -1;
   if (spec->method != MPROC_START_FORK) {
     r = spec->method == MPROC_START_SPAWN
             ? mproc__posix_spawn(spec, c)
             : mproc__posix_forkserver_start(spec, c);
-    if (r != 0) return r; /* c is freed or handed to the reaper */
+    if (r != 0)
+      return r; /* c is freed or handed to the reaper */
     *out = c;
     return 0;
   }
 
   r = set_cloexec_pipe(status_pipe);
-  if (r != 0) goto fail;
+  if (r != 0)
+    goto fail;
   fcntl(status_pipe[0], F_SETFL, O_NONBLOCK);
 
   mproc__reaper_lock();
@@ -235,7 +246,8 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
 #if MPROC_HAVE_PIDFD_OPEN
   /* A kernel without pidfd_open (ENOSYS) leaves the status pipe to tell. */
   c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (c->pidfd >= 0) fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
+  if (c->pidfd >= 0)
+    fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
 #endif
   mproc__reaper_add(c);
   mproc__reaper_unlock();

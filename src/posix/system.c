@@ -56,10 +56,12 @@ void mproc__mutex_unlock(mproc__mutex_t *m) { pthread_mutex_unlock(m); }
 
 int mproc__os_secure_mode(void) {
 #if MPROC_HAVE_GETAUXVAL
-  if (getauxval(AT_SECURE)) return 1;
+  if (getauxval(AT_SECURE))
+    return 1;
 #endif
 #if MPROC_HAVE_ISSETUGID
-  if (issetugid()) return 1;
+  if (issetugid())
+    return 1;
 #endif
   return getuid() != geteuid() || getgid() != getegid();
 }
@@ -68,9 +70,12 @@ int mproc__os_channel_read(int64_t channel, void *buf, size_t n) {
   unsigned char *p = buf;
   while (n > 0) {
     ssize_t got = read((int)channel, p, n);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return mproc__os_translate(errno);
-    if (got == 0) return MPROC_ECLOSED;
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0)
+      return mproc__os_translate(errno);
+    if (got == 0)
+      return MPROC_ECLOSED;
     p += got;
     n -= (size_t)got;
   }
@@ -81,8 +86,10 @@ int mproc__os_channel_write(int64_t channel, const void *buf, size_t n) {
   const unsigned char *p = buf;
   while (n > 0) {
     ssize_t put = write((int)channel, p, n);
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return mproc__os_translate(errno);
+    if (put < 0 && errno == EINTR)
+      continue;
+    if (put <= 0)
+      return mproc__os_translate(errno);
     p += put;
     n -= (size_t)put;
   }
@@ -96,7 +103,8 @@ int mproc__os_random(void *buf, size_t n) {
   do {
     fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return mproc__os_translate(errno);
+  if (fd < 0)
+    return mproc__os_translate(errno);
   r = mproc__os_channel_read(fd, buf, n);
   close(fd);
   return r;

@@ -25,22 +25,28 @@ int mproc__wait32(void *word, uint32_t expected, int64_t deadline_ns) {
   int64_t start = mproc__clock_ns(), now = start, nap = 2000;
   int spins;
   for (spins = 0; spins < 8; spins++) {
-    if (mproc__load32_acq(w) != expected) return 0;
+    if (mproc__load32_acq(w) != expected)
+      return 0;
     sched_yield();
   }
   for (;;) {
     struct timespec ts;
     int64_t sleep_ns = nap;
-    if (mproc__load32_acq(w) != expected) return 0;
+    if (mproc__load32_acq(w) != expected)
+      return 0;
     if (deadline_ns != MPROC_INFINITE) {
-      if (now >= deadline_ns) return MPROC_ETIMEDOUT;
-      if (deadline_ns - now < sleep_ns) sleep_ns = deadline_ns - now;
+      if (now >= deadline_ns)
+        return MPROC_ETIMEDOUT;
+      if (deadline_ns - now < sleep_ns)
+        sleep_ns = deadline_ns - now;
     }
-    if (now - start >= MPROC__WAIT_SLICE_NS) return 0;
+    if (now - start >= MPROC__WAIT_SLICE_NS)
+      return 0;
     ts.tv_sec = 0;
     ts.tv_nsec = (long)sleep_ns;
     nanosleep(&ts, NULL);
-    if (nap < MPROC__NAP_MAX_NS) nap *= 2;
+    if (nap < MPROC__NAP_MAX_NS)
+      nap *= 2;
     now = mproc__clock_ns();
   }
 }

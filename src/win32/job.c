@@ -12,7 +12,8 @@ int mproc__win32_daemon_job(HANDLE *job) {
   int r = 0;
 
   mproc__mutex_lock(&job_lock);
-  if (daemon_job) goto finish;
+  if (daemon_job)
+    goto finish;
   /* Unnamed and not inheritable: no other process can hold it open, so
    * the kernel closes it exactly when this process ends, in any way. */
   created = CreateJobObjectW(NULL, NULL);

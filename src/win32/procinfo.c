@@ -47,7 +47,8 @@ int mproc__proc_enumerate(mproc_pid_t **pids, size_t *count) {
 
   *pids = NULL;
   *count = 0;
-  if (snap == INVALID_HANDLE_VALUE) return mproc__os_translate((int)GetLastError());
+  if (snap == INVALID_HANDLE_VALUE)
+    return mproc__os_translate((int)GetLastError());
   entry.dwSize = sizeof entry;
   if (Process32FirstW(snap, &entry)) {
     do {
@@ -80,11 +81,13 @@ static int read_snapshot(DWORD pid, mproc_proc_info_t *info) {
   PROCESSENTRY32W entry;
   HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
   int r = MPROC_ESRCH;
-  if (snap == INVALID_HANDLE_VALUE) return mproc__os_translate((int)GetLastError());
+  if (snap == INVALID_HANDLE_VALUE)
+    return mproc__os_translate((int)GetLastError());
   entry.dwSize = sizeof entry;
   if (Process32FirstW(snap, &entry)) {
     do {
-      if (entry.th32ProcessID != pid) continue;
+      if (entry.th32ProcessID != pid)
+        continue;
       info->ppid = (mproc_pid_t)entry.th32ParentProcessID;
       info->num_threads = entry.cntThreads;
       /* The name is kept in UTF-8, as the rest of mproc speaks bytes. */
@@ -114,10 +117,11 @@ static int pack_argv(const wchar_t *cmdline, mproc_proc_info_t *info) {
     return 0;
   }
   wide = CommandLineToArgvW(cmdline, &argc);
-  if (!wide) return mproc__os_translate((int)GetLastError());
+  if (!wide)
+    return mproc__os_translate((int)GetLastError());
   for (i = 0; i < argc; i++)
-    bytes += (size_t)WideCharToMultiByte(CP_UTF8, 0, wide[i], -1, NULL, 0,
-                                         NULL, NULL);
+    bytes += (size_t)WideCharToMultiByte(CP_UTF8, 0, wide[i], -1, NULL, 0, NULL,
+                                         NULL);
   argv = malloc(((size_t)argc + 1) * sizeof *argv + bytes);
   if (!argv) {
     LocalFree(wide);
@@ -125,8 +129,8 @@ static int pack_argv(const wchar_t *cmdline, mproc_proc_info_t *info) {
   }
   text = (char *)(argv + argc + 1);
   for (i = 0; i < argc; i++) {
-    int n = WideCharToMultiByte(CP_UTF8, 0, wide[i], -1, text, (int)bytes,
-                                NULL, NULL);
+    int n = WideCharToMultiByte(CP_UTF8, 0, wide[i], -1, text, (int)bytes, NULL,
+                                NULL);
     argv[i] = text;
     text += n;
     bytes -= (size_t)n;
@@ -153,7 +157,8 @@ static int read_peb_command_line(query_process_fn query, HANDLE h,
   if (status < 0)
     return status == STATUS_ACCESS_DENIED_ ? MPROC_EPERM
                                            : mproc__os_fail((int)status);
-  if (!basic.PebBaseAddress) return MPROC_ESRCH;
+  if (!basic.PebBaseAddress)
+    return MPROC_ESRCH;
   if (!ReadProcessMemory(h, basic.PebBaseAddress, &peb, sizeof peb, NULL) ||
       !ReadProcessMemory(h, peb.ProcessParameters, &params, sizeof params,
                          NULL)) {
@@ -162,7 +167,8 @@ static int read_peb_command_line(query_process_fn query, HANDLE h,
                                       : mproc__os_translate((int)err);
   }
   text = malloc((size_t)params.CommandLine.Length + sizeof(wchar_t));
-  if (!text) return MPROC_ENOMEM;
+  if (!text)
+    return MPROC_ENOMEM;
   if (params.CommandLine.Length > 0 &&
       !ReadProcessMemory(h, params.CommandLine.Buffer, text,
                          params.CommandLine.Length, NULL)) {
@@ -187,21 +193,27 @@ static int read_command_line(HANDLE h, mproc_proc_info_t *info) {
   LONG status;
   int r;
 
-  if (!query) return 0;
+  if (!query)
+    return 0;
   for (;;) {
     s = malloc(size);
-    if (!s) return MPROC_ENOMEM;
+    if (!s)
+      return MPROC_ENOMEM;
     status = query(h, PROCESS_COMMAND_LINE_INFORMATION, s, size, &needed);
-    if (status != STATUS_INFO_LENGTH_MISMATCH_ || needed <= size) break;
+    if (status != STATUS_INFO_LENGTH_MISMATCH_ || needed <= size)
+      break;
     free(s);
     size = needed;
   }
   if (status < 0) {
     free(s);
-    if (status == STATUS_ACCESS_DENIED_) return MPROC_EPERM;
-    if (status != STATUS_INVALID_INFO_CLASS_) return mproc__os_fail((int)status);
+    if (status == STATUS_ACCESS_DENIED_)
+      return MPROC_EPERM;
+    if (status != STATUS_INVALID_INFO_CLASS_)
+      return mproc__os_fail((int)status);
     r = read_peb_command_line(query, h, &copy);
-    if (r == 0) r = pack_argv(copy, info);
+    if (r == 0)
+      r = pack_argv(copy, info);
     free(copy);
     return r;
   }
@@ -226,9 +238,11 @@ static int read_handle(HANDLE h, unsigned int want, mproc_proc_info_t *info) {
   DWORD code;
   int r = 0;
 
-  if (!GetExitCodeProcess(h, &code)) return mproc__os_translate((int)GetLastError());
+  if (!GetExitCodeProcess(h, &code))
+    return mproc__os_translate((int)GetLastError());
   /* Ended, and kept only by someone's handle: it is gone for a lister. */
-  if (code != STILL_ACTIVE) return MPROC_ESRCH;
+  if (code != STILL_ACTIVE)
+    return MPROC_ESRCH;
   /* Windows has no portable notion of a sleeping process. */
   info->state = MPROC_PROC_RUNNING;
   info->state_code = 'R';
@@ -250,8 +264,10 @@ static int read_handle(HANDLE h, unsigned int want, mproc_proc_info_t *info) {
   }
   if (want & MPROC_PROC_HAS_ARGV) {
     int a = read_command_line(h, info);
-    if (a != 0 && a != MPROC_EPERM) return a;
-    if (a == MPROC_EPERM) r = MPROC_EPERM;
+    if (a != 0 && a != MPROC_EPERM)
+      return a;
+    if (a == MPROC_EPERM)
+      r = MPROC_EPERM;
   }
   return r;
 }
@@ -261,14 +277,15 @@ int mproc__proc_read(mproc_pid_t pid, unsigned int want,
   HANDLE h;
   int r, part = 0;
 
-  if (pid > 0xffffffffLL) return MPROC_ESRCH;
+  if (pid > 0xffffffffLL)
+    return MPROC_ESRCH;
   if (pid == 0) {
     /* The idle process: listed by Toolhelp, opened by nobody. */
     h = NULL;
     SetLastError(ERROR_ACCESS_DENIED);
   } else {
-    h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ,
-                    FALSE, (DWORD)pid);
+    h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ, FALSE,
+                    (DWORD)pid);
     if (!h)
       h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
   }
@@ -281,8 +298,10 @@ int mproc__proc_read(mproc_pid_t pid, unsigned int want,
   } else if (!h) {
     DWORD err = GetLastError();
     /* No such pid reads as an invalid parameter. */
-    if (err == ERROR_INVALID_PARAMETER) return MPROC_ESRCH;
-    if (err != ERROR_ACCESS_DENIED) return mproc__os_translate((int)err);
+    if (err == ERROR_INVALID_PARAMETER)
+      return MPROC_ESRCH;
+    if (err != ERROR_ACCESS_DENIED)
+      return mproc__os_translate((int)err);
     /* Protected and system processes: the snapshot still names them. */
     info->state = MPROC_PROC_UNKNOWN;
     info->state_code = '?';
@@ -290,6 +309,7 @@ int mproc__proc_read(mproc_pid_t pid, unsigned int want,
     part = MPROC_EPERM;
   }
   r = read_snapshot((DWORD)pid, info);
-  if (h) CloseHandle(h);
+  if (h)
+    CloseHandle(h);
   return r != 0 ? r : part;
 }

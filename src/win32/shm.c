@@ -43,7 +43,8 @@ static view_t *views;
 /* Mappings live in the session's namespace ("Local\"), where an ordinary
  * process may create names, and never meet another session's objects. */
 static void object_name(wchar_t *out, size_t cap, const char *name) {
-  if (name[0] == '/') name++;
+  if (name[0] == '/')
+    name++;
   swprintf(out, cap, L"Local\\%hs", name);
 }
 
@@ -61,13 +62,15 @@ static size_t mapping_size(size_t size) {
 
 static uint64_t process_start(HANDLE process) {
   FILETIME created, exited, kernel, user;
-  if (!GetProcessTimes(process, &created, &exited, &kernel, &user)) return 0;
+  if (!GetProcessTimes(process, &created, &exited, &kernel, &user))
+    return 0;
   return (uint64_t)created.dwHighDateTime << 32 | created.dwLowDateTime;
 }
 
 static int keep_view(void *base, HANDLE mapping) {
   view_t *v = (view_t *)malloc(sizeof *v);
-  if (!v) return MPROC_ENOMEM;
+  if (!v)
+    return MPROC_ENOMEM;
   v->base = base;
   v->mapping = mapping;
   mproc__mutex_lock(&views_lock);
@@ -136,11 +139,12 @@ int mproc__shm_create(const char *name, size_t size, void **base) {
   DWORD err;
   int rc;
   object_name(wname, sizeof wname / sizeof wname[0], name);
-  mapping = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE,
-                               (DWORD)((uint64_t)total >> 32), (DWORD)total,
-                               wname);
+  mapping =
+      CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE,
+                         (DWORD)((uint64_t)total >> 32), (DWORD)total, wname);
   err = GetLastError();
-  if (!mapping) return mproc__os_translate((int)err);
+  if (!mapping)
+    return mproc__os_translate((int)err);
   if (err == ERROR_ALREADY_EXISTS) {
     /* Someone else's: creation is exclusive. */
     CloseHandle(mapping);
@@ -181,7 +185,8 @@ int mproc__shm_attach(const char *name, size_t size, void **base) {
                                        : mproc__os_translate((int)err);
   }
   rc = map_view(mapping, &view, &region);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   /* Windows keeps a mapping's size in pages: a segment of another size
    * (a name reused by another object) shows a different page count. */
   if (region != mapping_size(size) ||
@@ -203,7 +208,8 @@ static void close_keeper(const trailer_t *t, HANDLE keeper) {
   creator = OpenProcess(PROCESS_DUP_HANDLE | PROCESS_QUERY_LIMITED_INFORMATION,
                         FALSE, t->creator_pid);
   /* Gone: its handles went with it. */
-  if (!creator) return;
+  if (!creator)
+    return;
   /* A pid given to another process since: its handles are not ours. */
   if (process_start(creator) == t->creator_start) {
     /* Taken over into this process and closed here: Wine refuses a NULL
@@ -225,18 +231,22 @@ void mproc__shm_unlink(const char *name) {
   void *view;
   object_name(wname, sizeof wname / sizeof wname[0], name);
   mapping = OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, wname);
-  if (!mapping) return; /* already gone */
-  if (map_view(mapping, &view, &region) != 0) return;
+  if (!mapping)
+    return; /* already gone */
+  if (map_view(mapping, &view, &region) != 0)
+    return;
   t = trailer_of(view, region);
   /* Only the first unlinker gets the value: a handle is closed once. */
   keeper = t->magic == TRAILER_MAGIC ? InterlockedExchange64(&t->keeper, 0) : 0;
-  if (keeper) close_keeper(t, (HANDLE)(intptr_t)keeper);
+  if (keeper)
+    close_keeper(t, (HANDLE)(intptr_t)keeper);
   drop_view(view);
 }
 
 void mproc__shm_unmap(void *base, size_t size) {
   (void)size;
-  if (base) drop_view(base);
+  if (base)
+    drop_view(base);
 }
 
 int mproc__shm_list(const char *prefix, void (*fn)(const char *name, void *ctx),
@@ -253,7 +263,8 @@ int mproc__shm_list(const char *prefix, void (*fn)(const char *name, void *ctx),
 int mproc__pid_alive(mproc_pid_t pid) {
   HANDLE h;
   DWORD code, err;
-  if (pid <= 0 || pid > 0xffffffffLL) return 0;
+  if (pid <= 0 || pid > 0xffffffffLL)
+    return 0;
   h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
   if (!h) {
     err = GetLastError();
@@ -262,12 +273,15 @@ int mproc__pid_alive(mproc_pid_t pid) {
     return err != ERROR_INVALID_PARAMETER;
   }
   /* A process that ended but is still held open by someone is dead. */
-  if (!GetExitCodeProcess(h, &code)) code = STILL_ACTIVE;
+  if (!GetExitCodeProcess(h, &code))
+    code = STILL_ACTIVE;
   CloseHandle(h);
-  if (code != STILL_ACTIVE) return 0;
+  if (code != STILL_ACTIVE)
+    return 0;
   /* STILL_ACTIVE may also be a real exit code: ask the handle. */
   h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
-  if (!h) return 1;
+  if (!h)
+    return 1;
   code = WaitForSingleObject(h, 0);
   CloseHandle(h);
   return code != WAIT_OBJECT_0;

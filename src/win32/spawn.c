@@ -27,11 +27,13 @@ typedef struct wbuf {
 } wbuf_t;
 
 static void wbuf_put(wbuf_t *b, const wchar_t *s, size_t n) {
-  if (b->failed) return;
+  if (b->failed)
+    return;
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
     wchar_t *bigger;
-    while (cap < b->len + n + 1) cap *= 2;
+    while (cap < b->len + n + 1)
+      cap *= 2;
     bigger = realloc(b->data, cap * sizeof *bigger);
     if (!bigger) {
       b->failed = 1;
@@ -46,7 +48,8 @@ static void wbuf_put(wbuf_t *b, const wchar_t *s, size_t n) {
 }
 
 static void wbuf_repeat(wbuf_t *b, wchar_t c, size_t n) {
-  while (n-- > 0) wbuf_put(b, &c, 1);
+  while (n-- > 0)
+    wbuf_put(b, &c, 1);
 }
 
 /* Append one argument quoted so that the C runtime's parser (and
@@ -54,7 +57,8 @@ static void wbuf_repeat(wbuf_t *b, wchar_t c, size_t n) {
  * except before a quote, where they must be doubled. */
 static void append_arg(wbuf_t *b, const wchar_t *arg) {
   const wchar_t *p;
-  if (b->len > 0) wbuf_put(b, L" ", 1);
+  if (b->len > 0)
+    wbuf_put(b, L" ", 1);
   if (arg[0] != 0 && wcspbrk(arg, L" \t\n\v\"") == NULL) {
     wbuf_put(b, arg, wcslen(arg));
     return;
@@ -85,9 +89,11 @@ static void append_arg(wbuf_t *b, const wchar_t *arg) {
 static int append_narrow_arg(wbuf_t *b, const char *arg) {
   int n = MultiByteToWideChar(CP_ACP, 0, arg, -1, NULL, 0);
   wchar_t *wide;
-  if (n <= 0) return mproc__os_translate((int)GetLastError());
+  if (n <= 0)
+    return mproc__os_translate((int)GetLastError());
   wide = malloc((size_t)n * sizeof *wide);
-  if (!wide) return MPROC_ENOMEM;
+  if (!wide)
+    return MPROC_ENOMEM;
   MultiByteToWideChar(CP_ACP, 0, arg, -1, wide, n);
   append_arg(b, wide);
   free(wide);
@@ -100,7 +106,8 @@ static int exe_path(wchar_t **path) {
   for (;;) {
     wchar_t *buf = malloc(cap * sizeof *buf);
     DWORD n;
-    if (!buf) return MPROC_ENOMEM;
+    if (!buf)
+      return MPROC_ENOMEM;
     n = GetModuleFileNameW(NULL, buf, cap);
     if (n == 0) {
       free(buf);
@@ -111,7 +118,8 @@ static int exe_path(wchar_t **path) {
       return 0;
     }
     free(buf);
-    if (cap >= 32768) return mproc__os_fail(ERROR_INSUFFICIENT_BUFFER);
+    if (cap >= 32768)
+      return mproc__os_fail(ERROR_INSUFFICIENT_BUFFER);
     cap *= 2;
   }
 }
@@ -128,17 +136,18 @@ static int boot_pipe(HANDLE *server, HANDLE *client) {
   unsigned char nonce[8];
   wchar_t name[128];
   int r = mproc__os_random(nonce, sizeof nonce);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   swprintf(name, sizeof name / sizeof name[0],
            L"\\\\.\\pipe\\mproc-boot-%lu-%ld-%02x%02x%02x%02x%02x%02x%02x%02x",
            (unsigned long)GetCurrentProcessId(),
            (long)InterlockedIncrement(&counter), nonce[0], nonce[1], nonce[2],
            nonce[3], nonce[4], nonce[5], nonce[6], nonce[7]);
-  *server = CreateNamedPipeW(
-      name, PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
-      PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
-          PIPE_REJECT_REMOTE_CLIENTS,
-      1, 65536, 65536, 0, NULL);
+  *server =
+      CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                       PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
+                           PIPE_REJECT_REMOTE_CLIENTS,
+                       1, 65536, 65536, 0, NULL);
   if (*server == INVALID_HANDLE_VALUE) {
     *server = NULL;
     return mproc__os_translate((int)GetLastError());
@@ -161,7 +170,8 @@ static int boot_pipe(HANDLE *server, HANDLE *client) {
  * (a GUI program, or a closed stream): the child then has none either. */
 static HANDLE inheritable_std(DWORD which) {
   HANDLE h = GetStdHandle(which), copy = NULL;
-  if (h == NULL || h == INVALID_HANDLE_VALUE) return NULL;
+  if (h == NULL || h == INVALID_HANDLE_VALUE)
+    return NULL;
   if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &copy, 0,
                        TRUE, DUPLICATE_SAME_ACCESS))
     return NULL;
@@ -170,7 +180,8 @@ static HANDLE inheritable_std(DWORD which) {
 
 static int fill_boot(const mproc__child_spec_t *spec, mproc__boot_t *b) {
   int r = mproc__os_random(b->cookie, sizeof b->cookie);
-  if (r != 0) return r;
+  if (r != 0)
+    return r;
   if (strlen(spec->target_name) > MPROC__BOOT_TARGET_MAX ||
       strlen(spec->identity) > MPROC__BOOT_IDENTITY_MAX)
     return MPROC_EINVAL;
@@ -197,7 +208,8 @@ static int build_command_line(const mproc__child_spec_t *spec,
   for (i = 0; r == 0 && i < spec->argc; i++)
     r = append_narrow_arg(&b, spec->argv[i]);
   /* CreateProcessW's limit, the terminating NUL included. */
-  if (r == 0 && b.len >= 32767) r = MPROC_ERANGE;
+  if (r == 0 && b.len >= 32767)
+    r = MPROC_ERANGE;
   if (r != 0) {
     free(b.data);
     return r;
@@ -224,7 +236,8 @@ static int create_suspended(wchar_t *exe, wchar_t *cmdline, HANDLE *handles,
   si.StartupInfo.hStdError = std_err;
   InitializeProcThreadAttributeList(NULL, 1, 0, &size);
   si.lpAttributeList = malloc(size);
-  if (!si.lpAttributeList) return MPROC_ENOMEM;
+  if (!si.lpAttributeList)
+    return MPROC_ENOMEM;
   if (!InitializeProcThreadAttributeList(si.lpAttributeList, 1, 0, &size)) {
     r = mproc__os_translate((int)GetLastError());
     free(si.lpAttributeList);
@@ -254,25 +267,30 @@ static int start_process(const mproc__child_spec_t *spec, wchar_t *exe,
   DWORD n = 0, extra = 0;
   int i, r;
 
-  if (spec->daemon && (r = mproc__win32_daemon_job(&job)) != 0) return r;
+  if (spec->daemon && (r = mproc__win32_daemon_job(&job)) != 0)
+    return r;
   std[0] = inheritable_std(STD_INPUT_HANDLE);
   std[1] = inheritable_std(STD_OUTPUT_HANDLE);
   std[2] = inheritable_std(STD_ERROR_HANDLE);
   handles[n++] = client;
   for (i = 0; i < 3; i++)
-    if (std[i]) handles[n++] = std[i];
+    if (std[i])
+      handles[n++] = std[i];
 
-  if (!spec->daemon && mproc__win32_in_daemon_job) extra = CREATE_BREAKAWAY_FROM_JOB;
-  r = create_suspended(exe, cmdline, handles, n, std[0], std[1], std[2],
-                       extra, pi);
+  if (!spec->daemon && mproc__win32_in_daemon_job)
+    extra = CREATE_BREAKAWAY_FROM_JOB;
+  r = create_suspended(exe, cmdline, handles, n, std[0], std[1], std[2], extra,
+                       pi);
   if (r == MPROC_EPERM && extra != 0) {
     /* An enclosing job that forbids breaking away: stay in it. */
     r = create_suspended(exe, cmdline, handles, n, std[0], std[1], std[2], 0,
                          pi);
   }
   for (i = 0; i < 3; i++)
-    if (std[i]) CloseHandle(std[i]);
-  if (r != 0) return r;
+    if (std[i])
+      CloseHandle(std[i]);
+  if (r != 0)
+    return r;
 
   if (job && !AssignProcessToJobObject(job, pi->hProcess)) {
     /* A daemon outside the job would outlive us: it must not run. */
@@ -299,15 +317,21 @@ int mproc__win32_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   int r;
 
   memset(&b, 0, sizeof b);
-  if ((r = fill_boot(spec, &b)) != 0) goto finish;
-  if ((r = mproc__boot_encode(&b, prefix, &len)) != 0) goto finish;
-  if ((r = exe_path(&exe)) != 0) goto finish;
-  if ((r = boot_pipe(&server, &client)) != 0) goto finish;
+  if ((r = fill_boot(spec, &b)) != 0)
+    goto finish;
+  if ((r = mproc__boot_encode(&b, prefix, &len)) != 0)
+    goto finish;
+  if ((r = exe_path(&exe)) != 0)
+    goto finish;
+  if ((r = boot_pipe(&server, &client)) != 0)
+    goto finish;
   /* An inherited handle has the same value in the child. */
   mproc__boot_format_flag((int64_t)(intptr_t)client, b.cookie, flag,
                           sizeof flag);
-  if ((r = build_command_line(spec, exe, flag, &cmdline)) != 0) goto finish;
-  if ((r = start_process(spec, exe, cmdline, client, &pi)) != 0) goto finish;
+  if ((r = build_command_line(spec, exe, flag, &cmdline)) != 0)
+    goto finish;
+  if ((r = start_process(spec, exe, cmdline, client, &pi)) != 0)
+    goto finish;
   /* Only the child holds the client end now: its death breaks the pipe. */
   CloseHandle(client);
   client = NULL;
@@ -323,7 +347,8 @@ int mproc__win32_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   if (r == 0 && mproc__os_channel_read((int64_t)(intptr_t)server, &answer,
                                        sizeof answer) != 0)
     r = MPROC_ECLOSED;
-  if (r == 0) r = answer;
+  if (r == 0)
+    r = answer;
   if (r != 0) {
     /* The child ends on its own once its pipe breaks; nothing to reap. */
     CloseHandle(c->process);
@@ -331,8 +356,10 @@ int mproc__win32_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   }
 
 finish:
-  if (server) CloseHandle(server);
-  if (client) CloseHandle(client);
+  if (server)
+    CloseHandle(server);
+  if (client)
+    CloseHandle(client);
   free(cmdline);
   free(exe);
   return r;

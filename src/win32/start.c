@@ -21,12 +21,15 @@ mproc_start_method_t mproc__child_default_method(void) {
 int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
   mproc__child_t *c;
   int r;
-  if (spec->method != MPROC_START_SPAWN) return MPROC_ENOTSUP;
+  if (spec->method != MPROC_START_SPAWN)
+    return MPROC_ENOTSUP;
   /* Handing pipe ends to a child (Pool's workers) needs Pool's Windows
    * pipes, which do not exist yet. */
-  if (spec->nhandles > 0) return MPROC_ENOTSUP;
+  if (spec->nhandles > 0)
+    return MPROC_ENOTSUP;
   c = calloc(1, sizeof *c);
-  if (!c) return MPROC_ENOMEM;
+  if (!c)
+    return MPROC_ENOMEM;
   r = mproc__win32_spawn(spec, c);
   if (r != 0) {
     free(c);
@@ -45,8 +48,10 @@ mproc_pid_t mproc__child_pid(const mproc__child_t *c) {
  * Windows keeps it: 0..255 from a target, an NTSTATUS such as 0xC0000005
  * (as the int with the same 32 bits) from a crash. */
 static int report_exit_code(const mproc__child_t *c, DWORD code) {
-  if (c->sent_signal != 0 && code == MPROC__WIN32_EXIT_TERM) return -15;
-  if (c->sent_signal != 0 && code == MPROC__WIN32_EXIT_KILL) return -9;
+  if (c->sent_signal != 0 && code == MPROC__WIN32_EXIT_TERM)
+    return -15;
+  if (c->sent_signal != 0 && code == MPROC__WIN32_EXIT_KILL)
+    return -9;
   return (int)code;
 }
 
@@ -61,8 +66,10 @@ int mproc__child_wait(mproc__child_t *c, int64_t timeout_ms, int *exitcode) {
                   : left >= 0x7fffffff   ? 0x7fffffff
                                          : (DWORD)left;
     DWORD w = WaitForSingleObject(c->process, slice);
-    if (w == WAIT_OBJECT_0) break;
-    if (w == WAIT_FAILED) return mproc__os_translate((int)GetLastError());
+    if (w == WAIT_OBJECT_0)
+      break;
+    if (w == WAIT_FAILED)
+      return mproc__os_translate((int)GetLastError());
     if (left != MPROC_INFINITE && mproc__timeout_left(deadline) == 0)
       return MPROC_ETIMEDOUT;
   }
@@ -78,12 +85,14 @@ int mproc__child_signal(mproc__child_t *c, int sig) {
   /* Windows has no signals: both end the process at once, and the exit
    * code says which one was asked for. The handle stays open until
    * release, so the pid cannot have been given to another process. */
-  if (WaitForSingleObject(c->process, 0) == WAIT_OBJECT_0) return 0;
+  if (WaitForSingleObject(c->process, 0) == WAIT_OBJECT_0)
+    return 0;
   InterlockedCompareExchange(&c->sent_signal, sig, 0);
   if (!TerminateProcess(c->process, code)) {
     DWORD err = GetLastError();
     /* It ended on its own meanwhile: nothing left to do. */
-    if (WaitForSingleObject(c->process, 0) == WAIT_OBJECT_0) return 0;
+    if (WaitForSingleObject(c->process, 0) == WAIT_OBJECT_0)
+      return 0;
     return mproc__os_translate((int)err);
   }
   return 0;
@@ -91,7 +100,8 @@ int mproc__child_signal(mproc__child_t *c, int sig) {
 
 void mproc__child_release(mproc__child_t *c) {
   /* A child still running goes on; this process only lets go of it. */
-  if (c->process) CloseHandle(c->process);
+  if (c->process)
+    CloseHandle(c->process);
   free(c);
 }
 

@@ -31,12 +31,12 @@ int mproc__os_translate(int native_error) {
 int64_t mproc__clock_ns(void) {
   static LARGE_INTEGER frequency; /* fixed at boot: a benign race */
   LARGE_INTEGER now;
-  if (frequency.QuadPart == 0) QueryPerformanceFrequency(&frequency);
+  if (frequency.QuadPart == 0)
+    QueryPerformanceFrequency(&frequency);
   QueryPerformanceCounter(&now);
   /* Split the division so that counter * 1e9 never overflows. */
   return (now.QuadPart / frequency.QuadPart) * 1000000000 +
-         (now.QuadPart % frequency.QuadPart) * 1000000000 /
-             frequency.QuadPart;
+         (now.QuadPart % frequency.QuadPart) * 1000000000 / frequency.QuadPart;
 }
 
 /* ---- identity ---------------------------------------------------------- */
@@ -53,7 +53,8 @@ mproc_pid_t mproc__os_getppid(void) {
   DWORD self = GetCurrentProcessId();
   mproc_pid_t parent = 0;
   HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
-  if (snap == INVALID_HANDLE_VALUE) return 0;
+  if (snap == INVALID_HANDLE_VALUE)
+    return 0;
   entry.dwSize = sizeof entry;
   if (Process32FirstW(snap, &entry)) {
     do {
@@ -99,7 +100,8 @@ int mproc__os_channel_read(int64_t channel, void *buf, size_t n) {
         return MPROC_ECLOSED;
       return mproc__os_translate((int)err);
     }
-    if (got == 0) return MPROC_ECLOSED;
+    if (got == 0)
+      return MPROC_ECLOSED;
     p += got;
     n -= got;
   }
@@ -118,7 +120,8 @@ int mproc__os_channel_write(int64_t channel, const void *buf, size_t n) {
         return MPROC_ECLOSED;
       return mproc__os_translate((int)err);
     }
-    if (put == 0) return mproc__os_fail(ERROR_WRITE_FAULT);
+    if (put == 0)
+      return mproc__os_fail(ERROR_WRITE_FAULT);
     p += put;
     n -= put;
   }
@@ -131,7 +134,8 @@ void mproc__os_channel_close(int64_t channel) {
 
 int mproc__os_random(void *buf, size_t n) {
   NTSTATUS status;
-  if (n > 0xffffffffu) return MPROC_EINVAL;
+  if (n > 0xffffffffu)
+    return MPROC_EINVAL;
   status = BCryptGenRandom(NULL, (PUCHAR)buf, (ULONG)n,
                            BCRYPT_USE_SYSTEM_PREFERRED_RNG);
   /* The NTSTATUS is kept as it is: it names the failure precisely. */

@@ -19,10 +19,12 @@ int mproc__wait32(void *word, uint32_t expected, int64_t deadline_ns) {
   int64_t start = mproc__clock_ns(), now = start;
   int round;
   for (round = 0;; round++) {
-    if (mproc__load32_acq(w) != expected) return 0;
+    if (mproc__load32_acq(w) != expected)
+      return 0;
     if (deadline_ns != MPROC_INFINITE && now >= deadline_ns)
       return MPROC_ETIMEDOUT;
-    if (now - start >= MPROC__WAIT_SLICE_NS) return 0;
+    if (now - start >= MPROC__WAIT_SLICE_NS)
+      return 0;
     /* First give the processor away without sleeping, then nap. */
     if (round < 8)
       SwitchToThread();

@@ -12,7 +12,8 @@ static int replay(const char *path) {
   FILE *f = fopen(path, "rb");
   unsigned char *buf;
   long n;
-  if (!f) return 1;
+  if (!f)
+    return 1;
   fseek(f, 0, SEEK_END);
   n = ftell(f);
   fseek(f, 0, SEEK_SET);
@@ -38,7 +39,8 @@ int main(int argc, char **argv) {
   }
   while ((e = readdir(d)) != NULL) {
     char path[4096];
-    if (e->d_name[0] == '.') continue;
+    if (e->d_name[0] == '.')
+      continue;
     snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
     failed += replay(path);
     count++;
