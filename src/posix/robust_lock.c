@@ -52,17 +52,27 @@ static int timed_lock(pthread_mutex_t *m, int64_t deadline_ns) {
 #endif
 }
 
+/* How long one wait may sleep before the lock word is looked at again. A
+ * holder killed after releasing the word but before waking a sleeper
+ * leaves that sleeper waiting for a wake-up that never comes (robust
+ * futexes do not cover that instant); the next look finds the lock free or
+ * its owner dead. */
+#define RECHECK_NS ((int64_t)100000000)
+
 int mproc__native_lock_acquire(void *mem, int64_t deadline_ns) {
   pthread_mutex_t *m = (pthread_mutex_t *)mem;
-  int rc;
-  if (deadline_ns == MPROC_INFINITE) {
-    rc = pthread_mutex_lock(m);
-  } else {
-    rc = pthread_mutex_trylock(m);
-    if (rc == EBUSY) {
-      rc = mproc__clock_ns() >= deadline_ns ? ETIMEDOUT
-                                            : timed_lock(m, deadline_ns);
+  int rc = pthread_mutex_trylock(m);
+  while (rc == EBUSY || rc == ETIMEDOUT) {
+    int64_t now = mproc__clock_ns(), until = now + RECHECK_NS;
+    if (deadline_ns != MPROC_INFINITE) {
+      if (now >= deadline_ns) {
+        rc = ETIMEDOUT;
+        break;
+      }
+      if (deadline_ns < until)
+        until = deadline_ns;
     }
+    rc = timed_lock(m, until);
   }
   switch (rc) {
   case 0:
