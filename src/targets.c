@@ -11,107 +11,71 @@
 #include "targets.h"
 
 static mproc__mutex_t lock = MPROC__MUTEX_INITIALIZER;
-static mproc_target_entry_t *head;
 
-void mproc_register_target(mproc_target_entry_t *entry) {
-  mproc_target_entry_t *it;
-  if (!entry || !entry->name || !entry->fn)
-    return;
-  mproc__mutex_lock(&lock);
-  for (it = head; it; it = it->next)
-    if (it == entry)
-      break; /* registered twice: keep one */
-  if (!it) {
-    entry->next = head;
-    head = entry;
+/*
+ * Both registries work alike; one definition serves both, each over its
+ * own list and function type:
+ *   register: add an entry once (registering it twice keeps one);
+ *   find:     a name is usable when every entry with it names the same
+ *             function (otherwise it is ambiguous: NULL);
+ *   lookup:   find, under the lock;
+ *   name:     the usable name of a function, or NULL.
+ */
+#define MPROC__REGISTRY(entry_t, fn_t, head, register_fn, lookup_fn, name_fn)  \
+  static entry_t *head;                                                        \
+                                                                               \
+  void register_fn(entry_t *entry) {                                           \
+    entry_t *it;                                                               \
+    if (!entry || !entry->name || !entry->fn)                                  \
+      return;                                                                  \
+    mproc__mutex_lock(&lock);                                                  \
+    for (it = head; it; it = it->next)                                         \
+      if (it == entry)                                                         \
+        break;                                                                 \
+    if (!it) {                                                                 \
+      entry->next = head;                                                      \
+      head = entry;                                                            \
+    }                                                                          \
+    mproc__mutex_unlock(&lock);                                                \
+  }                                                                            \
+                                                                               \
+  static fn_t head##_find(const char *name) {                                  \
+    entry_t *it;                                                               \
+    fn_t found = NULL;                                                         \
+    for (it = head; it; it = it->next) {                                       \
+      if (strcmp(it->name, name) != 0)                                         \
+        continue;                                                              \
+      if (found && found != it->fn)                                            \
+        return NULL;                                                           \
+      found = it->fn;                                                          \
+    }                                                                          \
+    return found;                                                              \
+  }                                                                            \
+                                                                               \
+  fn_t lookup_fn(const char *name) {                                           \
+    fn_t fn;                                                                   \
+    mproc__mutex_lock(&lock);                                                  \
+    fn = head##_find(name);                                                    \
+    mproc__mutex_unlock(&lock);                                                \
+    return fn;                                                                 \
+  }                                                                            \
+                                                                               \
+  const char *name_fn(fn_t fn) {                                               \
+    entry_t *it;                                                               \
+    const char *name = NULL;                                                   \
+    mproc__mutex_lock(&lock);                                                  \
+    for (it = head; it; it = it->next) {                                       \
+      if (it->fn == fn && head##_find(it->name) == fn) {                       \
+        name = it->name;                                                       \
+        break;                                                                 \
+      }                                                                        \
+    }                                                                          \
+    mproc__mutex_unlock(&lock);                                                \
+    return name;                                                               \
   }
-  mproc__mutex_unlock(&lock);
-}
 
-/* A name is usable when every entry with it names the same function. */
-static mproc_target_fn find_by_name(const char *name) {
-  mproc_target_entry_t *it;
-  mproc_target_fn found = NULL;
-  for (it = head; it; it = it->next) {
-    if (strcmp(it->name, name) != 0)
-      continue;
-    if (found && found != it->fn)
-      return NULL; /* ambiguous */
-    found = it->fn;
-  }
-  return found;
-}
+MPROC__REGISTRY(mproc_target_entry_t, mproc_target_fn, targets,
+                mproc_register_target, mproc__target_lookup, mproc__target_name)
 
-mproc_target_fn mproc__target_lookup(const char *name) {
-  mproc_target_fn fn;
-  mproc__mutex_lock(&lock);
-  fn = find_by_name(name);
-  mproc__mutex_unlock(&lock);
-  return fn;
-}
-
-const char *mproc__target_name(mproc_target_fn fn) {
-  mproc_target_entry_t *it;
-  const char *name = NULL;
-  mproc__mutex_lock(&lock);
-  for (it = head; it; it = it->next) {
-    if (it->fn == fn && find_by_name(it->name) == fn) {
-      name = it->name;
-      break;
-    }
-  }
-  mproc__mutex_unlock(&lock);
-  return name;
-}
-
-static mproc_task_entry_t *task_head;
-
-void mproc_register_task(mproc_task_entry_t *entry) {
-  mproc_task_entry_t *it;
-  if (!entry || !entry->name || !entry->fn)
-    return;
-  mproc__mutex_lock(&lock);
-  for (it = task_head; it; it = it->next)
-    if (it == entry)
-      break;
-  if (!it) {
-    entry->next = task_head;
-    task_head = entry;
-  }
-  mproc__mutex_unlock(&lock);
-}
-
-static mproc_task_fn find_task(const char *name) {
-  mproc_task_entry_t *it;
-  mproc_task_fn found = NULL;
-  for (it = task_head; it; it = it->next) {
-    if (strcmp(it->name, name) != 0)
-      continue;
-    if (found && found != it->fn)
-      return NULL; /* ambiguous */
-    found = it->fn;
-  }
-  return found;
-}
-
-mproc_task_fn mproc__task_lookup(const char *name) {
-  mproc_task_fn fn;
-  mproc__mutex_lock(&lock);
-  fn = find_task(name);
-  mproc__mutex_unlock(&lock);
-  return fn;
-}
-
-const char *mproc__task_name(mproc_task_fn fn) {
-  mproc_task_entry_t *it;
-  const char *name = NULL;
-  mproc__mutex_lock(&lock);
-  for (it = task_head; it; it = it->next) {
-    if (it->fn == fn && find_task(it->name) == fn) {
-      name = it->name;
-      break;
-    }
-  }
-  mproc__mutex_unlock(&lock);
-  return name;
-}
+MPROC__REGISTRY(mproc_task_entry_t, mproc_task_fn, tasks, mproc_register_task,
+                mproc__task_lookup, mproc__task_name)
