@@ -26,9 +26,24 @@
  * (MPROC_TARGET); a call naming a function that is not registered fails
  * with MPROC_ENOTREG before anything is queued.
  *
+ * A blocking mproc_pool_apply() does not go through the pool's thread
+ * when a worker is idle: the calling thread leases the worker, writes the
+ * task to it and reads the result itself, so a round trip costs two
+ * wake-ups (worker, caller) instead of four. While leased, the worker's
+ * record is the caller's; anything but a clean answer (end of file, a
+ * broken frame, the task timeout, terminate) ends the lease early and
+ * hands the worker, with the job still on it, back to the pool's thread,
+ * which deals with it as with any other worker. The pool thread does not
+ * watch idle workers (a leased worker's answer would wake it for nothing):
+ * it looks every IDLE_CHECK_MS whether they are still alive, as Python's
+ * pool does for all its workers.
+ *
  * Locks: one mutex per pool (in `core`, which outlives the pool while
- * results or iterators still point at it) guards the queue, the state and
- * every result. The workers' table is the pool thread's alone.
+ * results or iterators still point at it) guards the queue, the state,
+ * every result, and the `idle` and `leased` marks of workers. A worker's
+ * other fields belong to the pool's thread, except while the worker is
+ * idle (then only code holding the lock touches it) or leased (then only
+ * its lessee does).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +109,10 @@ typedef struct item_hdr {
 #define REAP_GRACE_MS 2000
 /* Retry delay when a replacement worker cannot be started. */
 #define RESPAWN_RETRY_MS 100
+/* How often the pool thread checks that idle workers are still alive. */
+#define IDLE_CHECK_MS 100
+/* Frames up to this size are written by a lessee in one write. */
+#define LEASE_FRAME_MAX 512
 
 /* ---- result bytes ---------------------------------------------------- */
 
@@ -237,6 +256,10 @@ typedef struct worker {
   size_t tasks_sent;
   int quitting;  /* its task pipe is closed: it exits when idle */
   int timed_out; /* killed for running past the task timeout */
+  /* Under core->lock: */
+  int idle;   /* no job and not watched by the pool's thread: may be leased */
+  int leased; /* a caller of mproc_pool_apply() is talking to it */
+  int dead;   /* found dead while idle: watched until its end of file */
   /* Reading frames without blocking. */
   unsigned char *stage;
   size_t stage_pos, stage_len;
@@ -855,9 +878,12 @@ static int worker_parse(worker_t *w) {
   return 0;
 }
 
-/* Read what w has sent, up to a quantum. Returns 1 when the worker is gone
- * (its slot is then empty). */
-static int worker_service(mproc_pool_t *pool, worker_t *w) {
+/* Read what w has sent, up to a quantum, and complete the jobs whose
+ * answers arrived whole. Returns 0 (nothing more to read now);
+ * MPROC_ECLOSED at end of file: the worker is gone; MPROC_EINVAL or
+ * MPROC_ENOMEM when it broke the protocol or its frame cannot be held: the
+ * worker has to go. */
+static int worker_read(worker_t *w) {
   size_t budget = SERVICE_QUANTUM;
   while (budget > 0) {
     size_t got = 0, left;
@@ -875,16 +901,17 @@ static int worker_service(mproc_pool_t *pool, worker_t *w) {
           w->payload = NULL;
           w->hdr_got = 0;
           if (frame_arrived(w, &w->hdr, p, p) != 0)
-            goto broken;
+            return MPROC_EINVAL;
         }
       }
     } else {
       w->stage_pos = w->stage_len = 0;
       r = mproc__pipe_read_some(w->result_rd, w->stage, STAGE_SIZE, &got);
       if (r == 0) {
+        int pr;
         w->stage_len = got;
-        if (worker_parse(w) != 0)
-          goto broken;
+        if ((pr = worker_parse(w)) != 0)
+          return pr;
         /* The pipe is drained: the next poll says when there is more,
          * without a read that would only fail. */
         if (got < STAGE_SIZE)
@@ -893,19 +920,23 @@ static int worker_service(mproc_pool_t *pool, worker_t *w) {
     }
     if (r == MPROC_EEMPTY)
       return 0;
-    if (r != 0) {
-      /* End of file (or a broken pipe): the worker is gone. */
-      worker_lost(pool, w);
-      return 1;
-    }
+    if (r != 0)
+      return MPROC_ECLOSED; /* end of file, or a broken pipe */
     budget -= got < budget ? got : budget;
   }
   return 0;
+}
 
-broken:
+/* Read what w has sent (pool thread). Returns 1 when the worker is gone
+ * (its slot is then empty). */
+static int worker_service(mproc_pool_t *pool, worker_t *w) {
+  int r = worker_read(w);
+  if (r == 0)
+    return 0;
   /* A worker that breaks the protocol (a task wrote to our pipe, say) is
    * treated as dead. */
-  mproc_process_kill(w->proc);
+  if (r != MPROC_ECLOSED)
+    mproc_process_kill(w->proc);
   worker_lost(pool, w);
   return 1;
 }
@@ -945,6 +976,28 @@ static size_t job_frame_bytes(const job_t *j) {
   if (j->kind == JOB_APPLY)
     return n + j->result->arg_size;
   return n + j->count * j->batch->item_size;
+}
+
+/* Copy a whole frame to `at`; returns its size. */
+static size_t frame_pack(unsigned char *at, const frame_t *f, const char *name,
+                         const void *payload) {
+  memcpy(at, f, sizeof *f);
+  if (f->name_len)
+    memcpy(at + sizeof *f, name, (size_t)f->name_len);
+  if (f->size)
+    memcpy(at + sizeof *f + f->name_len, payload, (size_t)f->size);
+  return sizeof *f + (size_t)f->name_len + (size_t)f->size;
+}
+
+/* Write one frame as it is, without a copy of its payload. */
+static int write_frame(worker_t *w, const frame_t *f, const char *name,
+                       const void *payload) {
+  int r = mproc__pipe_write_all(w->task_wr, f, sizeof *f);
+  if (r == 0 && f->name_len)
+    r = mproc__pipe_write_all(w->task_wr, name, (size_t)f->name_len);
+  if (r == 0 && f->size)
+    r = mproc__pipe_write_all(w->task_wr, payload, (size_t)f->size);
+  return r;
 }
 
 /* Write `len` bytes of frames for jobs[0..n) to w; a failed write means
@@ -987,20 +1040,10 @@ static void send_jobs(mproc_pool_t *pool, worker_t **ws, job_t **jobs,
     if (fill == 0)
       first = i;
     if (total <= pool->scratch_cap) {
-      unsigned char *at = pool->scratch + fill;
-      memcpy(at, &f, sizeof f);
-      if (f.name_len)
-        memcpy(at + sizeof f, name, (size_t)f.name_len);
-      if (f.size)
-        memcpy(at + sizeof f + f.name_len, payload, (size_t)f.size);
-      fill += total;
+      fill += frame_pack(pool->scratch + fill, &f, name, payload);
       continue;
     }
-    /* A large frame goes as it is, without a copy of its payload. */
-    if (mproc__pipe_write_all(ws[i]->task_wr, &f, sizeof f) != 0 ||
-        mproc__pipe_write_all(ws[i]->task_wr, name ? name : "",
-                              (size_t)f.name_len) != 0 ||
-        mproc__pipe_write_all(ws[i]->task_wr, payload, (size_t)f.size) != 0)
+    if (write_frame(ws[i], &f, name, payload) != 0)
       jobs[i]->unsent = 1;
   }
   if (fill > 0)
@@ -1043,14 +1086,34 @@ static int may_pipeline(const worker_t *w, const job_t *j) {
   return bytes <= PIPELINE_BYTES_MAX;
 }
 
+/* Whether a caller still leases a worker; with core->lock held. */
+static int any_leased(const mproc_pool_t *pool) {
+  int i;
+  for (i = 0; i < pool->nproc; i++)
+    if (pool->workers[i].leased)
+      return 1;
+  return 0;
+}
+
 /* Kill every worker, give every job not finished MPROC_ECLOSED. */
 static void terminate_all(mproc_pool_t *pool) {
   core_t *core = pool->core;
   job_t *pending, *j;
   int i, k;
+  /* No lease starts once the pool is terminating; a lessee never frees
+   * its worker's process, so killing it here is safe, and it ends the
+   * lease: the lessee reads end of file and hands the worker back. */
+  mproc__mutex_lock(&core->lock);
+  for (i = 0; i < pool->nproc; i++)
+    pool->workers[i].idle = 0;
+  mproc__mutex_unlock(&core->lock);
   for (i = 0; i < pool->nproc; i++)
     if (pool->workers[i].proc)
       mproc_process_kill(pool->workers[i].proc);
+  mproc__mutex_lock(&core->lock);
+  while (any_leased(pool))
+    mproc__cond_wait(core->cond, &core->lock, MPROC_INFINITE);
+  mproc__mutex_unlock(&core->lock);
   for (i = 0; i < pool->nproc; i++) {
     worker_t *w = &pool->workers[i];
     if (!w->proc)
@@ -1080,10 +1143,14 @@ static void pool_thread(void *arg) {
   unsigned char *ready = malloc(n + 1);
   worker_t **send_w = malloc(INFLIGHT_MAX * n * sizeof *send_w);
   job_t **send_j = malloc(INFLIGHT_MAX * n * sizeof *send_j);
+  /* own[i]: this pass may touch worker i without the lock (neither idle
+   * nor leased). */
+  unsigned char *own = malloc(n);
   int terminating = 0;
+  int64_t idle_check_ns = MPROC_INFINITE;
 
-  while (ends && owners && ready && send_w && send_j) {
-    size_t i, n_send = 0, n_ends = 0;
+  while (ends && owners && ready && send_w && send_j && own) {
+    size_t i, n_send = 0, n_ends = 0, n_idle = 0;
     int need_spawn, busy = 0, spawned = 0;
     int64_t now = mproc__clock_ns(), deadline = MPROC_INFINITE;
 
@@ -1094,9 +1161,22 @@ static void pool_thread(void *arg) {
       terminating = 1;
       break;
     }
+    /* Idle workers still alive? A dead one is watched again: the end of
+     * file on its pipe has it replaced. */
+    if (idle_check_ns != MPROC_INFINITE && now >= idle_check_ns) {
+      for (i = 0; i < n; i++) {
+        worker_t *w = &pool->workers[i];
+        int alive = 1;
+        if (w->idle && mproc_process_is_alive(w->proc, &alive) == 0 && !alive) {
+          w->idle = 0;
+          w->dead = 1;
+        }
+      }
+      idle_check_ns = MPROC_INFINITE;
+    }
     for (i = 0; i < n && pool->head; i++) {
       worker_t *w = &pool->workers[i];
-      if (!w->proc || w->quitting)
+      if (!w->proc || w->quitting || w->leased)
         continue;
       while (pool->head && may_pipeline(w, pool->head) &&
              (!pool->maxtasks || w->tasks_sent < pool->maxtasks)) {
@@ -1107,6 +1187,7 @@ static void pool_thread(void *arg) {
         j->next = NULL;
         if (w->n_inflight == 0)
           w->head_start_ns = now;
+        w->idle = 0;
         w->inflight[w->n_inflight++] = j;
         w->tasks_sent++;
         send_w[n_send] = w;
@@ -1118,11 +1199,25 @@ static void pool_thread(void *arg) {
     if (pool->state == POOL_CLOSED && !pool->head) {
       for (i = 0; i < n; i++) {
         worker_t *w = &pool->workers[i];
-        if (w->proc && !w->quitting && w->n_inflight == 0) {
+        if (w->proc && !w->quitting && !w->leased && w->n_inflight == 0) {
           w->quitting = 1;
+          w->idle = 0;
           mproc__pipe_close(&w->task_wr);
         }
       }
+    }
+    /* A worker with nothing to do, and tasks left to run, is left idle:
+     * unwatched, free for a caller of mproc_pool_apply() to lease. */
+    for (i = 0; i < n; i++) {
+      worker_t *w = &pool->workers[i];
+      if (w->proc && !w->leased && !w->quitting && !w->dead &&
+          w->n_inflight == 0 && pool->state == POOL_RUNNING &&
+          (!pool->maxtasks || w->tasks_sent < pool->maxtasks))
+        w->idle = 1;
+      own[i] = !w->idle && !w->leased;
+      n_idle += w->idle;
+      if (w->proc)
+        busy = 1;
     }
     need_spawn = pool->state == POOL_RUNNING || pool->head != NULL;
     mproc__mutex_unlock(&core->lock);
@@ -1132,11 +1227,7 @@ static void pool_thread(void *arg) {
     /* Fill empty slots. */
     for (i = 0; i < n; i++) {
       worker_t *w = &pool->workers[i];
-      if (w->proc) {
-        busy = 1;
-        continue;
-      }
-      if (!need_spawn)
+      if (!own[i] || w->proc || !need_spawn)
         continue;
       if (now < pool->respawn_at_ns) {
         if (deadline == MPROC_INFINITE || pool->respawn_at_ns < deadline)
@@ -1156,11 +1247,17 @@ static void pool_thread(void *arg) {
       continue; /* new workers may take queued jobs */
 
     /* Sleep until a result, a death, a wake-up or a deadline. */
+    if (n_idle > 0) {
+      if (idle_check_ns == MPROC_INFINITE)
+        idle_check_ns = now + (int64_t)IDLE_CHECK_MS * 1000000;
+      if (deadline == MPROC_INFINITE || idle_check_ns < deadline)
+        deadline = idle_check_ns;
+    }
     ends[n_ends] = pool->wake_rd;
     owners[n_ends++] = NULL;
     for (i = 0; i < n; i++) {
       worker_t *w = &pool->workers[i];
-      if (!w->proc)
+      if (!own[i] || !w->proc)
         continue;
       ends[n_ends] = w->result_rd;
       owners[n_ends++] = w;
@@ -1184,7 +1281,7 @@ static void pool_thread(void *arg) {
       now = mproc__clock_ns();
       for (i = 0; i < n; i++) {
         worker_t *w = &pool->workers[i];
-        if (w->proc && w->n_inflight > 0 && !w->timed_out &&
+        if (own[i] && w->proc && w->n_inflight > 0 && !w->timed_out &&
             now >= w->head_start_ns + pool->task_timeout_ms * 1000000) {
           w->timed_out = 1;
           mproc_process_kill(w->proc);
@@ -1210,6 +1307,7 @@ static void pool_thread(void *arg) {
   free(ready);
   free(send_w);
   free(send_j);
+  free(own);
   mproc__mutex_lock(&core->lock);
   pool->thread_done = 1;
   mproc__cond_broadcast(core->cond);
@@ -1348,8 +1446,19 @@ fail:
   return r;
 }
 
-/* Queue jobs (a linked run from first to last) on a running pool. Takes
- * one core reference for their owner on success. */
+/* Append jobs (a linked run from first to last) to the queue; with
+ * core->lock held. */
+static void queue_locked(mproc_pool_t *pool, job_t *first, job_t *last) {
+  if (pool->tail)
+    pool->tail->next = first;
+  else
+    pool->head = first;
+  pool->tail = last;
+  wake_locked(pool);
+}
+
+/* Queue jobs on a running pool. Takes one core reference for their owner
+ * on success. */
 static int enqueue(mproc_pool_t *pool, job_t *first, job_t *last) {
   core_t *core = pool->core;
   mproc__mutex_lock(&core->lock);
@@ -1358,12 +1467,7 @@ static int enqueue(mproc_pool_t *pool, job_t *first, job_t *last) {
     return MPROC_ESTATE;
   }
   core->refs++;
-  if (pool->tail)
-    pool->tail->next = first;
-  else
-    pool->head = first;
-  pool->tail = last;
-  wake_locked(pool);
+  queue_locked(pool, first, last);
   mproc__mutex_unlock(&core->lock);
   return 0;
 }
@@ -1381,16 +1485,13 @@ static int task_name(const mproc_pool_t *pool, mproc_task_fn fn,
   return strlen(*name) <= TASK_NAME_MAX ? 0 : MPROC_EINVAL;
 }
 
-int mproc_pool_apply_async(mproc_pool_t *pool, mproc_task_fn fn,
-                           const void *arg, size_t arg_size,
-                           const mproc_apply_options_t *options,
-                           mproc_async_result_t **out) {
+/* A new apply job, not yet queued, holding a copy of the argument. */
+static int result_new(mproc_pool_t *pool, mproc_task_fn fn, const void *arg,
+                      size_t arg_size, const mproc_apply_options_t *options,
+                      mproc_async_result_t **out) {
   mproc_async_result_t *r;
   const char *name;
   int err;
-  if (!out)
-    return MPROC_EINVAL;
-  *out = NULL;
   if (!fn || (!arg && arg_size > 0))
     return MPROC_EINVAL;
   if ((err = check_pool(pool)) != 0)
@@ -1418,9 +1519,28 @@ int mproc_pool_apply_async(mproc_pool_t *pool, mproc_task_fn fn,
     r->callbacks = *options;
   r->job.kind = JOB_APPLY;
   r->job.result = r;
+  *out = r;
+  return 0;
+}
+
+static void result_discard(mproc_async_result_t *r) {
+  free(r->arg);
+  free(r);
+}
+
+int mproc_pool_apply_async(mproc_pool_t *pool, mproc_task_fn fn,
+                           const void *arg, size_t arg_size,
+                           const mproc_apply_options_t *options,
+                           mproc_async_result_t **out) {
+  mproc_async_result_t *r;
+  int err;
+  if (!out)
+    return MPROC_EINVAL;
+  *out = NULL;
+  if ((err = result_new(pool, fn, arg, arg_size, options, &r)) != 0)
+    return err;
   if ((err = enqueue(pool, &r->job, &r->job)) != 0) {
-    free(r->arg);
-    free(r);
+    result_discard(r);
     return err;
   }
   *out = r;
@@ -1518,15 +1638,107 @@ int mproc_async_result_free(mproc_async_result_t *r) {
   return 0;
 }
 
+/* With core->lock held: an idle worker leased to the caller for job j, or
+ * NULL when none is idle or jobs are queued (they go first). */
+static worker_t *lease_locked(mproc_pool_t *pool, job_t *j) {
+  int i;
+  if (pool->head)
+    return NULL;
+  for (i = 0; i < pool->nproc; i++) {
+    worker_t *w = &pool->workers[i];
+    if (!w->idle)
+      continue;
+    w->idle = 0;
+    w->leased = 1;
+    w->inflight[0] = j;
+    w->n_inflight = 1;
+    w->tasks_sent++;
+    w->head_start_ns = mproc__clock_ns();
+    return w;
+  }
+  return NULL;
+}
+
+/* Run the leased worker's job: send it, read the answer. Any other
+ * outcome hands the worker back to the pool's thread with the job on it
+ * (see the top of this file). */
+static void lease_run(mproc_pool_t *pool, worker_t *w) {
+  core_t *core = pool->core;
+  job_t *j = w->inflight[0];
+  int64_t deadline = MPROC_INFINITE;
+  unsigned char small[LEASE_FRAME_MAX];
+  frame_t f;
+  const void *payload;
+  const char *name;
+  int r, back = 0;
+
+  job_frame(j, &f, &payload, &name);
+  if (sizeof f + f.name_len + f.size <= sizeof small)
+    r = mproc__pipe_write_all(w->task_wr, small,
+                              frame_pack(small, &f, name, payload));
+  else
+    r = write_frame(w, &f, name, payload);
+  if (r != 0) {
+    j->unsent = 1; /* the worker is gone: end of file follows */
+    back = 1;
+  }
+  if (pool->task_timeout_ms > 0)
+    deadline = w->head_start_ns + pool->task_timeout_ms * 1000000;
+  while (!back && w->n_inflight > 0) {
+    unsigned char ready;
+    /* Past the task's deadline: the pool's thread kills the worker. */
+    if (mproc__pipe_wait_readable(&w->result_rd, 1, deadline, &ready) != 0) {
+      back = 1;
+      break;
+    }
+    r = worker_read(w);
+    if (r != 0) {
+      if (r != MPROC_ECLOSED)
+        mproc_process_kill(w->proc); /* it broke the protocol */
+      back = 1;
+    }
+  }
+
+  mproc__mutex_lock(&core->lock);
+  w->leased = 0;
+  /* Back to idle, unless the pool's thread has something to do with it:
+   * jobs wait, the pool is closing, the worker is due to exit, or the
+   * lease did not end cleanly. */
+  if (!back && !pool->head && pool->state == POOL_RUNNING &&
+      (!pool->maxtasks || w->tasks_sent < pool->maxtasks)) {
+    w->idle = 1;
+  } else {
+    wake_locked(pool);
+    if (pool->state == POOL_TERMINATING)
+      mproc__cond_broadcast(core->cond); /* terminate_all() waits */
+  }
+  mproc__mutex_unlock(&core->lock);
+}
+
 int mproc_pool_apply(mproc_pool_t *pool, mproc_task_fn fn, const void *arg,
                      size_t arg_size, int *status, void **data, size_t *size) {
   mproc_async_result_t *r;
+  core_t *core;
+  worker_t *w;
   int err;
   if (!status)
     return MPROC_EINVAL;
-  err = mproc_pool_apply_async(pool, fn, arg, arg_size, NULL, &r);
-  if (err != 0)
+  if ((err = result_new(pool, fn, arg, arg_size, NULL, &r)) != 0)
     return err;
+  core = pool->core;
+  mproc__mutex_lock(&core->lock);
+  if (pool->state != POOL_RUNNING) {
+    mproc__mutex_unlock(&core->lock);
+    result_discard(r);
+    return MPROC_ESTATE;
+  }
+  core->refs++; /* the result's, as enqueue() takes */
+  w = lease_locked(pool, &r->job);
+  if (!w)
+    queue_locked(pool, &r->job, &r->job);
+  mproc__mutex_unlock(&core->lock);
+  if (w)
+    lease_run(pool, w);
   mproc__mutex_lock(&r->core->lock);
   result_wait_locked(r, MPROC_INFINITE);
   *status = r->status;

@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -160,10 +162,9 @@ int mproc__pipe_set_nonblocking(mproc__pipe_t end) {
   return 0;
 }
 
-int mproc__pipe_write_all(mproc__pipe_t end, const void *buf, size_t n) {
-  const char *p = buf;
+static int write_loop(int fd, const char *p, size_t n) {
   while (n > 0) {
-    ssize_t w = write((int)end, p, n);
+    ssize_t w = write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR)
         continue;
@@ -175,6 +176,34 @@ int mproc__pipe_write_all(mproc__pipe_t end, const void *buf, size_t n) {
     n -= (size_t)w;
   }
   return 0;
+}
+
+int mproc__pipe_write_all(mproc__pipe_t end, const void *buf, size_t n) {
+#ifdef F_SETNOSIGPIPE
+  return write_loop((int)end, buf, n); /* the pipe never raises SIGPIPE */
+#else
+  /* A write to a pipe whose reader is gone raises SIGPIPE in the writing
+   * thread. mproc's own threads block every signal; an application's
+   * thread (one calling mproc_pool_apply()) has SIGPIPE blocked for the
+   * write, and a SIGPIPE the write raised is taken back before its mask is
+   * restored. */
+  sigset_t pipe_only, old;
+  int r;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  if (pthread_sigmask(SIG_BLOCK, &pipe_only, &old) != 0)
+    return write_loop((int)end, buf, n);
+  r = write_loop((int)end, buf, n);
+  if (!sigismember(&old, SIGPIPE)) {
+    if (r == MPROC_ECLOSED) {
+      struct timespec zero = {0, 0};
+      while (sigtimedwait(&pipe_only, NULL, &zero) < 0 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+  return r;
+#endif
 }
 
 int mproc__pipe_read_all(mproc__pipe_t end, void *buf, size_t n) {
