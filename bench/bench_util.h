@@ -6,20 +6,70 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-static double bench_now(void) {
+#include "mproc.h"
+
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+
+static inline double bench_now(void) {
+  LARGE_INTEGER f, c;
+  QueryPerformanceFrequency(&f);
+  QueryPerformanceCounter(&c);
+  return (double)c.QuadPart / (double)f.QuadPart;
+}
+#else
+static inline double bench_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+#endif
 
-static int bench_cmp(const void *a, const void *b) {
+static inline void bench_die(const char *what, int rc) {
+  fprintf(stderr, "%s failed: %d (%s)\n", what, rc, mproc_strerror(rc));
+  exit(1);
+}
+
+/* A child running fn(arg), started with `method`; exits on failure. */
+static inline mproc_process_t *bench_start(mproc_target_fn fn, const void *arg,
+                                           size_t size,
+                                           mproc_start_method_t method) {
+  mproc_process_options_t o;
+  mproc_process_t *p;
+  int rc;
+  memset(&o, 0, sizeof o);
+  o.start_method = method;
+  rc = mproc_process_create(&p, fn, arg, size, &o);
+  if (rc == 0)
+    rc = mproc_process_start(p);
+  if (rc != 0)
+    bench_die("process start", rc);
+  return p;
+}
+
+/* Join and free the child; exits unless it ended with code 0. */
+static inline void bench_finish(mproc_process_t *p) {
+  int code = -1, rc = mproc_process_join(p, MPROC_INFINITE);
+  if (rc != 0)
+    bench_die("join", rc);
+  mproc_process_exitcode(p, &code);
+  mproc_process_free(p);
+  if (code != 0)
+    bench_die("child", code);
+}
+
+static inline int bench_cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
 }
 
-static double bench_median(double *v, int n) {
+static inline double bench_median(double *v, int n) {
   qsort(v, (size_t)n, sizeof *v, bench_cmp);
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
@@ -27,9 +77,11 @@ static double bench_median(double *v, int n) {
 /* Runs `subject` and `baseline` (each doing `iters` operations) for
  * `rounds` alternating rounds and prints the per-operation medians and
  * their ratio. Returns the ratio. */
-static double bench_compare(const char *title, const char *subject_name,
-                            void (*subject)(int), const char *baseline_name,
-                            void (*baseline)(int), int iters, int rounds) {
+static inline double bench_compare(const char *title, const char *subject_name,
+                                   void (*subject)(int),
+                                   const char *baseline_name,
+                                   void (*baseline)(int), int iters,
+                                   int rounds) {
   double s[64], b[64], ms, mb, t;
   int i;
   if (rounds > 64)

@@ -6,37 +6,7 @@
  * natively and under Wine and prints both. Timings under Wine are only
  * indicative: Wine emulates Windows' process and kernel objects with its
  * own server process. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "mproc.h"
-
-#ifdef _WIN32
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#include <windows.h>
-
-static double now_s(void) {
-  LARGE_INTEGER f, c;
-  QueryPerformanceFrequency(&f);
-  QueryPerformanceCounter(&c);
-  return (double)c.QuadPart / (double)f.QuadPart;
-}
-#else
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-#endif
-
-static void die(const char *what, int rc) {
-  fprintf(stderr, "%s failed: %d (%s)\n", what, rc, mproc_strerror(rc));
-  exit(1);
-}
+#include "bench_util.h"
 
 static int nothing(const void *arg, size_t size) {
   (void)arg;
@@ -65,40 +35,15 @@ static int producer(const void *arg, size_t size) {
 }
 MPROC_TARGET(producer);
 
-static mproc_process_t *start(mproc_target_fn fn, const void *arg,
-                              size_t size) {
-  mproc_process_options_t o;
-  mproc_process_t *p;
-  int rc;
-  memset(&o, 0, sizeof o);
-  o.start_method = MPROC_START_SPAWN; /* the one method every platform has */
-  rc = mproc_process_create(&p, fn, arg, size, &o);
-  if (rc == 0)
-    rc = mproc_process_start(p);
-  if (rc != 0)
-    die("process start", rc);
-  return p;
-}
-
-static void finish(mproc_process_t *p) {
-  int code = -1, rc = mproc_process_join(p, MPROC_INFINITE);
-  if (rc != 0)
-    die("join", rc);
-  mproc_process_exitcode(p, &code);
-  mproc_process_free(p);
-  if (code != 0)
-    die("child", code);
-}
-
 /* Seconds per start + join, best of `rounds` runs of `n`. */
 static double start_join(int n, int rounds) {
   double best = 1e9;
   int r, i;
   for (r = 0; r < rounds; r++) {
-    double t = now_s();
+    double t = bench_now();
     for (i = 0; i < n; i++)
-      finish(start(nothing, NULL, 0));
-    t = (now_s() - t) / n;
+      bench_finish(bench_start(nothing, NULL, 0, MPROC_START_SPAWN));
+    t = (bench_now() - t) / n;
     best = t < best ? t : best;
   }
   return best;
@@ -112,19 +57,20 @@ static double queue_64(int n, int rounds) {
   int r, i, rc;
   memset(&qo, 0, sizeof qo);
   if ((rc = mproc_queue_create(&s.q, &qo)) != 0)
-    die("queue_create", rc);
+    bench_die("queue_create", rc);
   s.count = n;
   for (r = 0; r < rounds; r++) {
     char buf[64];
     size_t got;
-    mproc_process_t *p = start(producer, &s, sizeof s);
-    double t = now_s();
+    /* spawn: the one start method every platform has */
+    mproc_process_t *p = bench_start(producer, &s, sizeof s, MPROC_START_SPAWN);
+    double t = bench_now();
     for (i = 0; i < n; i++)
       if ((rc = mproc_queue_get_into(&s.q, buf, sizeof buf, &got,
                                      MPROC_INFINITE)) != 0)
-        die("get", rc);
-    t = now_s() - t;
-    finish(p);
+        bench_die("get", rc);
+    t = bench_now() - t;
+    bench_finish(p);
     best = n / t > best ? n / t : best;
   }
   mproc_queue_destroy(&s.q);
@@ -137,14 +83,14 @@ static double lock_uncontended(int n, int rounds) {
   double best = 1e9;
   int r, i, rc;
   if ((rc = mproc_lock_create(&lock)) != 0)
-    die("lock_create", rc);
+    bench_die("lock_create", rc);
   for (r = 0; r < rounds; r++) {
-    double t = now_s();
+    double t = bench_now();
     for (i = 0; i < n; i++) {
       mproc_lock_acquire(&lock, MPROC_INFINITE);
       mproc_lock_release(&lock);
     }
-    t = (now_s() - t) / n;
+    t = (bench_now() - t) / n;
     best = t < best ? t : best;
   }
   mproc_lock_destroy(&lock);

@@ -18,29 +18,9 @@
 
 #define ROUNDS_MAX 64
 
-static void die(const char *what, int rc) {
-  fprintf(stderr, "%s failed: %d (%s)\n", what, rc, mproc_strerror(rc));
-  exit(1);
-}
-
 static mproc_process_t *start(mproc_target_fn fn, const void *arg,
                               size_t size) {
-  mproc_process_t *p;
-  int rc = mproc_process_create(&p, fn, arg, size, NULL);
-  if (rc == 0)
-    rc = mproc_process_start(p);
-  if (rc != 0)
-    die("process start", rc);
-  return p;
-}
-
-static void finish(mproc_process_t *p) {
-  int code = -1;
-  mproc_process_join(p, MPROC_INFINITE);
-  mproc_process_exitcode(p, &code);
-  mproc_process_free(p);
-  if (code != 0)
-    die("child", code);
+  return bench_start(fn, arg, size, MPROC_START_DEFAULT);
 }
 
 /* Runs both sides `rounds` times, alternating; returns the medians of
@@ -101,9 +81,9 @@ static void queue_64(int n) {
   for (i = 0; i < n; i++) {
     rc = mproc_queue_get_into(&small_q, buf, sizeof buf, &got, MPROC_INFINITE);
     if (rc != 0)
-      die("get", rc);
+      bench_die("get", rc);
   }
-  finish(p);
+  bench_finish(p);
 }
 
 static int pipe_producer(const void *arg, size_t size) {
@@ -126,7 +106,7 @@ static void pipe_64(int n) {
   stream_t s;
   mproc_process_t *p;
   if (pipe(fds) != 0)
-    die("pipe", errno);
+    bench_die("pipe", errno);
   s.fd = fds[1];
   s.count = n;
   p = start(pipe_producer, &s, sizeof s);
@@ -136,12 +116,12 @@ static void pipe_64(int n) {
     while (have < sizeof buf) {
       ssize_t r = read(fds[0], buf + have, sizeof buf - have);
       if (r <= 0)
-        die("read", errno);
+        bench_die("read", errno);
       have += (size_t)r;
     }
   }
   close(fds[0]);
-  finish(p);
+  bench_finish(p);
 }
 
 /* ---- queue, 1 MiB messages -------------------------------------------- */
@@ -158,9 +138,9 @@ static void queue_1m(int n) {
   for (i = 0; i < n; i++) {
     rc = mproc_queue_get_into(&big_q, big_dst, MIB, &got, MPROC_INFINITE);
     if (rc != 0)
-      die("get 1 MiB", rc);
+      bench_die("get 1 MiB", rc);
   }
-  finish(p);
+  bench_finish(p);
 }
 
 static void memcpy_1m(int n) {
@@ -232,8 +212,8 @@ static int contend_robust(const void *arg, size_t size) {
 static void contended(int n, mproc_target_fn fn) {
   contend_t c = {lock, robust, shared_counter, n / 2};
   mproc_process_t *a = start(fn, &c, sizeof c), *b = start(fn, &c, sizeof c);
-  finish(a);
-  finish(b);
+  bench_finish(a);
+  bench_finish(b);
 }
 static void contended_mproc(int n) { contended(n, contend_mproc); }
 static void contended_robust(int n) { contended(n, contend_robust); }
@@ -263,7 +243,7 @@ static void queue_4x4(int n) {
   for (i = 4; i < 8; i++)
     p[i] = start(queue_producer, &s, sizeof s);
   for (i = 0; i < 8; i++)
-    finish(p[i]);
+    bench_finish(p[i]);
 }
 
 static void pipe_4x4(int n) {
@@ -274,7 +254,7 @@ static void pipe_4x4(int n) {
   (void)fds;
   for (i = 0; i < 4; i++) {
     if (pipe(fds[i]) != 0)
-      die("pipe", errno);
+      bench_die("pipe", errno);
     s.fd = fds[i][1];
     s.count = n / 4;
     p[i] = start(pipe_producer, &s, sizeof s);
@@ -288,12 +268,12 @@ static void pipe_4x4(int n) {
       while (have < sizeof buf) {
         ssize_t r = read(fds[i][0], buf + have, sizeof buf - have);
         if (r <= 0)
-          die("read", errno);
+          bench_die("read", errno);
         have += (size_t)r;
       }
     }
     close(fds[i][0]);
-    finish(p[i]);
+    bench_finish(p[i]);
   }
 }
 
@@ -317,11 +297,11 @@ int main(int argc, char **argv) {
     rounds = 1;
 
   if (mproc_queue_create(&small_q, NULL) != 0)
-    die("queue", 0);
+    bench_die("queue", 0);
   if (mproc_queue_create(&big_q, NULL) != 0)
-    die("queue", 0);
+    bench_die("queue", 0);
   if (mproc_lock_create(&lock) != 0)
-    die("lock", 0);
+    bench_die("lock", 0);
   robust = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                 -1, 0);
   shared_counter = (long *)((char *)robust + 2048);
