@@ -437,8 +437,14 @@ MPROC_API int mproc_cpu_count(void);
  * operating system says about any process, and lists of processes.
  *
  * Linux reads `/proc` (also in the portable build, since `/proc` is how
- * Linux tells it). Other systems return MPROC_ENOTSUP from every call of
- * this section in this version.
+ * Linux tells it), macOS `libproc` and `sysctl`, Windows Toolhelp32 and the
+ * process's handle. Other systems (the BSDs) return MPROC_ENOTSUP from
+ * every call of this section in this version.
+ *
+ * macOS: the name is the one the process registered (up to 32 bytes), else
+ * its executable's (16); states are running, sleeping (no thread running),
+ * stopped and zombie, never disk-wait; another user's process gives its
+ * parent, name, state and start time with MPROC_EPERM (root reads most).
  */
 /** @{ */
 
@@ -538,7 +544,7 @@ typedef struct mproc_proc_info_s {
  *         (`info->valid` says which fields were; call mproc_proc_info_free());
  *         MPROC_ESRCH when no such process exists (or it ended meanwhile);
  *         MPROC_EINVAL for a NULL info or a negative pid;
- *         MPROC_ENOMEM; MPROC_ENOTSUP on a system other than Linux;
+ *         MPROC_ENOMEM; MPROC_ENOTSUP on the BSDs;
  *         MPROC_EOS.
  * Any process, any thread.
  */
@@ -580,7 +586,7 @@ typedef enum mproc_proc_scope {
  * @param count  Receives its length.
  * @return 0; MPROC_ESRCH when `pid` does not exist (children and subtree);
  *         MPROC_EINVAL (NULL out or count, a scope out of range, a negative
- *         pid); MPROC_ENOMEM; MPROC_ENOTSUP on a system other than Linux;
+ *         pid); MPROC_ENOMEM; MPROC_ENOTSUP on the BSDs;
  *         MPROC_EOS. On failure *out is NULL and *count 0.
  * Any process, any thread.
  */

@@ -110,6 +110,9 @@ int mproc__child_signal(mproc__child_t *c, int sig);
 void mproc__child_release(mproc__child_t *c);
 
 /* ---- pid inspection -------------------------------------------------- */
+/* Linux: posix/procinfo_linux.c (/proc); macOS: posix/procinfo_darwin.c
+ * (libproc, sysctl); Windows: win32/procinfo.c (Toolhelp32, NtQuery);
+ * other POSIX systems: posix/procinfo_unsupported.c. */
 
 /* Every pid visible now, in any order, as an array allocated with malloc
  * (*pids NULL when *count is 0). A backend without the means returns

@@ -12,7 +12,8 @@
  *   -w, --wide                  never cut lines to the terminal's width
  *
  * Columns fit the terminal: $COLUMNS when set, else the width of the terminal
- * on standard output, else (a pipe, a file) lines are not cut. Exit status:
+ * (on Windows, the console window) on standard output, else (a pipe, a
+ * file) lines are not cut. Exit status:
  * 0; 1 when a named pid does not exist or the system refused the listing;
  * 2 for bad usage. */
 #include <errno.h>
@@ -21,8 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef _WIN32
+#include <io.h>
+#include <windows.h>
+#else
 #include <sys/ioctl.h>
 #include <unistd.h>
+#endif
 
 #include "mproc.h"
 
@@ -226,10 +233,52 @@ static size_t cut_to_width(const char *s, size_t len, size_t width) {
   return i;
 }
 
+/* The width of the terminal on standard output; 0 when it is not one (a
+ * pipe, a file) or does not say. */
+static size_t terminal_width(void) {
+#ifdef _WIN32
+  CONSOLE_SCREEN_BUFFER_INFO csbi;
+  HANDLE out = (HANDLE)_get_osfhandle(_fileno(stdout));
+  /* The visible window, not the scroll-back buffer, which is wider. */
+  if (_isatty(_fileno(stdout)) && out != INVALID_HANDLE_VALUE &&
+      GetConsoleScreenBufferInfo(out, &csbi) &&
+      csbi.srWindow.Right >= csbi.srWindow.Left)
+    return (size_t)(csbi.srWindow.Right - csbi.srWindow.Left + 1);
+  return 0;
+#else
+  struct winsize ws;
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+      ws.ws_col > 0)
+    return ws.ws_col;
+  return 0;
+#endif
+}
+
+/* Names and command lines are UTF-8 (the Windows backend converts them). A
+ * Windows console is switched to UTF-8 output while the tool prints, and
+ * back afterwards; the code page to restore is returned (0: none). */
+static unsigned int console_utf8_begin(void) {
+#ifdef _WIN32
+  UINT previous = GetConsoleOutputCP();
+  if (_isatty(_fileno(stdout)) && previous != CP_UTF8 && previous != 0 &&
+      SetConsoleOutputCP(CP_UTF8))
+    return previous;
+#endif
+  return 0;
+}
+
+static void console_utf8_end(unsigned int previous) {
+#ifdef _WIN32
+  if (previous != 0)
+    SetConsoleOutputCP(previous);
+#else
+  (void)previous;
+#endif
+}
+
 /* 0 means "do not cut". */
 static size_t output_width(int wide) {
   const char *columns = getenv("COLUMNS");
-  struct winsize ws;
   if (wide)
     return 0;
   if (columns != NULL && *columns != '\0') {
@@ -238,10 +287,7 @@ static size_t output_width(int wide) {
     if (*end == '\0' && v > 0)
       return (size_t)v;
   }
-  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
-      ws.ws_col > 0)
-    return ws.ws_col;
-  return 0;
+  return terminal_width();
 }
 
 /* ---- command line ----------------------------------------------------- */
@@ -703,10 +749,10 @@ static void last_cell(text_t *t, const mproc_proc_info_t *p, int full) {
 
 static void emit_line(text_t *line, size_t width) {
   size_t len = line->len;
-  while (len > 0 && line->data[len - 1] == ' ')
-    len--;
   if (width > 0)
     len = cut_to_width(line->data, len, width);
+  while (len > 0 && line->data[len - 1] == ' ')
+    len--;
   fwrite(line->data, 1, len, stdout);
   fputc('\n', stdout);
   line->len = 0;
@@ -757,11 +803,13 @@ int main(int argc, char **argv) {
   mproc_proc_info_t *list = NULL;
   size_t n = 0, i;
   row_t *rows;
+  unsigned int code_page;
   options_t o;
   int status;
 
   parse_args(argc, argv, &o);
   status = gather(&o, &list, &n);
+  code_page = console_utf8_begin();
   if (list != NULL) {
     sort_key = o.sort;
     sort_descending = o.descending;
@@ -793,5 +841,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mproc-ps: write error: %s\n", strerror(errno));
     status = EXIT_MISSING;
   }
+  console_utf8_end(code_page);
   return status;
 }

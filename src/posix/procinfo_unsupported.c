@@ -1,6 +1,6 @@
-/* Pid inspection on POSIX systems whose reader is not written yet (macOS
- * needs libproc, the BSDs sysctl/kvm): every call says so plainly rather
- * than returning an empty list that would look like a real answer. */
+/* Pid inspection on POSIX systems whose reader is not written yet (the
+ * BSDs need sysctl/kvm): every call says so plainly rather than returning
+ * an empty list that would look like a real answer. */
 #include "platform.h"
 
 int mproc__proc_enumerate(mproc_pid_t **pids, size_t *count) {

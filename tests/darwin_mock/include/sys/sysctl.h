@@ -1,0 +1,42 @@
+/* Test mock of the part of macOS's <sys/sysctl.h> that src/posix/
+ * procinfo_darwin.c uses (see sys/proc.h here). struct eproc keeps only
+ * its fields up to e_pgid. */
+#ifndef DARWIN_MOCK_SYS_SYSCTL_H
+#define DARWIN_MOCK_SYS_SYSCTL_H
+
+#include <stddef.h>
+#include <sys/proc.h>
+#include <sys/types.h>
+
+#define CTL_KERN 1
+#define KERN_ARGMAX 8
+#define KERN_PROC 14
+#define KERN_PROC_PID 1
+#define KERN_PROCARGS2 49
+
+struct session;
+
+struct eproc {
+  struct proc *e_paddr;
+  struct session *e_sess;
+  pid_t e_ppid;
+  pid_t e_pgid;
+};
+
+struct kinfo_proc {
+  struct extern_proc kp_proc;
+  struct eproc kp_eproc;
+};
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+int sysctl(int *name, unsigned int namelen, void *oldp, size_t *oldlenp,
+           void *newp, size_t newlen);
+int sysctlbyname(const char *name, void *oldp, size_t *oldlenp, void *newp,
+                 size_t newlen);
+#ifdef __cplusplus
+}
+#endif
+
+#endif
