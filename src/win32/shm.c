@@ -13,12 +13,19 @@
  * with DuplicateHandle(DUPLICATE_CLOSE_SOURCE), after checking that the pid
  * still names the process that started at that time. The segment is then
  * freed once the last view is unmapped. When the creator ends, the kernel
- * closes its handles: a crash never leaves a segment behind. */
+ * closes its handles: a crash never leaves a segment behind.
+ *
+ * The creator here is the process whose pid the name carries (see
+ * name_owner()), which need not be the process that makes the segment: a
+ * queue's large message is made by its producer but named after the
+ * queue's creator, and must outlive a producer that exits before the
+ * message is taken, as it does on POSIX. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "platform.h"
+#include "shared.h"
 
 #define TRAILER_MAGIC 0x6b70724du /* "Mrpk" */
 
@@ -131,10 +138,36 @@ static trailer_t *trailer_of(void *base, size_t region) {
   return (trailer_t *)((unsigned char *)base + region - page_size());
 }
 
+/* The running process the name "/mproc-<pid hex>-..." names, when it is
+ * another one, opened to take a handle (its pid in *pid); NULL otherwise. */
+static HANDLE name_owner(const char *name, DWORD *pid) {
+  const char *p = name[0] == '/' ? name + 1 : name;
+  unsigned long v;
+  HANDLE h;
+  DWORD code;
+  char *end;
+  if (strncmp(p, MPROC__SHM_PREFIX, strlen(MPROC__SHM_PREFIX)) != 0)
+    return NULL;
+  p += strlen(MPROC__SHM_PREFIX);
+  v = strtoul(p, &end, 16);
+  if (end == p || *end != '-' || v == 0 || v == GetCurrentProcessId())
+    return NULL;
+  h = OpenProcess(PROCESS_DUP_HANDLE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE,
+                  (DWORD)v);
+  if (h && (!GetExitCodeProcess(h, &code) || code != STILL_ACTIVE)) {
+    CloseHandle(h);
+    h = NULL;
+  }
+  if (h)
+    *pid = (DWORD)v;
+  return h;
+}
+
 int mproc__shm_create(const char *name, size_t size, void **base) {
   size_t total = mapping_size(size), region = 0;
   wchar_t wname[64];
-  HANDLE mapping, keeper = NULL;
+  HANDLE mapping, keeper = NULL, owner, keeper_process;
+  DWORD owner_pid = GetCurrentProcessId();
   trailer_t *t;
   DWORD err;
   int rc;
@@ -150,22 +183,27 @@ int mproc__shm_create(const char *name, size_t size, void **base) {
     CloseHandle(mapping);
     return mproc__os_fail(ERROR_ALREADY_EXISTS);
   }
-  if (!DuplicateHandle(GetCurrentProcess(), mapping, GetCurrentProcess(),
-                       &keeper, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
-    rc = mproc__os_translate((int)GetLastError());
-    CloseHandle(mapping);
-    return rc;
-  }
-  /* Pages of a new paging-file mapping are zero. */
+  /* Pages of a new paging-file mapping are zero. The view keeps the
+   * mapping handle, which stays valid to copy the keeper from. */
   rc = map_view(mapping, base, &region);
-  if (rc != 0) {
-    CloseHandle(keeper);
+  if (rc != 0)
+    return rc;
+  owner = name_owner(name, &owner_pid);
+  keeper_process = owner ? owner : GetCurrentProcess();
+  if (!DuplicateHandle(GetCurrentProcess(), mapping, keeper_process, &keeper, 0,
+                       FALSE, DUPLICATE_SAME_ACCESS)) {
+    rc = mproc__os_translate((int)GetLastError());
+    if (owner)
+      CloseHandle(owner);
+    drop_view(*base);
     return rc;
   }
   t = trailer_of(*base, region);
   t->magic = TRAILER_MAGIC;
-  t->creator_pid = (uint32_t)GetCurrentProcessId();
-  t->creator_start = process_start(GetCurrentProcess());
+  t->creator_pid = (uint32_t)owner_pid;
+  t->creator_start = process_start(keeper_process);
+  if (owner)
+    CloseHandle(owner);
   InterlockedExchange64(&t->keeper, (LONG64)(intptr_t)keeper);
   return 0;
 }
