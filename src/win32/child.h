@@ -19,6 +19,15 @@ struct mproc__child {
   volatile LONG sent_signal;
 };
 
+/* Longest name mproc__win32_pipe_name() makes, the NUL included. */
+#define MPROC__WIN32_PIPE_NAME_MAX 96
+
+/* A name for a new named pipe, \\.\pipe\mproc-<kind>-<pid>-<counter>-<random
+ * hex>: unique, and not to be guessed by another process that would open
+ * the pipe first. Returns 0 or the error of the random source. */
+int mproc__win32_pipe_name(const wchar_t *kind,
+                           wchar_t name[MPROC__WIN32_PIPE_NAME_MAX]);
+
 /* Start c as a spawned child (CreateProcessW of this executable). */
 int mproc__win32_spawn(const mproc__child_spec_t *spec, mproc__child_t *c);
 

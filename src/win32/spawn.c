@@ -7,9 +7,10 @@
  * The child is created suspended, put into the daemon job when it is a
  * daemon, and only then resumed, so it never runs outside the job. It
  * inherits exactly the handles named in PROC_THREAD_ATTRIBUTE_HANDLE_LIST:
- * its end of the bootstrap pipe and copies of this process's three standard
- * handles (so that its output goes where this process's goes, as on POSIX);
- * no other inheritable handle of this process reaches it.
+ * its end of the bootstrap pipe, copies of this process's three standard
+ * handles (so that its output goes where this process's goes, as on POSIX)
+ * and copies of the pipe ends handed to it (a Pool worker's); no other
+ * inheritable handle of this process reaches it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,18 +132,11 @@ static int exe_path(wchar_t **path) {
  * The name is unique and single-instance, so nothing else can hold it.
  */
 static int boot_pipe(HANDLE *server, HANDLE *client) {
-  static volatile LONG counter;
   SECURITY_ATTRIBUTES inherit;
-  unsigned char nonce[8];
-  wchar_t name[128];
-  int r = mproc__os_random(nonce, sizeof nonce);
+  wchar_t name[MPROC__WIN32_PIPE_NAME_MAX];
+  int r = mproc__win32_pipe_name(L"boot", name);
   if (r != 0)
     return r;
-  swprintf(name, sizeof name / sizeof name[0],
-           L"\\\\.\\pipe\\mproc-boot-%lu-%ld-%02x%02x%02x%02x%02x%02x%02x%02x",
-           (unsigned long)GetCurrentProcessId(),
-           (long)InterlockedIncrement(&counter), nonce[0], nonce[1], nonce[2],
-           nonce[3], nonce[4], nonce[5], nonce[6], nonce[7]);
   *server =
       CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
                        PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
@@ -166,10 +160,10 @@ static int boot_pipe(HANDLE *server, HANDLE *client) {
   return r;
 }
 
-/* An inheritable copy of a standard handle, or NULL when there is none
- * (a GUI program, or a closed stream): the child then has none either. */
-static HANDLE inheritable_std(DWORD which) {
-  HANDLE h = GetStdHandle(which), copy = NULL;
+/* An inheritable copy of h, or NULL. The original stays not inheritable:
+ * a copy lives only until the child is created. */
+static HANDLE inheritable_copy(HANDLE h) {
+  HANDLE copy = NULL;
   if (h == NULL || h == INVALID_HANDLE_VALUE)
     return NULL;
   if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &copy, 0,
@@ -178,7 +172,28 @@ static HANDLE inheritable_std(DWORD which) {
   return copy;
 }
 
-static int fill_boot(const mproc__child_spec_t *spec, mproc__boot_t *b) {
+/* An inheritable copy of a standard handle, or NULL when there is none
+ * (a GUI program, or a closed stream): the child then has none either. */
+static HANDLE inheritable_std(DWORD which) {
+  return inheritable_copy(GetStdHandle(which));
+}
+
+/* Inheritable copies of the pipe ends handed to the child. An inherited
+ * handle has the same value in the child: the bootstrap message carries
+ * these values, which the child reads with mproc__child_handle(). */
+static int copy_handed(const mproc__child_spec_t *spec, HANDLE *copies) {
+  size_t i;
+  for (i = 0; i < spec->nhandles; i++) {
+    SetLastError(ERROR_INVALID_HANDLE); /* for an end with no handle */
+    copies[i] = inheritable_copy((HANDLE)spec->handles[i]);
+    if (!copies[i])
+      return mproc__os_translate((int)GetLastError());
+  }
+  return 0;
+}
+
+static int fill_boot(const mproc__child_spec_t *spec, const HANDLE *handed,
+                     mproc__boot_t *b) {
   int r = mproc__os_random(b->cookie, sizeof b->cookie);
   if (r != 0)
     return r;
@@ -195,6 +210,8 @@ static int fill_boot(const mproc__child_spec_t *spec, mproc__boot_t *b) {
   snprintf(b->identity, sizeof b->identity, "%s", spec->identity);
   snprintf(b->target, sizeof b->target, "%s", spec->target_name);
   b->arg_size = spec->arg_size;
+  for (b->nhandles = 0; b->nhandles < spec->nhandles; b->nhandles++)
+    b->handles[b->nhandles] = (int64_t)(intptr_t)handed[b->nhandles];
   return 0;
 }
 
@@ -261,10 +278,11 @@ finish:
 
 /* Start the process, in the daemon job if it is a daemon, and resume it. */
 static int start_process(const mproc__child_spec_t *spec, wchar_t *exe,
-                         wchar_t *cmdline, HANDLE client,
+                         wchar_t *cmdline, HANDLE client, const HANDLE *handed,
                          PROCESS_INFORMATION *pi) {
-  HANDLE std[3], handles[4], job = NULL;
+  HANDLE std[3], handles[4 + MPROC__CHILD_HANDLES_MAX], job = NULL;
   DWORD n = 0, extra = 0;
+  size_t k;
   int i, r;
 
   if (spec->daemon && (r = mproc__win32_daemon_job(&job)) != 0)
@@ -276,6 +294,8 @@ static int start_process(const mproc__child_spec_t *spec, wchar_t *exe,
   for (i = 0; i < 3; i++)
     if (std[i])
       handles[n++] = std[i];
+  for (k = 0; k < spec->nhandles; k++)
+    handles[n++] = handed[k];
 
   if (!spec->daemon && mproc__win32_in_daemon_job)
     extra = CREATE_BREAKAWAY_FROM_JOB;
@@ -308,16 +328,20 @@ static int start_process(const mproc__child_spec_t *spec, wchar_t *exe,
 int mproc__win32_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   unsigned char prefix[MPROC__BOOT_PREFIX_MAX];
   HANDLE server = NULL, client = NULL;
+  HANDLE handed[MPROC__CHILD_HANDLES_MAX] = {NULL};
   PROCESS_INFORMATION pi;
   wchar_t *exe = NULL, *cmdline = NULL;
   char flag[96];
   mproc__boot_t b;
   int32_t answer = 0;
   size_t len;
+  size_t i;
   int r;
 
   memset(&b, 0, sizeof b);
-  if ((r = fill_boot(spec, &b)) != 0)
+  if ((r = copy_handed(spec, handed)) != 0)
+    goto finish;
+  if ((r = fill_boot(spec, handed, &b)) != 0)
     goto finish;
   if ((r = mproc__boot_encode(&b, prefix, &len)) != 0)
     goto finish;
@@ -330,7 +354,7 @@ int mproc__win32_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
                           sizeof flag);
   if ((r = build_command_line(spec, exe, flag, &cmdline)) != 0)
     goto finish;
-  if ((r = start_process(spec, exe, cmdline, client, &pi)) != 0)
+  if ((r = start_process(spec, exe, cmdline, client, handed, &pi)) != 0)
     goto finish;
   /* Only the child holds the client end now: its death breaks the pipe. */
   CloseHandle(client);
@@ -356,6 +380,9 @@ int mproc__win32_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   }
 
 finish:
+  for (i = 0; i < MPROC__CHILD_HANDLES_MAX; i++)
+    if (handed[i])
+      CloseHandle(handed[i]);
   if (server)
     CloseHandle(server);
   if (client)

@@ -23,10 +23,6 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
   int r;
   if (spec->method != MPROC_START_SPAWN)
     return MPROC_ENOTSUP;
-  /* Handing pipe ends to a child (Pool's workers) needs Pool's Windows
-   * pipes, which do not exist yet. */
-  if (spec->nhandles > 0)
-    return MPROC_ENOTSUP;
   c = calloc(1, sizeof *c);
   if (!c)
     return MPROC_ENOMEM;
@@ -115,7 +111,12 @@ static LONG WINAPI crash_filter(EXCEPTION_POINTERS *e) {
 
 void mproc__os_child_run_spawned(const struct mproc__boot *boot,
                                  const mproc__child_spec_t *spec) {
+  size_t i;
   int code;
+  /* The pipe ends handed to this process came inheritable; its own
+   * children must not inherit them again (the POSIX close-on-exec). */
+  for (i = 0; i < spec->nhandles; i++)
+    SetHandleInformation((HANDLE)spec->handles[i], HANDLE_FLAG_INHERIT, 0);
   SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX |
                SEM_NOOPENFILEERRORBOX);
   SetUnhandledExceptionFilter(crash_filter);
