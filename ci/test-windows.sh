@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Cross-builds mproc for 64-bit Windows with MinGW-w64 and runs its tests
 # under Wine (see "Portability facts" in the design notes for what Wine
-# does differently). Not part of ci/test.sh.
+# does differently). ci/test.sh runs it as its "windows" configuration.
 #
 #   ci/test-windows.sh          build in build/ci-windows, run every test
+#   ci/test-windows.sh DIR      build in DIR instead
 #
 # Wine runs in a private prefix inside the build directory, with one
-# wineserver kept alive for the whole run and stopped at the end.
+# wineserver kept alive for the whole run and stopped at the end. Nothing
+# asks a question: no display, no stdin, no Mono or Gecko installer.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build/ci-windows}
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
 "$root/ci/install-deps.sh"
 
 missing=()
@@ -26,7 +31,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -q "${missing[@]}"
 fi
 
-build="$root/build/ci-windows"
 jobs=$(nproc 2>/dev/null || echo 2)
 [ "$jobs" -le 2 ] || jobs=2
 
@@ -61,4 +65,4 @@ else
 fi
 
 echo "=== windows: test (under Wine)"
-(cd "$build" && ctest --output-on-failure -j "$jobs")
+(cd "$build" && ctest --output-on-failure -j "$jobs" </dev/null)

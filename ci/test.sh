@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Builds mproc and runs its whole test suite.
 #
-#   ci/test.sh                 all three configurations, as CI runs them
-#   ci/test.sh default         one of: default, sanitize, portable
+#   ci/test.sh                 all four configurations, as CI runs them
+#   ci/test.sh default         one of: default, sanitize, portable, windows
 #
 # default:  warnings are errors
 # sanitize: AddressSanitizer + UndefinedBehaviorSanitizer
 # portable: POSIX.1-2008 only (the path macOS and the BSDs take)
+# windows:  MinGW-w64 cross-build, tests under Wine (ci/test-windows.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/ci/install-deps.sh"
 
 configs=("$@")
-[ ${#configs[@]} -gt 0 ] || configs=(default sanitize portable)
+[ ${#configs[@]} -gt 0 ] || configs=(default sanitize portable windows)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 # Once per full run, first: the installed package as a user's project sees
@@ -28,6 +29,10 @@ if [ $# -eq 0 ]; then
 fi
 
 for config in "${configs[@]}"; do
+  if [ "$config" = windows ]; then
+    "$root/ci/test-windows.sh" "$root/build/ci-windows"
+    continue
+  fi
   flags=(-DMPROC_WERROR=ON -DMPROC_BUILD_BENCH=ON)
   case "$config" in
     default) ;;

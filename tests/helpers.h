@@ -1,11 +1,20 @@
-// Test support: run this test binary again as a helper process, and look at
-// processes through /proc. Every wait here is bounded.
+// Test support on every platform: run this test binary again as a helper
+// process, look at and end processes a test started, sleep, and pass bytes
+// through a path-named channel. Every wait here is bounded. POSIX and
+// Windows implement it in helpers_posix.cpp and helpers_win32.cpp.
 #pragma once
 
+#include <stddef.h>
+#include <stdint.h>
+#ifndef _WIN32
 #include <sys/types.h>
+#endif
 
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "mproc.h"
 
 namespace mproc_test {
 
@@ -29,15 +38,31 @@ struct HelperRegistrar {
 bool run_helper_if_asked(int argc, char **argv, int *exit_code);
 
 struct HelperResult {
-  int status = -1; // raw waitpid status, or -1 when it timed out (killed)
-  std::string out; // everything it wrote to stdout
-  std::string err; // everything it wrote to stderr
+  // The raw waitpid status on POSIX, the exit code on Windows; -1 when it
+  // timed out (and was killed) or could not be started.
+  int status = -1;
+  // Everything it wrote to stdout and stderr (on Windows, with the C
+  // runtime's text-mode "\r\n" read back as "\n").
+  std::string out;
+  std::string err;
+  // The exit code of a program that ended on its own (by return or exit),
+  // or -1 (a POSIX signal ended it, or it timed out).
+  int exit_code() const;
 };
 
 // Runs a program (argv[0] is its path) to completion with stdout and stderr
-// captured; kills it (and only it) when it outlives timeout_ms.
+// captured and `input` on its stdin; kills it (and only it) when it
+// outlives timeout_ms.
 HelperResult run_program(const std::vector<std::string> &argv,
                          int timeout_ms = 30000, const std::string &input = "");
+
+// As run_program(), with the arguments made once the program's stdin
+// exists: make_argv gets the value by which the program can name its stdin
+// as a bootstrap channel (the descriptor 0 on POSIX, the inherited handle's
+// value on Windows).
+HelperResult run_program_with_stdin_channel(
+    const std::function<std::vector<std::string>(int64_t)> &make_argv,
+    int timeout_ms, const std::string &input);
 
 // The path of the running test binary.
 std::string self_path();
@@ -54,22 +79,95 @@ HelperResult run_helper(const std::string &name,
                         const std::vector<std::string> &args = {},
                         int timeout_ms = 30000);
 
+// A helper started without waiting for it, so that the test can kill it or
+// see what it left behind. The destructor kills it if it still runs and
+// reaps it.
+class StartedHelper {
+public:
+  StartedHelper(const std::string &name, const std::vector<std::string> &args);
+  StartedHelper(const StartedHelper &) = delete;
+  StartedHelper &operator=(const StartedHelper &) = delete;
+  ~StartedHelper();
+  mproc_pid_t pid() const { return pid_; }
+  // Kills it at once (SIGKILL, TerminateProcess); it is still to be waited.
+  void kill();
+  // Waits for its end and returns what HelperResult::exit_code() would, or
+  // -2 when it still runs after timeout_ms.
+  int wait(int timeout_ms);
+
+private:
+  mproc_pid_t pid_ = -1;
+  void *process_ = nullptr; // the process HANDLE on Windows
+  bool reaped_ = false;
+  int status_ = -1; // as HelperResult::status, once reaped
+};
+
 // Scales a timeout for slow (sanitizer) builds: MPROC_TEST_TIMEOUT_MULTIPLIER.
 int scaled_ms(int ms);
 
-// The state letter of /proc/PID/stat ('R', 'S', 'Z', ...), or 0 when the pid
-// does not exist.
-char proc_state(pid_t pid);
+// The monotonic clock in milliseconds.
+int64_t now_ms();
 
-// The parent pid from /proc/PID/stat, or -1.
-pid_t proc_ppid(pid_t pid);
+// Sleeps about that long (whole milliseconds on Windows).
+void sleep_us(int64_t us);
+inline void sleep_ms(int64_t ms) { sleep_us(ms * 1000); }
+
+// The state letter of /proc/PID/stat ('R', 'S', 'Z', ...), or 0 when the pid
+// does not exist. Windows has only 'R' (running) and 'Z' (ended, but some
+// process still holds a handle to it).
+char proc_state(mproc_pid_t pid);
 
 // Waits until pid no longer exists or is a zombie (dead, not yet reaped by
 // whoever is its parent now). Returns false at the deadline.
-bool wait_dead(pid_t pid, int timeout_ms);
+bool wait_dead(mproc_pid_t pid, int timeout_ms);
+
+// Ends a process this test started, by pid (SIGKILL, TerminateProcess).
+void kill_pid(mproc_pid_t pid);
+
+// A channel that processes of every start method open by its path (a
+// forkserver child inherits none of the test's descriptors): a FIFO on
+// POSIX, a file on Windows, which has no FIFOs (read by polling there).
+// Written by write_to_fifo(); the test reads it.
+class Fifo {
+public:
+  Fifo();
+  Fifo(const Fifo &) = delete;
+  Fifo &operator=(const Fifo &) = delete;
+  ~Fifo();
+  const std::string &path() const { return path_; }
+  // Reads exactly n bytes, failing at EOF or after timeout_ms.
+  bool read(void *buf, size_t n, int timeout_ms);
+
+private:
+  std::string path_;
+  intptr_t rd_ = -1;   // the read end: descriptor or HANDLE
+  intptr_t keep_ = -1; // POSIX: our own writer, so no EOF between writers
+};
+
+// Opens the Fifo at path (which need not be NUL-terminated), writes, closes.
+bool write_to_fifo(const void *path, size_t path_size, const void *buf,
+                   size_t n);
+
+// The parent pid from /proc/PID/stat (on Windows, as mproc_proc_info()
+// reads it), or -1.
+mproc_pid_t proc_ppid(mproc_pid_t pid);
+
+#ifndef _WIN32
+// As run_program(), with argv[0] looked up on PATH when it has no '/', the
+// environment given instead of this process's, and nothing on stdin.
+HelperResult run_program_env(const std::vector<std::string> &argv,
+                             const std::vector<std::string> &env,
+                             int timeout_ms);
 
 // Reads exactly n bytes from fd, failing at EOF or after timeout_ms.
 bool read_full(int fd, void *buf, size_t n, int timeout_ms);
 bool write_full(int fd, const void *buf, size_t n);
+#endif
 
 } // namespace mproc_test
+
+#ifdef _WIN32
+// The signal mproc_process_kill() reads as on Windows too (-SIGKILL), as
+// Python does; the C runtime's signal.h has SIGTERM but not this one.
+#define SIGKILL 9
+#endif

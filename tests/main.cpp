@@ -1,11 +1,7 @@
 // The one main() of every test binary: a helper invocation, or GoogleTest.
 #include <gtest/gtest.h>
 
-#ifdef _WIN32
-#include "win32_helpers.h"
-#else
 #include "helpers.h"
-#endif
 #include "mproc.h"
 
 int main(int argc, char **argv) {

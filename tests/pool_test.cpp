@@ -1,18 +1,16 @@
 // Pool: apply, map, imap, lifecycle, and workers that die under their tasks,
 // under every start method. Workers of spawn and forkserver pools are fresh
 // runs of this binary: tasks are registered (MPROC_TASK), and what workers
-// share with the test lives in a file every process maps by its path.
-#include <fcntl.h>
+// share with the test lives in memory every process maps by its name.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <set>
@@ -22,12 +20,87 @@
 
 #include "helpers.h"
 #include "mproc.h"
+#include "platform.h"
+#include "shared_testing.h"
 
-using mproc_test::proc_ppid;
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <sys/wait.h>
+#endif
+
 using mproc_test::proc_state;
 using mproc_test::scaled_ms;
+using mproc_test::sleep_us;
 
 namespace {
+
+// ---- what differs between POSIX and Windows ----------------------------
+
+#ifdef _WIN32
+// mproc reports its own kill as -9 everywhere; Windows' <signal.h> has no
+// SIGKILL.
+#define SIGKILL 9
+
+// A crash ends a worker with its exception code (the NTSTATUS as the int
+// with the same bits), abort() with exit code 3, and a TerminateProcess
+// from outside with the code it was given: mproc maps only its own kill to
+// -9 (docs/windows.md).
+const int kSegvExit = (int)0xC0000005u;
+const int kAbortExit = 3;
+const DWORD kOutsideKillCode = 0x10009; // the code mproc's kill uses
+const int kOutsideKillExit = (int)kOutsideKillCode;
+
+// Ends a process by pid from outside, as kill(pid, SIGKILL) does.
+bool kill_by_pid(mproc_pid_t pid) {
+  HANDLE h = OpenProcess(PROCESS_TERMINATE, FALSE, (DWORD)pid);
+  if (!h)
+    return false;
+  bool ok = TerminateProcess(h, kOutsideKillCode) != 0;
+  CloseHandle(h);
+  return ok;
+}
+
+// Windows keeps the pid of the process that created this one.
+mproc_pid_t proc_ppid(mproc_pid_t pid) {
+  mproc_proc_info_t info;
+  int r = mproc_proc_info(pid, &info);
+  mproc_pid_t ppid = -1;
+  if ((r == 0 || r == MPROC_EPERM) && (info.valid & MPROC_PROC_HAS_PPID))
+    ppid = info.ppid;
+  if (r == 0 || r == MPROC_EPERM)
+    mproc_proc_info_free(&info);
+  return ppid;
+}
+
+// Windows has no raise() of a real fault: a write to address 0, which the
+// compiler cannot see (and drop), is one: an access violation.
+volatile uintptr_t g_nowhere = 0;
+void crash() { *reinterpret_cast<volatile int *>(g_nowhere) = 1; }
+
+void set_env(const char *name, const char *value) { _putenv_s(name, value); }
+
+// Tasks done between two kills of the stress test: a Windows process
+// (under Wine above all) starts far slower still than a spawned POSIX one.
+const int64_t kTasksBetweenKills = 1000;
+#else
+const int kSegvExit = -SIGSEGV;
+const int kAbortExit = -SIGABRT;
+const int kOutsideKillExit = -SIGKILL;
+
+bool kill_by_pid(mproc_pid_t pid) { return kill(pid, SIGKILL) == 0; }
+
+using mproc_test::proc_ppid;
+
+void crash() {
+  signal(SIGSEGV, SIG_DFL); // a sanitizer's handler would exit instead
+  raise(SIGSEGV);
+}
+
+void set_env(const char *name, const char *value) { setenv(name, value, 1); }
+
+const int64_t kTasksBetweenKills = 100;
+#endif
 
 // ---- tasks (registered: spawn and forkserver workers find them by name) --
 
@@ -47,7 +120,7 @@ MPROC_TASK(fail_with);
 int sleep_then_echo(const void *arg, size_t size, mproc_buf_t *out) {
   int ms;
   memcpy(&ms, arg, sizeof ms);
-  usleep((useconds_t)ms * 1000);
+  sleep_us((int64_t)ms * 1000);
   return mproc_buf_set(out, arg, size);
 }
 MPROC_TASK(sleep_then_echo);
@@ -83,8 +156,8 @@ int some_fail(const void *arg, size_t, mproc_buf_t *out) {
 MPROC_TASK(some_fail);
 
 int my_pid(const void *, size_t, mproc_buf_t *out) {
-  int64_t pid = getpid();
-  usleep(2000);
+  int64_t pid = mproc_getpid();
+  sleep_us(2000);
   return mproc_buf_set(out, &pid, sizeof pid);
 }
 MPROC_TASK(my_pid);
@@ -110,7 +183,7 @@ struct InitReport {
 int report_init(const void *, size_t, mproc_buf_t *out) {
   InitReport r;
   memset(&r, 0, sizeof r);
-  r.pid = getpid();
+  r.pid = mproc_getpid();
   r.runs = g_init_runs;
   memcpy(r.arg, g_init_arg, sizeof r.arg);
   return mproc_buf_set(out, &r, sizeof r);
@@ -120,7 +193,7 @@ MPROC_TASK(report_init);
 // Deaths, chosen by the argument.
 enum Death { DIE_SEGV, DIE_ABORT, DIE_EXIT3, DIE_WAIT_FOR_KILL };
 
-// Shared with workers of every start method: a file whose path the test
+// Shared with workers of every start method: memory whose name the test
 // process puts in the environment before it starts any child, so that
 // spawned workers and the fork server (and its children) inherit it.
 struct Shared {
@@ -131,46 +204,40 @@ struct Shared {
 
 const char kSharedEnv[] = "MPROC_POOL_TEST_SHARED";
 
-// The test process's own file, removed when it exits.
-std::string g_shared_path;
+// Mapped once per process; a fork worker inherits the mapping.
+Shared *g_shared;
 
-void remove_shared_file() { unlink(g_shared_path.c_str()); }
+// The test process's own memory, unmapped and its name removed at exit.
+shared_testing::SharedRef g_shared_ref;
+intptr_t g_shared_keep = -1;
 
-struct SharedFileSetup {
-  SharedFileSetup() {
+void remove_shared_memory() {
+  shared_testing::unmap_shared(g_shared, g_shared_ref, g_shared_keep);
+}
+
+struct SharedMemorySetup {
+  SharedMemorySetup() {
     // Workers run this too (they are runs of this binary): they inherit
     // the variable and keep it.
     if (getenv(kSharedEnv))
       return;
-    char tmpl[] = "/tmp/mproc-pool-test-XXXXXX";
-    int fd = mkstemp(tmpl);
-    if (fd < 0)
+    void *p = shared_testing::map_new_shared(sizeof(Shared), &g_shared_ref,
+                                             &g_shared_keep);
+    if (!p)
       return;
-    if (ftruncate(fd, sizeof(Shared)) == 0) {
-      g_shared_path = tmpl;
-      setenv(kSharedEnv, tmpl, 1);
-      atexit(remove_shared_file);
-    } else {
-      unlink(tmpl);
-    }
-    close(fd);
+    g_shared = static_cast<Shared *>(p);
+    set_env(kSharedEnv, g_shared_ref.path);
+    atexit(remove_shared_memory);
   }
-} g_shared_file_setup;
-
-// Mapped once per process; a fork worker inherits the mapping.
-Shared *g_shared;
+} g_shared_memory_setup;
 
 Shared *shared() {
-  if (!g_shared) {
-    const char *path = getenv(kSharedEnv);
-    int fd = path ? open(path, O_RDWR | O_CLOEXEC) : -1;
-    if (fd < 0)
-      return nullptr;
-    void *p = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED,
-                   fd, 0);
-    close(fd);
-    if (p != MAP_FAILED)
-      g_shared = static_cast<Shared *>(p);
+  const char *name = getenv(kSharedEnv);
+  if (!g_shared && name) {
+    shared_testing::SharedRef ref = {};
+    snprintf(ref.path, sizeof ref.path, "%s", name);
+    ref.bytes = sizeof(Shared);
+    g_shared = static_cast<Shared *>(shared_testing::map_shared(ref));
   }
   return g_shared;
 }
@@ -189,20 +256,24 @@ int die(const void *arg, size_t, mproc_buf_t *) {
   memcpy(&how, arg, sizeof how);
   switch (how) {
   case DIE_SEGV:
-    signal(SIGSEGV, SIG_DFL); // a sanitizer's handler would exit instead
-    raise(SIGSEGV);
+    crash();
     break;
   case DIE_ABORT:
     signal(SIGABRT, SIG_DFL);
+#ifdef _MSC_VER
+    // The Universal CRT's abort() would end the process with a fast-fail
+    // code (0xC0000409) instead of exit code 3.
+    _set_abort_behavior(0, _WRITE_ABORT_MSG | _CALL_REPORTFAULT);
+#endif
     abort();
   case DIE_EXIT3:
     _exit(3); // exit() would run the test binary's atexit handlers
   case DIE_WAIT_FOR_KILL:
     if (!shared())
       return 1;
-    shared()->victim_pid.store(getpid());
+    shared()->victim_pid.store(mproc_getpid());
     for (int i = 0; i < 600; i++)
-      usleep(100000);
+      sleep_us(100000);
     break;
   }
   return 0;
@@ -223,16 +294,10 @@ MPROC_TASK(count_run);
 
 // ---- helpers ----------------------------------------------------------
 
-// Every start method the suite runs under.
-const mproc_start_method_t kMethods[] = {MPROC_START_FORK, MPROC_START_SPAWN,
-                                         MPROC_START_FORKSERVER};
-
-std::string
-method_name(const ::testing::TestParamInfo<mproc_start_method_t> &i) {
-  return i.param == MPROC_START_FORK    ? "fork"
-         : i.param == MPROC_START_SPAWN ? "spawn"
-                                        : "forkserver";
-}
+// Every start method the suite runs under: those this build has (only
+// spawn on Windows).
+using shared_testing::method_name;
+using shared_testing::methods;
 
 // The start method of the running test, for Pool and Process helpers.
 mproc_start_method_t g_method = MPROC_START_DEFAULT;
@@ -263,11 +328,11 @@ struct Pool {
     EXPECT_EQ(mproc_pool_create(&p, &o), 0);
   }
   ~Pool() { EXPECT_EQ(mproc_pool_free(p), 0); }
-  std::vector<pid_t> pids() {
+  std::vector<mproc_pid_t> pids() {
     mproc_pid_t buf[64];
     size_t n = 0;
     EXPECT_EQ(mproc_pool_worker_pids(p, buf, 64, &n), 0);
-    return std::vector<pid_t>(buf, buf + n);
+    return std::vector<mproc_pid_t>(buf, buf + n);
   }
 };
 
@@ -281,28 +346,112 @@ std::string get_string(mproc_async_result_t *r, int *status) {
 
 // Whether pid is a child of this process, or (forkserver) a child of the
 // fork server this process started: a worker of one of its pools.
-bool ours(pid_t pid) {
-  pid_t parent = proc_ppid(pid);
-  if (parent == getpid())
+bool ours(mproc_pid_t pid) {
+  mproc_pid_t parent = proc_ppid(pid);
+  if (parent == mproc_getpid())
     return true;
   return g_method == MPROC_START_FORKSERVER && parent > 0 &&
-         proc_ppid(parent) == getpid();
+         proc_ppid(parent) == mproc_getpid();
+}
+
+// The pid a `die` task with DIE_WAIT_FOR_KILL published once it runs, or
+// 0 when none did within 3 s.
+mproc_pid_t victim_pid() {
+  for (int i = 0; i < 3000 && shared()->victim_pid.load() == 0; i++)
+    sleep_us(1000);
+  return (mproc_pid_t)shared()->victim_pid.load();
+}
+
+// Kills, from outside and by pid, the worker running a DIE_WAIT_FOR_KILL
+// task: false when no worker of this pool published its pid.
+bool kill_victim() {
+  mproc_pid_t pid = victim_pid();
+  return pid > 0 && ours(pid) && kill_by_pid(pid);
 }
 
 // True once every pid is gone from the process table (reaped, no zombie).
-bool all_reaped(const std::vector<pid_t> &pids) {
+bool all_reaped(const std::vector<mproc_pid_t> &pids) {
   for (int tries = 0; tries < 200; tries++) {
     int present = 0;
-    for (pid_t pid : pids)
+    for (mproc_pid_t pid : pids)
       present += proc_state(pid) != 0 && ours(pid);
     if (present == 0)
       return true;
-    usleep(10000);
+    sleep_us(10000);
   }
   return false;
 }
 
 // ---- tests ------------------------------------------------------------
+
+// The seam under Pool: a wait on more ends than one WaitForMultipleObjects
+// takes (64) wakes for data and for end of file on any of them, reports
+// only those, and times out when there is neither.
+TEST(PoolPipes, WaitReadableOnManyEnds) {
+  const size_t n = 150;
+  std::vector<mproc__pipe_t> rd(n, MPROC__PIPE_INVALID),
+      wr(n, MPROC__PIPE_INVALID);
+  for (size_t i = 0; i < n; i++)
+    ASSERT_EQ(mproc__pipe_create(&rd[i], &wr[i]), 0) << i;
+  std::vector<unsigned char> ready(n, 9);
+  auto only = [&](size_t k) {
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++)
+      wrong += ready[i] != (i == k);
+    return wrong == 0;
+  };
+  EXPECT_EQ(mproc__pipe_wait_readable(
+                rd.data(), n, mproc__clock_ns() + 50 * 1000000LL, ready.data()),
+            MPROC_ETIMEDOUT);
+
+  // Data on the last end, written while the wait sleeps.
+  std::thread writer([&] {
+    sleep_us(100000);
+    EXPECT_EQ(mproc__pipe_write_all(wr[n - 1], "b", 1), 0);
+  });
+  EXPECT_EQ(
+      mproc__pipe_wait_readable(rd.data(), n, MPROC_INFINITE, ready.data()), 0);
+  writer.join();
+  EXPECT_TRUE(only(n - 1));
+  char c = 0;
+  EXPECT_EQ(mproc__pipe_read_all(rd[n - 1], &c, 1), 0);
+  EXPECT_EQ(c, 'b');
+
+  // End of file on one in the middle: its writer closed while the wait
+  // sleeps.
+  std::thread closer([&] {
+    sleep_us(100000);
+    mproc__pipe_close(&wr[100]);
+  });
+  EXPECT_EQ(
+      mproc__pipe_wait_readable(rd.data(), n, MPROC_INFINITE, ready.data()), 0);
+  closer.join();
+  EXPECT_TRUE(only(100));
+  EXPECT_EQ(mproc__pipe_read_all(rd[100], &c, 1), MPROC_ECLOSED);
+  // It stays readable: a fresh pipe takes its place.
+  mproc__pipe_close(&rd[100]);
+  ASSERT_EQ(mproc__pipe_create(&rd[100], &wr[100]), 0);
+
+  // Data already there on the first: no sleep. A non-blocking end with
+  // nothing buffered says so at once.
+  ASSERT_EQ(mproc__pipe_write_all(wr[0], "a", 1), 0);
+  EXPECT_EQ(
+      mproc__pipe_wait_readable(rd.data(), n, MPROC_INFINITE, ready.data()), 0);
+  EXPECT_TRUE(only(0));
+  size_t got = 0;
+  ASSERT_EQ(mproc__pipe_set_nonblocking(rd[0]), 0);
+  EXPECT_EQ(mproc__pipe_read_some(rd[0], &c, 1, &got), 0);
+  EXPECT_EQ(got, 1u);
+  EXPECT_EQ(mproc__pipe_read_some(rd[0], &c, 1, &got), MPROC_EEMPTY);
+
+  // A write to a pipe whose reader is gone fails, with no signal.
+  mproc__pipe_close(&rd[1]);
+  EXPECT_EQ(mproc__pipe_write_all(wr[1], "x", 1), MPROC_ECLOSED);
+  for (size_t i = 0; i < n; i++) {
+    mproc__pipe_close(&rd[i]);
+    mproc__pipe_close(&wr[i]);
+  }
+}
 
 TEST(Pool, BadInput) {
   mproc_pool_t *p = nullptr;
@@ -629,7 +778,7 @@ TEST_P(PoolM, CloseThenJoinFinishesQueuedWork) {
                                      nullptr, &rs[i]),
               0);
   }
-  std::vector<pid_t> pids = pool.pids();
+  std::vector<mproc_pid_t> pids = pool.pids();
   EXPECT_EQ(mproc_pool_join(pool.p, 0), MPROC_ESTATE); // not closed yet
   ASSERT_EQ(mproc_pool_close(pool.p), 0);
   EXPECT_EQ(mproc_pool_close(pool.p), 0);
@@ -668,8 +817,8 @@ TEST_P(PoolM, TerminateFailsWorkInFlight) {
   ASSERT_EQ(mproc_pool_imap(pool.p, sleep_then_echo, items.data(), sizeof(int),
                             100, 1, &it),
             0);
-  usleep(100000); // let two of them start
-  std::vector<pid_t> pids = pool.pids();
+  sleep_us(100000); // let two of them start
+  std::vector<mproc_pid_t> pids = pool.pids();
   ASSERT_EQ(mproc_pool_terminate(pool.p), 0);
   for (auto r : rs) {
     int status = 0;
@@ -699,10 +848,10 @@ TEST_P(PoolM, EveryKindOfWorkerDeathFailsOnlyItsTask) {
     struct Case {
       Death how;
       int exitcode;
-    } cases[] = {{DIE_SEGV, -SIGSEGV},
-                 {DIE_ABORT, -SIGABRT},
+    } cases[] = {{DIE_SEGV, kSegvExit},
+                 {DIE_ABORT, kAbortExit},
                  {DIE_EXIT3, 3},
-                 {DIE_WAIT_FOR_KILL, -SIGKILL}};
+                 {DIE_WAIT_FOR_KILL, kOutsideKillExit}};
     for (const Case &c : cases) {
       shared()->victim_pid.store(0);
       std::vector<mproc_async_result_t *> before(5), after(5);
@@ -721,12 +870,7 @@ TEST_P(PoolM, EveryKindOfWorkerDeathFailsOnlyItsTask) {
                   0);
       if (c.how == DIE_WAIT_FOR_KILL) {
         // Killed from outside, by pid, while it runs the task.
-        for (int i = 0; i < 3000 && shared()->victim_pid.load() == 0; i++)
-          usleep(1000);
-        pid_t pid = (pid_t)shared()->victim_pid.load();
-        ASSERT_GT(pid, 0);
-        ASSERT_TRUE(ours(pid)); // a worker of this pool
-        kill(pid, SIGKILL);
+        ASSERT_TRUE(kill_victim());
       }
       int status = 0, code = 0;
       get_string(victim, &status);
@@ -755,10 +899,8 @@ TEST_P(PoolM, EveryKindOfWorkerDeathFailsOnlyItsTask) {
 int crash_on_seven(const void *arg, size_t, mproc_buf_t *out) {
   int64_t v;
   memcpy(&v, arg, sizeof v);
-  if (v == 7) {
-    signal(SIGSEGV, SIG_DFL);
-    raise(SIGSEGV);
-  }
+  if (v == 7)
+    crash();
   return mproc_buf_set(out, &v, sizeof v);
 }
 MPROC_TASK(crash_on_seven);
@@ -784,7 +926,7 @@ TEST_P(PoolM, WorkerDeathFailsItsWholeChunkOnly) {
 
 int sleep_a_while(const void *, size_t) {
   for (int i = 0; i < 100; i++)
-    usleep(100000);
+    sleep_us(100000);
   return 0;
 }
 MPROC_TARGET(sleep_a_while);
@@ -807,12 +949,7 @@ TEST_P(PoolM, OtherChildrenDoNotHoldAWorkersPipes) {
     mproc_async_result_t *r;
     ASSERT_EQ(mproc_pool_apply_async(a.p, die, &how, sizeof how, nullptr, &r),
               0);
-    for (int i = 0; i < 3000 && shared()->victim_pid.load() == 0; i++)
-      usleep(1000);
-    pid_t pid = (pid_t)shared()->victim_pid.load();
-    ASSERT_GT(pid, 0);
-    ASSERT_TRUE(ours(pid));
-    kill(pid, SIGKILL);
+    ASSERT_TRUE(kill_victim());
     int status = 0;
     EXPECT_EQ(
         mproc_async_result_get(r, scaled_ms(5000), &status, nullptr, nullptr),
@@ -864,6 +1001,155 @@ TEST_P(PoolM, TaskTimeoutKillsAndReplacesTheWorker) {
   EXPECT_EQ(status, 0);
 }
 
+// ---- blocking apply: the calling thread talks to an idle worker itself ---
+
+// The argument and result of one blocking apply from one of many threads.
+TEST_P(PoolM, BlockingApplyFromManyThreadsBesideAMap) {
+  Pool pool(2);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 150; i++) {
+        std::string arg = "t" + std::to_string(t) + ":" + std::to_string(i);
+        int status = -1;
+        void *data = nullptr;
+        size_t size = 0;
+        if (mproc_pool_apply(pool.p, echo, arg.data(), arg.size(), &status,
+                             &data, &size) != 0 ||
+            status != 0 || std::string(static_cast<char *>(data), size) != arg)
+          wrong++;
+        mproc_pool_result_free(data);
+      }
+    });
+  }
+  // A map at the same time: its chunks queue while callers lease workers.
+  std::vector<int64_t> items(2000), out(2000);
+  for (int i = 0; i < 2000; i++)
+    items[i] = i;
+  ASSERT_EQ(mproc_pool_map(pool.p, double_it, items.data(), 8, items.size(), 3,
+                           out.data(), 8, nullptr),
+            0);
+  for (auto &th : threads)
+    th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  for (int i = 0; i < 2000; i++)
+    ASSERT_EQ(out[i], 2 * i);
+}
+
+TEST_P(PoolM, BlockingApplyWorkerDeathFailsOnlyThatCall) {
+  ASSERT_NE(reset_shared(), nullptr);
+  Pool pool(2);
+  for (Death how : {DIE_SEGV, DIE_ABORT, DIE_EXIT3, DIE_WAIT_FOR_KILL}) {
+    shared()->victim_pid.store(0);
+    int status = 0, rc = -1;
+    std::thread caller([&] {
+      rc = mproc_pool_apply(pool.p, die, &how, sizeof how, &status, nullptr,
+                            nullptr);
+    });
+    if (how == DIE_WAIT_FOR_KILL) {
+      EXPECT_TRUE(kill_victim()); // the caller is joined either way
+    }
+    caller.join();
+    EXPECT_EQ(rc, 0) << how;
+    EXPECT_EQ(status, MPROC_EWORKERLOST) << how;
+    ASSERT_EQ(mproc_pool_apply(pool.p, echo, "x", 1, &status, nullptr, nullptr),
+              0);
+    EXPECT_EQ(status, 0) << how;
+  }
+  // The replacements are started by the pool's thread, perhaps still now.
+  size_t workers = 0;
+  for (int i = 0; i < 1000 && workers != 2; i++) {
+    workers = pool.pids().size();
+    sleep_us(10000);
+  }
+  EXPECT_EQ(workers, 2u);
+}
+
+TEST_P(PoolM, BlockingApplyPastTheTaskTimeout) {
+  mproc_pool_options_t o = {};
+  o.processes = 2;
+  o.task_timeout_ms = 200;
+  Pool pool(&o);
+  int slow = 30000, status = 0;
+  ASSERT_EQ(mproc_pool_apply(pool.p, sleep_then_echo, &slow, sizeof slow,
+                             &status, nullptr, nullptr),
+            0);
+  EXPECT_EQ(status, MPROC_ETIMEDOUT);
+  ASSERT_EQ(mproc_pool_apply(pool.p, echo, "x", 1, &status, nullptr, nullptr),
+            0);
+  EXPECT_EQ(status, 0);
+}
+
+TEST_P(PoolM, TerminateEndsABlockingApply) {
+  ASSERT_NE(reset_shared(), nullptr);
+  Pool pool(2);
+  Death how = DIE_WAIT_FOR_KILL; // runs for a minute unless killed
+  int status = 0, rc = -1;
+  std::thread caller([&] {
+    rc = mproc_pool_apply(pool.p, die, &how, sizeof how, &status, nullptr,
+                          nullptr);
+  });
+  EXPECT_GT(victim_pid(), 0);
+  std::vector<mproc_pid_t> pids = pool.pids();
+  ASSERT_EQ(mproc_pool_terminate(pool.p), 0);
+  caller.join();
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(status, MPROC_ECLOSED);
+  EXPECT_TRUE(all_reaped(pids));
+}
+
+TEST_P(PoolM, CloseLetsABlockingApplyFinish) {
+  Pool pool(2);
+  int ms = 300, status = -1, rc = -1;
+  std::thread caller([&] {
+    rc = mproc_pool_apply(pool.p, sleep_then_echo, &ms, sizeof ms, &status,
+                          nullptr, nullptr);
+  });
+  sleep_us(50000); // the call is under way
+  ASSERT_EQ(mproc_pool_close(pool.p), 0);
+  ASSERT_EQ(mproc_pool_join(pool.p, scaled_ms(30000)), 0);
+  caller.join();
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(status, 0);
+}
+
+// An idle worker killed from outside: the next call may write to its dead
+// pipe (which on POSIX must not raise SIGPIPE in the caller: its default
+// action would end this test process), still succeeds, and the worker is
+// replaced.
+TEST_P(PoolM, IdleWorkerKilledFromOutside) {
+  Pool pool(2);
+  int status = -1;
+  ASSERT_EQ(mproc_pool_apply(pool.p, echo, "x", 1, &status, nullptr, nullptr),
+            0);
+  std::vector<mproc_pid_t> before = pool.pids();
+  ASSERT_EQ(before.size(), 2u);
+  for (mproc_pid_t victim : before) {
+    ASSERT_TRUE(ours(victim));
+    kill_by_pid(victim);
+    ASSERT_TRUE(mproc_test::wait_dead(victim, scaled_ms(10000)));
+    for (int i = 0; i < 3; i++) {
+      ASSERT_EQ(
+          mproc_pool_apply(pool.p, echo, "x", 1, &status, nullptr, nullptr), 0);
+      EXPECT_EQ(status, 0);
+    }
+  }
+  // Both replaced, well within the pool's idle checks.
+  std::vector<mproc_pid_t> after;
+  for (int i = 0; i < 500; i++) {
+    after = pool.pids();
+    if (after.size() == 2 &&
+        std::find(after.begin(), after.end(), before[0]) == after.end() &&
+        std::find(after.begin(), after.end(), before[1]) == after.end())
+      break;
+    sleep_us(10000);
+  }
+  ASSERT_EQ(after.size(), 2u);
+  for (mproc_pid_t pid : before)
+    EXPECT_EQ(std::find(after.begin(), after.end(), pid), after.end());
+}
+
 void check_recycling(size_t maxtasks) {
   mproc_pool_options_t o = {};
   o.processes = 2;
@@ -907,20 +1193,20 @@ TEST_P(PoolM, StressRandomWorkerKillsDuringMap) {
       std::mt19937 rng(12345);
       int64_t next_at = 0;
       while (!stop.load()) {
-        std::vector<pid_t> pids = pool.pids();
+        std::vector<mproc_pid_t> pids = pool.pids();
         // A kill waits for the replacement of the last one and for some
         // work done since: a spawned worker (in a sanitizer build above
         // all) starts far slower than a fork, and kills faster than the
         // pool can replace workers would only measure the start-up.
         if (pids.size() == 3 && shared()->tasks_run.load() >= next_at) {
-          pid_t pid = pids[rng() % pids.size()];
+          mproc_pid_t pid = pids[rng() % pids.size()];
           // Only a worker of this pool: a child of this process.
-          if (ours(pid) && kill(pid, SIGKILL) == 0) {
+          if (ours(pid) && kill_by_pid(pid)) {
             kills++;
-            next_at = shared()->tasks_run.load() + 100;
+            next_at = shared()->tasks_run.load() + kTasksBetweenKills;
           }
         }
-        usleep(3000 + rng() % 4000);
+        sleep_us(3000 + rng() % 4000);
       }
     });
     long lost = 0, ok = 0;
@@ -964,7 +1250,7 @@ TEST_P(PoolM, StressRandomWorkerKillsDuringMap) {
 }
 
 TEST_P(PoolM, NoZombiesAfterFree) {
-  std::vector<pid_t> pids;
+  std::vector<mproc_pid_t> pids;
   {
     mproc_pool_options_t o = {};
     o.processes = 3;
@@ -975,8 +1261,8 @@ TEST_P(PoolM, NoZombiesAfterFree) {
                              nullptr),
               0);
     for (int64_t p : out)
-      pids.push_back((pid_t)p);
-    for (pid_t p : pool.pids())
+      pids.push_back((mproc_pid_t)p);
+    for (mproc_pid_t p : pool.pids())
       pids.push_back(p);
   }
   EXPECT_TRUE(all_reaped(pids));
@@ -1116,7 +1402,7 @@ TEST_P(PoolM, ProgramDefaultStartMethod) {
   EXPECT_EQ(mproc_set_start_method(MPROC_START_DEFAULT), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, PoolM, ::testing::ValuesIn(kMethods),
+INSTANTIATE_TEST_SUITE_P(Methods, PoolM, ::testing::ValuesIn(methods()),
                          method_name);
 
 #ifdef MPROC_POOL_EXAMPLE_DIR

@@ -1,15 +1,13 @@
-// Process lifecycle on the fork start method.
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
+// Process lifecycle under every start method the platform has.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
+#ifndef _WIN32
 #include <unistd.h>
+#endif
 
 #include <atomic>
 #include <string>
@@ -18,11 +16,13 @@
 
 #include "helpers.h"
 #include "mproc.h"
+#include "shared_testing.h"
 
 using mproc_test::proc_state;
 using mproc_test::run_helper;
 using mproc_test::scaled_ms;
 using mproc_test::wait_dead;
+using mproc_test::write_to_fifo;
 
 namespace {
 
@@ -34,6 +34,7 @@ int return_code(const void *arg, size_t size) {
 }
 MPROC_TARGET(return_code);
 
+#ifndef _WIN32 // POSIX signals: Windows has none to raise
 int raise_signal(const void *arg, size_t) {
   int sig;
   memcpy(&sig, arg, sizeof sig);
@@ -42,10 +43,11 @@ int raise_signal(const void *arg, size_t) {
   return 99;
 }
 MPROC_TARGET(raise_signal);
+#endif
 
 int sleep_long(const void *, size_t) {
   for (int i = 0; i < 300; i++)
-    usleep(100000); // 30 s at most
+    mproc_test::sleep_ms(100); // 30 s at most
   return 0;
 }
 MPROC_TARGET(sleep_long);
@@ -53,60 +55,12 @@ MPROC_TARGET(sleep_long);
 int sleep_ms(const void *arg, size_t) {
   int ms;
   memcpy(&ms, arg, sizeof ms);
-  usleep((useconds_t)ms * 1000);
+  mproc_test::sleep_ms(ms);
   return 0;
 }
 MPROC_TARGET(sleep_ms);
 
-// Every start method the suites run under.
-const mproc_start_method_t kMethods[] = {MPROC_START_FORK, MPROC_START_SPAWN,
-                                         MPROC_START_FORKSERVER};
-
-std::string
-method_name(const ::testing::TestParamInfo<mproc_start_method_t> &i) {
-  return i.param == MPROC_START_FORK    ? "fork"
-         : i.param == MPROC_START_SPAWN ? "spawn"
-                                        : "forkserver";
-}
-
-// A FIFO that children of every start method can open by path (a
-// forkserver child inherits none of the parent's descriptors). The read
-// end is opened first, without blocking.
-struct Fifo {
-  std::string path;
-  int rd = -1;
-  Fifo() {
-    char tmpl[] = "/tmp/mproc-test-fifo-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    EXPECT_NE(dir, nullptr);
-    path = std::string(dir ? dir : "/tmp") + "/fifo";
-    EXPECT_EQ(mkfifo(path.c_str(), 0600), 0);
-    rd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    EXPECT_GE(rd, 0);
-    // Our own writer keeps the FIFO from reading EOF between children.
-    keep = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    EXPECT_GE(keep, 0);
-  }
-  int keep = -1;
-  ~Fifo() {
-    close(keep);
-    close(rd);
-    unlink(path.c_str());
-    rmdir(path.substr(0, path.size() - 5).c_str());
-  }
-};
-
-// In a child: write to the FIFO whose path is the argument.
-bool write_to_fifo(const void *path_arg, size_t size, const void *buf,
-                   size_t n) {
-  std::string path(static_cast<const char *>(path_arg), size);
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return false;
-  bool ok = mproc_test::write_full(fd, buf, n);
-  close(fd);
-  return ok;
-}
+using mproc_test::Fifo;
 
 // The start method of the running parametrised test, for Child.
 mproc_start_method_t current_method = MPROC_START_DEFAULT;
@@ -157,11 +111,13 @@ TEST_P(ProcessMethod, ExitCodesFromReturn) {
   EXPECT_EQ(run_and_exitcode(return_code, &big, sizeof big), 7);
 }
 
+#ifndef _WIN32 // POSIX signals: Windows has none to raise
 TEST_P(ProcessMethod, ExitCodesFromSignals) {
   for (int sig : {SIGSEGV, SIGKILL, SIGTERM, SIGABRT}) {
     EXPECT_EQ(run_and_exitcode(raise_signal, &sig, sizeof sig), -sig) << sig;
   }
 }
+#endif
 
 TEST_P(ProcessMethod, JoinTimeoutWhileRunningThenZeroAfter) {
   int ms = 300;
@@ -298,26 +254,28 @@ TEST_P(ProcessMethod, ChildKnowsItsNameAndPids) {
   Fifo fifo;
   mproc_process_options_t o = {};
   o.name = "reporter";
-  Child c(report_identity, fifo.path.data(), fifo.path.size(), &o);
+  Child c(report_identity, fifo.path().data(), fifo.path().size(), &o);
   ASSERT_EQ(mproc_process_start(c.p), 0);
   Report r = {};
-  ASSERT_TRUE(mproc_test::read_full(fifo.rd, &r, sizeof r, 10000));
+  ASSERT_TRUE(fifo.read(&r, sizeof r, 10000));
   EXPECT_STREQ(r.name, "reporter");
   EXPECT_EQ(r.pid, mproc_process_pid(c.p));
   if (GetParam() == MPROC_START_FORKSERVER) {
     // Its parent is the fork server, a child of ours.
-    EXPECT_EQ(mproc_test::proc_ppid((pid_t)r.ppid), getpid());
+    EXPECT_EQ(mproc_test::proc_ppid(r.ppid), mproc_getpid());
   } else {
     EXPECT_EQ(r.ppid, mproc_getpid());
   }
   EXPECT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
 }
 
+#ifndef _WIN32 // getppid() is POSIX; win32_process_test checks the pair
 TEST(Process, CpuCountAndPids) {
   EXPECT_GE(mproc_cpu_count(), 1);
   EXPECT_EQ(mproc_getpid(), (mproc_pid_t)getpid());
   EXPECT_EQ(mproc_getppid(), (mproc_pid_t)getppid());
 }
+#endif
 
 TEST(Process, ActiveChildren) {
   size_t count = 99;
@@ -409,7 +367,9 @@ TEST(Process, UseAfterFreeIsReported) {
 int not_registered(const void *, size_t) { return 0; }
 
 TEST(Process, UnregisteredTargetStartsNothing) {
-  for (auto m : {MPROC_START_SPAWN, MPROC_START_FORKSERVER}) {
+  for (auto m : shared_testing::methods()) {
+    if (m == MPROC_START_FORK)
+      continue; // targets need no registration there
     mproc_process_options_t o = {};
     o.start_method = m;
     Child c(not_registered, nullptr, 0, &o);
@@ -421,6 +381,7 @@ TEST(Process, UnregisteredTargetStartsNothing) {
   }
 }
 
+#ifndef _WIN32 // fork, the POSIX default (win32_process_test: spawn only)
 TEST(Process, DefaultStartMethod) {
   EXPECT_EQ(mproc_get_start_method(), MPROC_START_FORK);
   EXPECT_EQ(mproc_set_start_method(MPROC_START_SPAWN), 0);
@@ -435,7 +396,9 @@ TEST(Process, DefaultStartMethod) {
   EXPECT_EQ(mproc_set_start_method(MPROC_START_DEFAULT), 0);
   EXPECT_EQ(mproc_get_start_method(), MPROC_START_FORK);
 }
+#endif
 
+#ifndef _WIN32 // zombies and SIGCHLD: Windows has neither
 TEST_P(ProcessMethod, NoZombiesFromUnjoinedChildren) {
   const int n = 200;
   std::vector<mproc_process_t *> procs(n);
@@ -503,6 +466,7 @@ TEST_P(ProcessMethod, SigchldIgnoredDoesNotHangJoin) {
   }
   sigaction(SIGCHLD, &old, nullptr);
 }
+#endif
 
 TEST_P(ProcessMethod, ConcurrentJoinersFromThreads) {
   int ms = 100;
@@ -518,20 +482,21 @@ TEST_P(ProcessMethod, ConcurrentJoinersFromThreads) {
   EXPECT_EQ(ok.load(), 4);
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, ProcessMethod, ::testing::ValuesIn(kMethods),
-                         method_name);
+INSTANTIATE_TEST_SUITE_P(Methods, ProcessMethod,
+                         ::testing::ValuesIn(shared_testing::methods()),
+                         shared_testing::method_name);
 
 // ---- parent exit semantics, with a helper process as the parent --------
 
 int write_pid_then_sleep(const void *arg, size_t size) {
-  pid_t me = getpid();
+  mproc_pid_t me = mproc_getpid();
   write_to_fifo(arg, size, &me, sizeof me);
   return sleep_long(nullptr, 0);
 }
 MPROC_TARGET(write_pid_then_sleep);
 
 int write_marker_after(const void *arg, size_t size) {
-  usleep(300000);
+  mproc_test::sleep_ms(300);
   return write_to_fifo(arg, size, "done", 4) ? 0 : 1;
 }
 MPROC_TARGET(write_marker_after);
@@ -554,43 +519,35 @@ MPROC_TEST_HELPER(parent_with_child) {
   if (mproc_process_start(p) != 0)
     return 4;
   if (mode == "nondaemon") {
-    pid_t pid = (pid_t)mproc_process_pid(p);
+    mproc_pid_t pid = mproc_process_pid(p);
     write_to_fifo(fifo.data(), fifo.size(), &pid, sizeof pid);
     return 0; // exit at once: mproc must join the child first
   }
-  usleep(50000);
+  mproc_test::sleep_ms(50);
   if (mode == "daemon_exit")
     return 0;                    // normal exit: daemon terminated
   return sleep_long(nullptr, 0); // waits to be SIGKILLed
 }
 
-// Starts the helper as a fork child of the test (so the test is the
-// helper's parent and can kill it) with a pipe on which the grandchild
-// reports its pid.
+// Starts the helper as a child of the test (so the test is the helper's
+// parent and can kill it) with a FIFO on which the grandchild reports its
+// pid.
 struct Middle {
-  pid_t pid = -1;
   Fifo fifo;
-  int &rd = fifo.rd;
-  Middle(const char *mode, mproc_start_method_t method) {
-    pid = fork();
-    if (pid == 0) {
-      std::string self = mproc_test::self_path();
-      char methodtext[16];
-      snprintf(methodtext, sizeof methodtext, "%d", (int)method);
-      execl(self.c_str(), self.c_str(), "--mproc-helper", "parent_with_child",
-            mode, fifo.path.c_str(), methodtext, (char *)nullptr);
-      _exit(127);
-    }
-  }
-  pid_t grandchild() {
-    pid_t g = -1;
-    EXPECT_TRUE(mproc_test::read_full(rd, &g, sizeof g, 10000));
+  mproc_test::StartedHelper helper;
+  Middle(const char *mode, mproc_start_method_t method)
+      : helper("parent_with_child",
+               {mode, fifo.path(), std::to_string((int)method)}) {}
+  mproc_pid_t grandchild() {
+    mproc_pid_t g = -1;
+    EXPECT_TRUE(fifo.read(&g, sizeof g, 10000));
     return g;
   }
-  int wait_status() {
-    int st = 0;
-    EXPECT_EQ(waitpid(pid, &st, 0), pid);
-    return st;
+  // Its exit code once it ended by itself, or -1 (killed).
+  int exit_code() {
+    int code = helper.wait(30000);
+    EXPECT_NE(code, -2) << "the helper did not end";
+    return code;
   }
 };
 
@@ -598,41 +555,40 @@ class ProcessExit : public ProcessMethod {};
 
 TEST_P(ProcessExit, DaemonDiesWhenParentExitsNormally) {
   Middle m("daemon_exit", GetParam());
-  pid_t d = m.grandchild();
+  mproc_pid_t d = m.grandchild();
   ASSERT_GT(d, 0);
-  int st = m.wait_status();
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  EXPECT_EQ(m.exit_code(), 0);
   // The parent terminated and reaped it before exiting.
   EXPECT_TRUE(wait_dead(d, 100));
 }
 
 TEST_P(ProcessExit, DaemonDiesWhenParentIsKilled) {
   Middle m("daemon_kill", GetParam());
-  pid_t d = m.grandchild();
+  mproc_pid_t d = m.grandchild();
   ASSERT_GT(d, 0);
-  usleep(20000);
+  mproc_test::sleep_ms(20);
   EXPECT_NE(proc_state(d), 0);
-  kill(m.pid, SIGKILL);
-  m.wait_status();
+  m.helper.kill();
+  m.exit_code();
   EXPECT_TRUE(wait_dead(d, 10000)) << "daemon outlived its SIGKILLed parent";
   if (proc_state(d) != 0)
-    kill(d, SIGKILL); // never leave it behind
+    mproc_test::kill_pid(d); // never leave it behind
 }
 
 TEST_P(ProcessExit, NonDaemonIsJoinedAtExit) {
   Middle m("nondaemon", GetParam());
-  pid_t g = m.grandchild();
+  mproc_pid_t g = m.grandchild();
   ASSERT_GT(g, 0);
-  int st = m.wait_status();
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  EXPECT_EQ(m.exit_code(), 0);
   // The child wrote its marker before the parent could finish exiting.
   char marker[4];
-  EXPECT_TRUE(mproc_test::read_full(m.rd, marker, 4, 100));
+  EXPECT_TRUE(m.fifo.read(marker, 4, 100));
   EXPECT_EQ(memcmp(marker, "done", 4), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, ProcessExit, ::testing::ValuesIn(kMethods),
-                         method_name);
+INSTANTIATE_TEST_SUITE_P(Methods, ProcessExit,
+                         ::testing::ValuesIn(shared_testing::methods()),
+                         shared_testing::method_name);
 
 // ---- fork hygiene -------------------------------------------------------
 
@@ -642,7 +598,7 @@ int print_child_line(const void *, size_t) {
 }
 MPROC_TARGET(print_child_line);
 
-void print_at_exit() { printf("atexit ran in %d\n", (int)getpid()); }
+void print_at_exit() { printf("atexit ran in %d\n", (int)mproc_getpid()); }
 
 MPROC_TEST_HELPER(stdio_once) {
   (void)argc;
@@ -670,7 +626,7 @@ size_t count(const std::string &s, const std::string &what) {
 
 TEST(ProcessHygiene, NoDuplicatedOutputAndNoAtexitInChild) {
   auto r = run_helper("stdio_once");
-  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.err;
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
   EXPECT_EQ(count(r.out, "parent line\n"), 1u) << r.out;
   EXPECT_EQ(count(r.out, "child line\n"), 1u) << r.out;
   EXPECT_EQ(count(r.out, "atexit ran"), 1u) << r.out;

@@ -5,19 +5,27 @@
 // Every process started here is started by raw fork() or posix_spawn(), is
 // killed only by its pid, and is reaped before the test ends; every wait is
 // bounded.
+//
+// On Windows only what needs none of these runs: Windows has no fork, no
+// /proc, no stopped or zombie processes and no ps(1), and
+// win32_process_test checks Toolhelp's records of itself and its children.
+#include <gtest/gtest.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifndef _WIN32
 #include <errno.h>
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -33,19 +41,39 @@
 #include "helpers.h"
 #include "mproc.h"
 
-extern char **environ;
-
+using mproc_test::now_ms;
 using mproc_test::scaled_ms;
 
 namespace {
 
-// ---- small utilities -----------------------------------------------------
+// A record that frees itself.
+struct Info {
+  mproc_proc_info_t info;
+  int rc;
+  explicit Info(mproc_pid_t pid) { rc = mproc_proc_info(pid, &info); }
+  ~Info() { mproc_proc_info_free(&info); }
+  Info(const Info &) = delete;
+  Info &operator=(const Info &) = delete;
+};
 
-int64_t now_ms() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+TEST(Procinfo, CpuTimeGrowsWithWork) {
+  Info before(mproc_getpid());
+  ASSERT_EQ(before.rc, 0);
+  // Burn about 100 ms of CPU (bounded by the clock, not by a loop count).
+  volatile uint64_t x = 0;
+  int64_t end = now_ms() + 100;
+  while (now_ms() < end)
+    x = x + 1;
+  Info after(mproc_getpid());
+  ASSERT_EQ(after.rc, 0);
+  uint64_t t0 = before.info.user_time_us + before.info.system_time_us;
+  uint64_t t1 = after.info.user_time_us + after.info.system_time_us;
+  EXPECT_GT(t1, t0);
 }
+
+#ifndef _WIN32 // everything below forks, reads /proc or runs ps(1)
+
+// ---- small utilities -----------------------------------------------------
 
 int64_t wall_ms() {
   struct timespec ts;
@@ -53,11 +81,7 @@ int64_t wall_ms() {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
+using mproc_test::sleep_ms;
 
 std::string read_file(const std::string &path) {
   std::ifstream f(path, std::ios::binary);
@@ -79,16 +103,6 @@ std::vector<std::string> argv_of(const mproc_proc_info_t &info) {
     v.push_back(info.argv[i]);
   return v;
 }
-
-// A record that frees itself.
-struct Info {
-  mproc_proc_info_t info;
-  int rc;
-  explicit Info(mproc_pid_t pid) { rc = mproc_proc_info(pid, &info); }
-  ~Info() { mproc_proc_info_free(&info); }
-  Info(const Info &) = delete;
-  Info &operator=(const Info &) = delete;
-};
 
 struct List {
   mproc_proc_info_t *items = nullptr;
@@ -248,86 +262,18 @@ MPROC_TEST_HELPER(block_on_stdin) {
 
 // ---- running programs ----------------------------------------------------
 
-struct Ran {
-  int status = -1; // raw waitpid status; -1 when it timed out (killed)
-  std::string out, err;
-  int exit_code() const {
-    return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-};
+using Ran = mproc_test::HelperResult;
 
 // Runs a program with stdout and stderr captured (neither is a terminal).
 // COLUMNS is removed from the environment, then `env` added.
 Ran run_program(const std::vector<std::string> &args,
                 const std::vector<std::string> &env = {}) {
-  Ran r;
   std::vector<std::string> envs;
   for (char **e = environ; *e; e++)
     if (strncmp(*e, "COLUMNS=", 8) != 0)
       envs.push_back(*e);
   envs.insert(envs.end(), env.begin(), env.end());
-  std::vector<char *> cargv, cenv;
-  for (auto &a : args)
-    cargv.push_back(const_cast<char *>(a.c_str()));
-  cargv.push_back(nullptr);
-  for (auto &e : envs)
-    cenv.push_back(const_cast<char *>(e.c_str()));
-  cenv.push_back(nullptr);
-
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0)
-    return r;
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    close(out[0]);
-    close(out[1]);
-    return r;
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  pid_t pid = -1;
-  int rc =
-      posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&fa);
-  close(out[1]);
-  close(err[1]);
-  if (rc != 0) {
-    close(out[0]);
-    close(err[0]);
-    return r;
-  }
-  int64_t deadline = now_ms() + scaled_ms(20000);
-  bool open_out = true, open_err = true, killed = false;
-  while (open_out || open_err) {
-    int64_t left = deadline - now_ms();
-    if (left <= 0) {
-      kill(pid, SIGKILL);
-      killed = true;
-      break;
-    }
-    struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-    if (poll(fds, 2, (int)left) < 0 && errno != EINTR)
-      break;
-    char buf[65536];
-    for (int i = 0; i < 2; i++) {
-      bool &open = i == 0 ? open_out : open_err;
-      if (!open || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-        continue;
-      ssize_t got = read(fds[i].fd, buf, sizeof buf);
-      if (got <= 0)
-        open = false;
-      else
-        (i == 0 ? r.out : r.err).append(buf, (size_t)got);
-    }
-  }
-  close(out[0]);
-  close(err[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.status = killed ? -1 : status;
-  return r;
+  return mproc_test::run_program_env(args, envs, 20000);
 }
 
 #ifdef MPROC_PS_PATH
@@ -612,21 +558,6 @@ TEST(Procinfo, SelfIsDescribedWhole) {
   EXPECT_EQ(argv_of(p), expected);
   ASSERT_NE(p.argv, nullptr);
   EXPECT_EQ(p.argv[p.argc], nullptr);
-}
-
-TEST(Procinfo, CpuTimeGrowsWithWork) {
-  Info before(getpid());
-  ASSERT_EQ(before.rc, 0);
-  // Burn about 100 ms of CPU (bounded by the clock, not by a loop count).
-  volatile uint64_t x = 0;
-  int64_t end = now_ms() + 100;
-  while (now_ms() < end)
-    x = x + 1;
-  Info after(getpid());
-  ASSERT_EQ(after.rc, 0);
-  uint64_t t0 = before.info.user_time_us + before.info.system_time_us;
-  uint64_t t1 = after.info.user_time_us + after.info.system_time_us;
-  EXPECT_GT(t1, t0);
 }
 
 TEST(Procinfo, SleepingChild) {
@@ -1226,5 +1157,6 @@ TEST(Example, ZombieOrphan) {
       << r.out;
 #endif
 }
+#endif // _WIN32
 
 } // namespace

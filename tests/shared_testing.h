@@ -1,17 +1,17 @@
 // Support for the shared-object tests: children started through mproc,
-// memory shared with them, and a look at /dev/shm. Every wait is bounded,
-// and only processes a test started are ever killed, by their handle.
+// memory shared with them, and a look at the segments mproc leaves. Every
+// wait is bounded, and only processes a test started are ever killed, by
+// their handle. POSIX and Windows implement the memory and the segment
+// listing in shared_testing_posix.cpp and shared_testing_win32.cpp.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -24,9 +24,18 @@ namespace shared_testing {
 // parametrised test chose (MethodTest below sets it for each test).
 inline mproc_start_method_t g_start_method = MPROC_START_DEFAULT;
 
-// Every start method the cross-process suites run under.
-inline const mproc_start_method_t kMethods[] = {
-    MPROC_START_FORK, MPROC_START_SPAWN, MPROC_START_FORKSERVER};
+// Of fork, spawn and forkserver, the start methods this build has (only
+// spawn on Windows), as mproc_set_start_method() tells: every start method
+// the cross-process suites run under.
+inline std::vector<mproc_start_method_t> methods() {
+  std::vector<mproc_start_method_t> out;
+  for (mproc_start_method_t m :
+       {MPROC_START_FORK, MPROC_START_SPAWN, MPROC_START_FORKSERVER})
+    if (mproc_set_start_method(m) == 0)
+      out.push_back(m);
+  mproc_set_start_method(MPROC_START_DEFAULT);
+  return out;
+}
 
 inline std::string
 method_name(const ::testing::TestParamInfo<mproc_start_method_t> &i) {
@@ -34,6 +43,12 @@ method_name(const ::testing::TestParamInfo<mproc_start_method_t> &i) {
          : i.param == MPROC_START_SPAWN ? "spawn"
                                         : "forkserver";
 }
+
+// Instantiates a MethodTest suite once per start method of methods().
+#define MPROC_INSTANTIATE_METHODS(suite)                                       \
+  INSTANTIATE_TEST_SUITE_P(Methods, suite,                                     \
+                           ::testing::ValuesIn(shared_testing::methods()),     \
+                           shared_testing::method_name)
 
 // A test run once per start method: its Child objects use GetParam().
 // Targets must then be registered (MPROC_TARGET), and children reach the
@@ -103,56 +118,47 @@ struct SharedRef {
   size_t bytes;
 };
 
+// Zeroed memory that children of every start method can map by its name:
+// a file of its own on POSIX, a named file mapping on Windows. Sets *ref
+// and returns the address, or NULL; *keep is what unmap_shared() needs.
+void *map_new_shared(size_t bytes, SharedRef *ref, intptr_t *keep);
+// In any process: maps the memory a SharedRef names, or returns NULL.
+void *map_shared(const SharedRef &ref);
+// Unmaps what map_new_shared() made and removes its name.
+void unmap_shared(void *p, const SharedRef &ref, intptr_t keep);
+
 // In a child: map the memory a SharedRef names (for the child's life), or
 // NULL.
 template <typename T> T *attach(const SharedRef &ref) {
-  int fd = open(ref.path, O_RDWR | O_CLOEXEC);
-  if (fd < 0)
-    return nullptr;
-  void *p = mmap(nullptr, ref.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);
-  return p == MAP_FAILED ? nullptr : static_cast<T *>(p);
+  return static_cast<T *>(map_shared(ref));
 }
 
-// Zeroed shared memory in a file of its own, which children of every start
-// method can map by its path (ref()); a fork child may also use get()'s
-// address. Unmapped and removed at the end.
+// Zeroed shared memory which children of every start method can map by its
+// name (ref()); a fork child may also use get()'s address. Unmapped and
+// removed at the end.
 template <typename T> class SharedMem {
 public:
-  explicit SharedMem(size_t count = 1) : p_(nullptr) {
-    ref_.bytes = sizeof(T) * count;
-    snprintf(ref_.path, sizeof ref_.path, "/tmp/mproc-test-mem-XXXXXX");
-    int fd = mkstemp(ref_.path);
-    EXPECT_GE(fd, 0);
-    if (fd < 0)
-      return;
-    if (ftruncate(fd, (off_t)ref_.bytes) == 0) {
-      void *p =
-          mmap(nullptr, ref_.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-      p_ = p == MAP_FAILED ? nullptr : static_cast<T *>(p);
-    }
-    close(fd);
+  explicit SharedMem(size_t count = 1) {
+    p_ = static_cast<T *>(map_new_shared(sizeof(T) * count, &ref_, &keep_));
     EXPECT_NE(p_, nullptr);
   }
   SharedMem(const SharedMem &) = delete;
   SharedMem &operator=(const SharedMem &) = delete;
-  ~SharedMem() {
-    if (p_)
-      munmap(p_, ref_.bytes);
-    unlink(ref_.path);
-  }
+  ~SharedMem() { unmap_shared(p_, ref_, keep_); }
   T *get() const { return p_; }
   T &operator[](size_t i) const { return p_[i]; }
   const SharedRef &ref() const { return ref_; }
 
 private:
   SharedRef ref_;
+  intptr_t keep_ = -1;
   T *p_;
 };
 
 // Names of segments mproc made (without the '/') in /dev/shm and in the
 // portable build's marker directory, optionally only those of one creator
-// pid.
+// pid. Always empty on Windows, where a segment is a kernel object that
+// goes with its last handle, with no name left in any directory.
 // Sorted. A test compares what its own pid has at its end with what it had
 // at its start: pids are reused, and a dead process that had this pid may
 // have left names nobody has reclaimed yet.
@@ -167,6 +173,13 @@ std::vector<std::string> live_segments(mproc_pid_t creator = 0);
 
 // The names mproc_shared_reclaim() looks at in this build.
 std::vector<std::string> reclaimable_names(mproc_pid_t creator = 0);
+
+// Atomic access to a plain integer in shared memory, on every compiler
+// (std::atomic_ref is C++20): a lock-free std::atomic<T> has T's layout.
+template <typename T> std::atomic<T> &atomic_at(T *p) {
+  static_assert(sizeof(std::atomic<T>) == sizeof(T), "atomic must be plain");
+  return *reinterpret_cast<std::atomic<T> *>(p);
+}
 
 // A small deterministic generator for test data.
 inline uint64_t mix(uint64_t x) {

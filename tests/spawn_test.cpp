@@ -1,11 +1,9 @@
 // The spawn start method's bootstrap: forged invocations are refused, argv
 // is restored, and threads in the parent do not matter.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -14,9 +12,9 @@
 #include "bootstrap.h"
 #include "helpers.h"
 #include "mproc.h"
+#include "shared_testing.h"
 
 using mproc_test::HelperResult;
-using mproc_test::run_program;
 using mproc_test::self_path;
 
 namespace {
@@ -41,7 +39,7 @@ std::string message(uint64_t arg_size = 0, const std::string &arg = "",
                     const char *target = "spawned_marker") {
   mproc__boot_t b = {};
   memcpy(b.cookie, kCookie, sizeof kCookie);
-  b.parent_pid = getpid();
+  b.parent_pid = mproc_getpid();
   b.status_channel = -1;
   b.death_channel = -1;
   snprintf(b.name, sizeof b.name, "forged");
@@ -56,12 +54,26 @@ std::string message(uint64_t arg_size = 0, const std::string &arg = "",
 
 // Runs this binary as a would-be child reading its bootstrap from stdin.
 HelperResult forged(const std::string &flag, const std::string &input) {
-  return run_program({self_path(), flag}, 10000, input);
+  return mproc_test::run_program({self_path(), flag}, 10000, input);
+}
+
+// The same, with the flag made for the channel on which the program finds
+// its stdin (0 on POSIX; on Windows, the value of the handle it inherits).
+HelperResult forged_on_stdin(const unsigned char *cookie,
+                             const std::string &input) {
+  return mproc_test::run_program_with_stdin_channel(
+      [&](int64_t channel) {
+        return std::vector<std::string>{self_path(), flag_for(channel, cookie)};
+      },
+      10000, input);
+}
+HelperResult forged_on_stdin(const std::string &input) {
+  return forged_on_stdin(kCookie, input);
 }
 
 void expect_refused(const HelperResult &r, int code = 121) {
-  EXPECT_TRUE(WIFEXITED(r.status)) << r.status;
-  EXPECT_EQ(WEXITSTATUS(r.status), code) << r.err;
+  EXPECT_NE(r.exit_code(), -1) << r.status;
+  EXPECT_EQ(r.exit_code(), code) << r.err;
   EXPECT_EQ(r.out.find("TARGET RAN"), std::string::npos);
   EXPECT_NE(r.err.find("mproc: not starting as a child:"), std::string::npos)
       << r.err;
@@ -71,17 +83,17 @@ void expect_refused(const HelperResult &r, int code = 121) {
 
 TEST(SpawnBootstrap, WellFormedForgeryRunsOnlyWithMatchingCookie) {
   // The control case: the same bytes a parent sends do run the target.
-  auto ok = forged(flag_for(0), message());
-  EXPECT_TRUE(WIFEXITED(ok.status) && WEXITSTATUS(ok.status) == 0) << ok.err;
+  auto ok = forged_on_stdin(message());
+  EXPECT_EQ(ok.exit_code(), 0) << ok.err;
   EXPECT_NE(ok.out.find("TARGET RAN"), std::string::npos);
 
   unsigned char other[MPROC__BOOT_COOKIE_SIZE] = {};
-  expect_refused(forged(flag_for(0, other), message()));
+  expect_refused(forged_on_stdin(other, message()));
 }
 
 TEST(SpawnBootstrap, FlagWithoutChannelIsRefused) {
   expect_refused(forged(flag_for(57), "")); // fd 57 is not open
-  expect_refused(forged(flag_for(0), ""));  // open, but empty
+  expect_refused(forged_on_stdin(""));      // open, but empty
 }
 
 TEST(SpawnBootstrap, MalformedFlagIsRefused) {
@@ -92,20 +104,20 @@ TEST(SpawnBootstrap, MalformedFlagIsRefused) {
 
 TEST(SpawnBootstrap, TruncatedOrGarbageMessageIsRefused) {
   std::string m = message();
-  expect_refused(forged(flag_for(0), m.substr(0, 10)));
-  expect_refused(forged(flag_for(0), m.substr(0, m.size() - 1)));
-  expect_refused(forged(flag_for(0), std::string(200, '\x7f')));
+  expect_refused(forged_on_stdin(m.substr(0, 10)));
+  expect_refused(forged_on_stdin(m.substr(0, m.size() - 1)));
+  expect_refused(forged_on_stdin(std::string(200, '\x7f')));
   // Declares 100 bytes of argument and sends 3.
-  expect_refused(forged(flag_for(0), message(100, "abc")));
+  expect_refused(forged_on_stdin(message(100, "abc")));
 }
 
 TEST(SpawnBootstrap, HugeLengthIsRefusedWithoutAllocatingIt) {
-  expect_refused(forged(flag_for(0), message(UINT64_MAX, "abc")));
-  expect_refused(forged(flag_for(0), message((uint64_t)1 << 40, "abc")));
+  expect_refused(forged_on_stdin(message(UINT64_MAX, "abc")));
+  expect_refused(forged_on_stdin(message((uint64_t)1 << 40, "abc")));
 }
 
 TEST(SpawnBootstrap, UnknownTargetIsRefused) {
-  expect_refused(forged(flag_for(0), message(0, "", "no_such_target")));
+  expect_refused(forged_on_stdin(message(0, "", "no_such_target")));
 }
 
 TEST(SpawnBootstrap, DecoderRoundTrip) {
@@ -190,11 +202,15 @@ TEST_P(ThreadedParent, HundredChildrenWhileEightThreadsAreBusy) {
   EXPECT_EQ(ok, 100);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Methods, ThreadedParent,
-    ::testing::Values(MPROC_START_SPAWN, MPROC_START_FORKSERVER),
-    [](const ::testing::TestParamInfo<mproc_start_method_t> &i) {
-      return std::string(i.param == MPROC_START_SPAWN ? "spawn" : "forkserver");
-    });
+// The methods that start a fresh program, of those this platform has.
+std::vector<mproc_start_method_t> fresh_methods() {
+  std::vector<mproc_start_method_t> m = shared_testing::methods();
+  m.erase(std::remove(m.begin(), m.end(), MPROC_START_FORK), m.end());
+  return m;
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, ThreadedParent,
+                         ::testing::ValuesIn(fresh_methods()),
+                         shared_testing::method_name);
 
 } // namespace

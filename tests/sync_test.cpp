@@ -1,12 +1,9 @@
 // Lock, RLock, Semaphore and Event across processes, under every start
 // method for the cross-process tests.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -20,6 +17,9 @@
 #include "shared_testing.h"
 
 using mproc_test::scaled_ms;
+using mproc_test::sleep_ms;
+using mproc_test::sleep_us;
+using shared_testing::atomic_at;
 using shared_testing::attach;
 using shared_testing::Child;
 using shared_testing::MethodTest;
@@ -35,6 +35,20 @@ class SemaphoreProcs : public MethodTest {};
 class Event : public MethodTest {};
 
 // ---- the wait/wake primitive of the seam ----------------------------------
+
+// Sleeps on the word until it changes.
+int wait_for_change(const void *arg, size_t) {
+  SharedRef ref;
+  memcpy(&ref, arg, sizeof ref);
+  uint32_t *w = attach<uint32_t>(ref);
+  if (!w)
+    return 2;
+  while (atomic_at(w).load() == 0)
+    if (mproc__wait32(w, 0, MPROC_INFINITE) != 0)
+      return 1;
+  return 0;
+}
+MPROC_TARGET(wait_for_change);
 
 TEST(WaitWake, ReturnsOnChangeOnWakeAndAtTheDeadline) {
   SharedMem<uint32_t> word;
@@ -52,18 +66,10 @@ TEST(WaitWake, ReturnsOnChangeOnWakeAndAtTheDeadline) {
     rc = mproc__wait32(word.get(), 0, deadline);
   EXPECT_EQ(rc, MPROC_ETIMEDOUT);
   // A sleeper in another process is woken by a change and a wake.
-  auto sleeper = [](const void *arg, size_t) -> int {
-    uint32_t *w;
-    memcpy(&w, arg, sizeof w);
-    while (__atomic_load_n(w, __ATOMIC_SEQ_CST) == 0)
-      if (mproc__wait32(w, 0, MPROC_INFINITE) != 0)
-        return 1;
-    return 0;
-  };
   uint32_t *w = word.get();
-  Child c(sleeper, &w, sizeof w);
-  usleep(20000);
-  __atomic_store_n(w, 7, __ATOMIC_SEQ_CST);
+  Child c(wait_for_change, &word.ref(), sizeof word.ref());
+  sleep_ms(20);
+  atomic_at(w).store(7);
   mproc__wake32(w);
   EXPECT_EQ(c.finish(), 0);
 }
@@ -219,7 +225,7 @@ int hold_lock_until_killed(const void *arg, size_t) {
     return 1;
   mproc_event_set(&a.held);
   for (int i = 0; i < 600; i++)
-    usleep(100000); // killed long before
+    sleep_ms(100); // killed long before
   return 0;
 }
 MPROC_TARGET(hold_lock_until_killed);
@@ -254,7 +260,7 @@ TEST_P(Lock, OwnerDeathHandsTheLockOnWithEownerdead) {
       got = mproc_lock_acquire(&a.lock, MPROC_INFINITE);
       released = mproc_lock_release(&a.lock);
     });
-    usleep(20000);
+    sleep_ms(20);
     c.kill();
     waiter.join();
     EXPECT_EQ(got.load(), MPROC_EOWNERDEAD);
@@ -281,7 +287,7 @@ int increment_counting_deaths(const void *arg, size_t) {
   for (int i = 0; i < a.rounds; i++) {
     int rc = mproc_lock_acquire(&a.lock, MPROC_INFINITE);
     if (rc == MPROC_EOWNERDEAD)
-      __atomic_add_fetch(&mem[1], 1, __ATOMIC_SEQ_CST);
+      atomic_at(&mem[1]).fetch_add(1);
     else if (rc != 0)
       return 1;
     volatile uint64_t *c = &mem[0];
@@ -304,7 +310,7 @@ TEST_P(Lock, SurvivesHoldersKilledAtRandomInstants) {
     Child victim(increment_counting_deaths, &a, sizeof a);
     Child survivor1(increment_counting_deaths, &a, sizeof a);
     Child survivor2(increment_counting_deaths, &a, sizeof a);
-    usleep((useconds_t)(rand() % 3000));
+    sleep_us(rand() % 3000);
     victim.kill();
     ASSERT_EQ(survivor1.finish(), 0) << "round " << round;
     ASSERT_EQ(survivor2.finish(), 0) << "round " << round;
@@ -340,7 +346,7 @@ int hold_rlock_twice_until_killed(const void *arg, size_t) {
     return 2;
   mproc_event_set(&a.held);
   for (int i = 0; i < 600; i++)
-    usleep(100000);
+    sleep_ms(100);
   return 0;
 }
 MPROC_TARGET(hold_rlock_twice_until_killed);
@@ -422,15 +428,13 @@ int use_semaphore(const void *arg, size_t) {
   for (int i = 0; i < 200; i++) {
     if (mproc_semaphore_acquire(&a.sem, MPROC_INFINITE) != 0)
       return 1;
-    int now = __atomic_add_fetch(inside, 1, __ATOMIC_SEQ_CST);
-    int hi = __atomic_load_n(highest, __ATOMIC_SEQ_CST);
-    while (now > hi &&
-           !__atomic_compare_exchange_n(highest, &hi, now, false,
-                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+    int now = atomic_at(inside).fetch_add(1) + 1;
+    int hi = atomic_at(highest).load();
+    while (now > hi && !atomic_at(highest).compare_exchange_strong(hi, now)) {
     }
     if (i % 16 == 0)
-      usleep(100);
-    __atomic_sub_fetch(inside, 1, __ATOMIC_SEQ_CST);
+      sleep_us(100);
+    atomic_at(inside).fetch_sub(1);
     if (mproc_semaphore_release(&a.sem) != 0)
       return 2;
   }
@@ -485,7 +489,7 @@ TEST_P(Event, SetWakesWaitersInOtherProcesses) {
   std::vector<std::unique_ptr<Child>> kids;
   for (int i = 0; i < 3; i++)
     kids.emplace_back(new Child(wait_then_reply, &a, sizeof a));
-  usleep(20000);
+  sleep_ms(20);
   ASSERT_EQ(mproc_event_set(&a.go), 0);
   for (auto &k : kids)
     EXPECT_EQ(k->finish(), 0);
@@ -526,7 +530,7 @@ TEST_P(Event, DestroyWakesSleepersWithBadHandle) {
   Both both = {ev, sem};
   Child c1(event_sleeper, &both, sizeof both);
   Child c2(semaphore_sleeper, &both, sizeof both);
-  usleep(50000);
+  sleep_ms(50);
   EXPECT_EQ(mproc_event_destroy(&ev), 0);
   EXPECT_EQ(mproc_semaphore_destroy(&sem), 0);
   EXPECT_EQ(c1.finish(), 0);
@@ -535,19 +539,28 @@ TEST_P(Event, DestroyWakesSleepersWithBadHandle) {
 
 // ---- handles in processes that existed before the object ------------------
 
-struct PipeArgs {
-  int read_fd;
+// Handles the test makes after the child started, and a flag set once they
+// are there.
+struct LateHandles {
+  uint32_t ready;
+  mproc_lock_t lock;
+  mproc_event_t ev;
 };
 
 int attach_late(const void *arg, size_t) {
-  PipeArgs p;
-  memcpy(&p, arg, sizeof p);
-  mproc_lock_t lock;
-  mproc_event_t ev;
-  if (!mproc_test::read_full(p.read_fd, &lock, sizeof lock, 20000))
-    return 1;
-  if (!mproc_test::read_full(p.read_fd, &ev, sizeof ev, 20000))
-    return 2;
+  SharedRef ref;
+  memcpy(&ref, arg, sizeof ref);
+  LateHandles *h = attach<LateHandles>(ref);
+  if (!h)
+    return 7;
+  int64_t deadline = mproc_test::now_ms() + scaled_ms(20000);
+  while (atomic_at(&h->ready).load() == 0)
+    if (mproc_test::now_ms() > deadline)
+      return 1;
+    else
+      sleep_ms(1);
+  mproc_lock_t lock = h->lock;
+  mproc_event_t ev = h->ev;
   if (mproc_lock_acquire(&lock, 0) != MPROC_ETIMEDOUT)
     return 3; // parent holds it
   if (mproc_event_set(&ev) != 0)
@@ -556,25 +569,23 @@ int attach_late(const void *arg, size_t) {
     return 5;
   return mproc_lock_release(&lock) == 0 ? 0 : 6;
 }
+MPROC_TARGET(attach_late);
 
 TEST(SharedHandles, WorkInAProcessStartedBeforeTheObject) {
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  PipeArgs p = {fds[0]};
-  Child c(attach_late, &p, sizeof p);
+  SharedMem<LateHandles> late;
+  Child c(attach_late, &late.ref(), sizeof late.ref());
   // Created after the child started: it has no mapping and attaches by name.
   mproc_lock_t lock;
   mproc_event_t ev;
   ASSERT_EQ(mproc_lock_create(&lock), 0);
   ASSERT_EQ(mproc_event_create(&ev), 0);
   ASSERT_EQ(mproc_lock_acquire(&lock, 0), 0);
-  ASSERT_TRUE(mproc_test::write_full(fds[1], &lock, sizeof lock));
-  ASSERT_TRUE(mproc_test::write_full(fds[1], &ev, sizeof ev));
+  late[0].lock = lock;
+  late[0].ev = ev;
+  atomic_at(&late[0].ready).store(1);
   EXPECT_EQ(mproc_event_wait(&ev, scaled_ms(20000)), 0);
   EXPECT_EQ(mproc_lock_release(&lock), 0);
   EXPECT_EQ(c.finish(), 0);
-  close(fds[0]);
-  close(fds[1]);
   EXPECT_EQ(mproc_lock_destroy(&lock), 0);
   EXPECT_EQ(mproc_event_destroy(&ev), 0);
 }
@@ -634,8 +645,7 @@ TEST(SharedHandles, WorkInAFreshRunOfTheProgram) {
   ASSERT_EQ(mproc_lock_acquire(&a.lock, 0), 0);
   auto r =
       mproc_test::run_helper("shared_from_exec", {to_hex(&a, sizeof a)}, 20000);
-  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)
-      << r.status << " " << r.err;
+  EXPECT_EQ(r.exit_code(), 0) << r.status << " " << r.err;
   EXPECT_EQ(mproc_event_wait(&a.event, 0), 0);
   char buf[16];
   size_t n = 0;
@@ -676,7 +686,7 @@ int use_every_kind(const void *arg, size_t size) {
     return 16;
   // Holds the RLock (twice) until killed.
   for (int i = 0; i < 600; i++)
-    usleep(100000);
+    sleep_ms(100);
   return 0;
 }
 } // namespace
@@ -719,13 +729,9 @@ TEST(SharedHandles, WorkInSpawnChildrenAndTheirDeathIsSeen) {
   EXPECT_EQ(mproc_queue_destroy(&a.queue), 0);
 }
 
-#define MPROC_INSTANTIATE(suite)                                               \
-  INSTANTIATE_TEST_SUITE_P(Methods, suite,                                     \
-                           ::testing::ValuesIn(shared_testing::kMethods),      \
-                           shared_testing::method_name)
-MPROC_INSTANTIATE(Lock);
-MPROC_INSTANTIATE(RLock);
-MPROC_INSTANTIATE(SemaphoreProcs);
-MPROC_INSTANTIATE(Event);
+MPROC_INSTANTIATE_METHODS(Lock);
+MPROC_INSTANTIATE_METHODS(RLock);
+MPROC_INSTANTIATE_METHODS(SemaphoreProcs);
+MPROC_INSTANTIATE_METHODS(Event);
 
 } // namespace

@@ -1,7 +1,12 @@
+// Shared-object test support on POSIX: memory in a file of its own under
+// /tmp, and the segment names in /dev/shm and the portable build's marker
+// directory.
 #include "shared_testing.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -11,6 +16,38 @@
 #include <unistd.h>
 
 namespace shared_testing {
+
+void *map_new_shared(size_t bytes, SharedRef *ref, intptr_t *keep) {
+  void *p = nullptr;
+  *keep = -1;
+  ref->bytes = bytes;
+  snprintf(ref->path, sizeof ref->path, "/tmp/mproc-test-mem-XXXXXX");
+  int fd = mkstemp(ref->path);
+  if (fd < 0)
+    return nullptr;
+  if (ftruncate(fd, (off_t)bytes) == 0) {
+    p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+      p = nullptr;
+  }
+  close(fd);
+  return p;
+}
+
+void *map_shared(const SharedRef &ref) {
+  int fd = open(ref.path, O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return nullptr;
+  void *p = mmap(nullptr, ref.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void unmap_shared(void *p, const SharedRef &ref, intptr_t) {
+  if (p)
+    munmap(p, ref.bytes);
+  unlink(ref.path);
+}
 
 namespace {
 
