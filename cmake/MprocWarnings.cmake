@@ -5,8 +5,9 @@ if(MSVC)
     list(APPEND MPROC_WARNING_FLAGS /WX)
   endif()
 else()
+  # -Wvla: MSVC has no variable-length arrays, so none may creep in here.
   set(MPROC_WARNING_FLAGS -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual
-      -Wformat=2 -Wundef)
+      -Wformat=2 -Wundef -Wvla)
   if(MPROC_WERROR)
     list(APPEND MPROC_WARNING_FLAGS -Werror)
   endif()
