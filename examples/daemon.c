@@ -2,17 +2,18 @@
  * flag must be set before start, as Python asserts. */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mproc.h"
+#include "portable.h"
 
 static int func(const void *arg, size_t size) {
   printf("%.*s 存活\n", (int)size, (const char *)arg);
   fflush(stdout);
-  sleep(2);
+  sleep_ms(2000);
   printf("%.*s 死亡\n", (int)size, (const char *)arg);
   return 0;
 }
+MPROC_TARGET(func);
 
 int main(int argc, char **argv) {
   mproc_process_t *p, *q;
@@ -40,7 +41,7 @@ int main(int argc, char **argv) {
   if (mproc_process_create(&q, func, "Jon", 3, &daemon) != 0 ||
       mproc_process_start(q) != 0)
     return 1;
-  usleep(300000);
+  sleep_ms(300);
   printf("main exits\n");
   return 0;
 }

@@ -2,14 +2,14 @@
  * own line and both finish. With mproc the child is a Process whose target
  * is the seed's `pid == 0` branch. */
 #include <stdio.h>
-#include <unistd.h>
 
 #include "mproc.h"
+#include "portable.h"
 
 static int child(const void *arg, size_t size) {
   (void)arg;
   (void)size;
-  sleep(3);
+  sleep_ms(3000);
   printf("The new process\n");
   printf("Fork test over\n");
   return 0;
@@ -26,7 +26,7 @@ int main(int argc, char **argv) {
     printf("Create process failed: %s\n", mproc_strerror(r));
     return 1;
   }
-  sleep(4);
+  sleep_ms(4000);
   printf("The old process\n");
   printf("Fork test over\n");
   return 0;

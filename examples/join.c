@@ -3,21 +3,14 @@
  * they take the sum. The elapsed times are printed as in the seed. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "mproc.h"
+#include "portable.h"
 
 typedef struct {
   char name[16];
   int n;
 } job_t;
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The seed's first func: two steps a second apart. */
 static int func_steps(const void *arg, size_t size) {
@@ -25,13 +18,14 @@ static int func_steps(const void *arg, size_t size) {
   (void)size;
   printf("%s\n", job->name);
   fflush(stdout);
-  sleep(1);
+  sleep_ms(1000);
   printf("1\n");
   fflush(stdout);
-  sleep(1);
+  sleep_ms(1000);
   printf("2\n");
   return 0;
 }
+MPROC_TARGET(func_steps);
 
 /* The seed's second func: sleeps n seconds. */
 static int func_sleep(const void *arg, size_t size) {
@@ -39,10 +33,11 @@ static int func_sleep(const void *arg, size_t size) {
   (void)size;
   printf("%s\n", job->name);
   fflush(stdout);
-  sleep((unsigned)job->n);
+  sleep_ms(1000L * job->n);
   printf("%d\n", job->n);
   return 0;
 }
+MPROC_TARGET(func_sleep);
 
 static mproc_process_t *start(mproc_target_fn fn, const char *name, int n) {
   mproc_process_t *p = NULL;
@@ -70,31 +65,31 @@ int main(int argc, char **argv) {
   mproc_init(&argc, &argv);
 
   /* Three started together, then joined: about 2 s. */
-  start_time = now();
+  start_time = monotonic_seconds();
   list[0] = start(func_steps, "hkw", 1);
   list[1] = start(func_steps, "jon", 2);
   list[2] = start(func_steps, "liu", 3);
   for (i = 0; i < 3; i++)
     finish(list[i]);
-  printf("main %.2f\n", now() - start_time);
+  printf("main %.2f\n", monotonic_seconds() - start_time);
 
   /* One at a time: each join waits before the next starts; the seed resets
    * start_time in the loop, so it prints the last one's time, about 3 s. */
   for (i = 1; i <= 3; i++) {
     mproc_process_t *p;
-    start_time = now();
+    start_time = monotonic_seconds();
     p = start(func_sleep, "hkw", i);
     finish(p);
   }
-  printf("main %.2f\n", now() - start_time);
+  printf("main %.2f\n", monotonic_seconds() - start_time);
 
   /* Started in a loop, joined afterwards: about 3 s in all. */
   for (i = 1; i <= 3; i++) {
-    start_time = now();
+    start_time = monotonic_seconds();
     list[i - 1] = start(func_sleep, "hkw", i);
   }
   for (i = 0; i < 3; i++)
     finish(list[i]);
-  printf("main %.2f\n", now() - start_time);
+  printf("main %.2f\n", monotonic_seconds() - start_time);
   return 0;
 }

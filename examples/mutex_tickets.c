@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mproc.h"
+#include "portable.h"
 
 #define USERS 10
 #define TICKETS 2
@@ -17,7 +17,7 @@
 typedef struct user_args {
   mproc_lock_t mutex;
   int user;
-  char path[64];
+  char path[300];
 } user_args_t;
 
 static int read_tickets(const char *path) {
@@ -35,7 +35,7 @@ static int read_tickets(const char *path) {
  * another buys reads the old value or the new one, never a half-written
  * file. */
 static void write_tickets(const char *path, int n) {
-  char tmp[80];
+  char tmp[320];
   FILE *f;
   snprintf(tmp, sizeof tmp, "%s.new", path);
   f = fopen(tmp, "w");
@@ -43,7 +43,7 @@ static void write_tickets(const char *path, int n) {
     return;
   fprintf(f, "{\"ticket_num\": %d}", n);
   fclose(f);
-  rename(tmp, path);
+  replace_file(tmp, path);
 }
 
 static void search(const user_args_t *a) {
@@ -53,7 +53,7 @@ static void search(const user_args_t *a) {
 
 static void buy(const user_args_t *a) {
   int n = read_tickets(a->path);
-  usleep(10000 + (useconds_t)(rand() % 20) * 1000); /* the network is slow */
+  sleep_ms(10 + rand() % 20); /* the network is slow */
   if (n > 0) {
     write_tickets(a->path, n - 1);
     printf("用户%d买票成功\n", a->user);
@@ -78,6 +78,7 @@ static int run(const void *arg, size_t size) {
   mproc_lock_release(&a.mutex);
   return 0;
 }
+MPROC_TARGET(run);
 
 int main(int argc, char **argv) {
   mproc_process_t *p[USERS];
@@ -87,7 +88,7 @@ int main(int argc, char **argv) {
     return 1;
 
   memset(&a, 0, sizeof a);
-  snprintf(a.path, sizeof a.path, "/tmp/mproc_tickets_%lld.json",
+  snprintf(a.path, sizeof a.path, "%smproc_tickets_%lld.json", temp_dir(),
            (long long)mproc_getpid());
   write_tickets(a.path, TICKETS);
   if (mproc_lock_create(&a.mutex) != 0)

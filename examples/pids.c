@@ -2,9 +2,9 @@
  * terminate. terminate() asks the OS to end the child; join() then waits
  * until it has, so is_alive() is false right after. */
 #include <stdio.h>
-#include <unistd.h>
 
 #include "mproc.h"
+#include "portable.h"
 
 static int func(const void *arg, size_t size) {
   (void)arg;
@@ -13,9 +13,10 @@ static int func(const void *arg, size_t size) {
   printf("func---PID: %lld\n", (long long)mproc_getpid());
   printf("func---PPID: %lld\n", (long long)mproc_getppid());
   fflush(stdout);
-  sleep(10);
+  sleep_ms(10000);
   return 0;
 }
+MPROC_TARGET(func);
 
 int main(int argc, char **argv) {
   mproc_process_t *p;
@@ -27,7 +28,7 @@ int main(int argc, char **argv) {
   mproc_process_is_alive(p, &alive);
   printf("alive: %s\n", alive ? "True" : "False");
   fflush(stdout);
-  usleep(300000); /* let the child print before it is terminated */
+  sleep_ms(300); /* let the child print before it is terminated */
   mproc_process_terminate(p);
   mproc_process_join(p, MPROC_INFINITE);
   mproc_process_is_alive(p, &alive);

@@ -7,25 +7,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "mproc.h"
+#include "portable.h"
 
-static int sleep_ms = 2000;
+/* How long each task sleeps. A worker started with spawn (Windows) is a
+ * fresh run of this program that never gets past mproc_init(), so what main
+ * sets here reaches it through the pool's initializer, run once in each
+ * worker: Python's Pool(initializer=..., initargs=...). */
+static int task_ms = 2000;
+
+static int set_task_ms(const void *arg, size_t size) {
+  if (size == sizeof task_ms)
+    memcpy(&task_ms, arg, sizeof task_ms);
+  return 0;
+}
+MPROC_TARGET(set_task_ms);
 
 /* 进程池事件函数: sleep, print the time and the message, return 8888. */
 static int worker(const void *msg, size_t size, mproc_buf_t *result) {
   int value = 8888;
   time_t now;
-  usleep((useconds_t)sleep_ms * 1000);
+  sleep_ms(task_ms);
   now = time(NULL);
   /* ctime() ends with a newline; Python's print puts its own. */
   printf("%.24s -- %.*s\n", ctime(&now), (int)size, (const char *)msg);
   fflush(stdout);
   return mproc_buf_set(result, &value, sizeof value);
 }
+MPROC_TASK(worker);
 
 int main(int argc, char **argv) {
+  mproc_pool_options_t options = {0};
   mproc_pool_t *pool;
   mproc_async_result_t *r[10];
   const void *data;
@@ -34,10 +47,13 @@ int main(int argc, char **argv) {
 
   mproc_init(&argc, &argv);
   if (argc > 1)
-    sleep_ms = atoi(argv[1]);
+    task_ms = atoi(argv[1]);
+  options.initializer = set_task_ms;
+  options.initargs = &task_ms;
+  options.initargs_size = sizeof task_ms;
 
   /* 创建进程池 */
-  if (mproc_pool_create(&pool, NULL) != 0)
+  if (mproc_pool_create(&pool, &options) != 0)
     return 1;
 
   /* 向进程池中添加事件 */

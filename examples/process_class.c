@@ -2,9 +2,9 @@
  * Process and overrides run(). In C the object is a struct carried in the
  * argument bytes, and run() is the target that receives it. */
 #include <stdio.h>
-#include <unistd.h>
 
 #include "mproc.h"
+#include "portable.h"
 
 /* Seed 000's MyProcess: no state of its own. */
 static int my_process_run(const void *self, size_t size) {
@@ -12,13 +12,14 @@ static int my_process_run(const void *self, size_t size) {
   (void)size;
   printf("hkw\n");
   fflush(stdout);
-  sleep(1);
+  sleep_ms(1000);
   printf("1\n");
   fflush(stdout);
-  sleep(1);
+  sleep_ms(1000);
   printf("2\n");
   return 0;
 }
+MPROC_TARGET(my_process_run);
 
 /* Seed 002's MyProcess(value): state set in the constructor, and methods
  * that run() calls. */
@@ -28,14 +29,14 @@ typedef struct {
 
 static void fun1(const my_process_t *self) {
   (void)self;
-  usleep(1000000);
+  sleep_ms(1000);
   printf("第一步\n");
   fflush(stdout);
 }
 
 static void fun2(const my_process_t *self) {
   (void)self;
-  usleep(800000);
+  sleep_ms(800);
   printf("第二步\n");
   fflush(stdout);
 }
@@ -51,6 +52,7 @@ static int my_value_process_run(const void *arg, size_t size) {
   }
   return 0;
 }
+MPROC_TARGET(my_value_process_run);
 
 int main(int argc, char **argv) {
   mproc_process_t *p;

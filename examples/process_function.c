@@ -3,23 +3,28 @@
  * apart; the parent's exit waits for the child, as Python's does. */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mproc.h"
+#include "portable.h"
 
 static int func(const void *arg, size_t size) {
   printf("%.*s\n", (int)size, (const char *)arg);
   fflush(stdout);
-  sleep(1);
+  sleep_ms(1000);
   printf("1\n");
   fflush(stdout);
-  sleep(1);
+  sleep_ms(1000);
   printf("2\n");
   fflush(stdout);
-  sleep(1);
+  sleep_ms(1000);
   printf("3\n");
   return 0;
 }
+/* The target's name, registered so that a spawned child (a fresh run of this
+ * program; Windows' only start method) finds the function: Python's spawn
+ * looks a target up by its name too. Every portable example registers its
+ * targets. */
+MPROC_TARGET(func);
 
 int main(int argc, char **argv) {
   mproc_process_t *pcs;

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mproc.h"
+#include "portable.h"
 
 typedef struct pair {
   int x, y;
@@ -37,6 +37,7 @@ static int handle(const void *arg, size_t size) {
   }
   return 0;
 }
+MPROC_TARGET(handle);
 
 static int request(const void *arg, size_t size) {
   mproc_queue_t q;
@@ -47,7 +48,7 @@ static int request(const void *arg, size_t size) {
   srand((unsigned)mproc_getpid());
   for (i = 0; i < 6; i++) {
     pair_t p;
-    usleep((useconds_t)randint(10, 100) * 1000);
+    sleep_ms(randint(10, 100));
     p.x = randint(1, 100);
     p.y = randint(1, 100);
     if (mproc_queue_put(&q, &p, sizeof p, MPROC_INFINITE) != 0)
@@ -55,6 +56,7 @@ static int request(const void *arg, size_t size) {
   }
   return 0;
 }
+MPROC_TARGET(request);
 
 int main(int argc, char **argv) {
   mproc_queue_options_t options = {3, 0, 0}; /* Queue(3) */

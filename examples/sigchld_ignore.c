@@ -4,14 +4,14 @@
  * still arrives, because the child reports it on its own. */
 #include <signal.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #include "mproc.h"
+#include "portable.h"
 
 static int child(const void *arg, size_t size) {
   (void)arg;
   (void)size;
-  sleep(4);
+  sleep_ms(4000);
   printf("Child PID: %lld\n", (long long)mproc_getpid());
   return 2; /* the seed's sys.exit(2) */
 }

@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mproc.h"
+#include "portable.h"
 
 /* What the grandchild tells the top process about itself. */
 typedef struct report {
@@ -27,14 +27,6 @@ typedef struct report {
   long long ppid_before;
   long long ppid_after;
 } report_t;
-
-static void sleep_ms(long ms) {
-  struct timespec ts;
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = (ms % 1000) * 1000000L;
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 static const char *state_of(mproc_pid_t pid) {
   mproc_proc_info_t info;

@@ -1408,11 +1408,14 @@ INSTANTIATE_TEST_SUITE_P(Methods, PoolM, ::testing::ValuesIn(methods()),
 #ifdef MPROC_POOL_EXAMPLE_DIR
 TEST(Pool, SeedExampleApplyAsync) {
   // 200 ms instead of the seed's 2 s per task.
+#ifdef _WIN32
+  const char *exe = "/pool_apply_async.exe";
+#else
+  const char *exe = "/pool_apply_async";
+#endif
   auto r = mproc_test::run_program(
-      {std::string(MPROC_POOL_EXAMPLE_DIR) + "/pool_apply_async", "200"},
-      scaled_ms(60000));
-  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)
-      << r.status << r.err;
+      {std::string(MPROC_POOL_EXAMPLE_DIR) + exe, "200"}, scaled_ms(60000));
+  ASSERT_EQ(r.exit_code(), 0) << r.status << r.err;
   std::vector<std::string> lines;
   size_t at = 0;
   while (at < r.out.size()) {
