@@ -183,23 +183,26 @@ TEST_P(ThreadedParent, HundredChildrenWhileEightThreadsAreBusy) {
       }
     });
   int ok = 0;
+  std::string failures; // what went wrong, for the message
   for (int i = 0; i < 100; i++) {
     mproc_process_t *p = nullptr;
     mproc_process_options_t o = {};
     o.start_method = GetParam();
-    if (mproc_process_create(&p, quick, nullptr, 0, &o) != 0)
-      continue;
-    int code = -1;
-    if (mproc_process_start(p) == 0 &&
-        mproc_process_join(p, MPROC_INFINITE) == 0 &&
-        mproc_process_exitcode(p, &code) == 0 && code == 5)
+    int rc = mproc_process_create(&p, quick, nullptr, 0, &o), code = -1;
+    if (rc == 0 && (rc = mproc_process_start(p)) == 0 &&
+        (rc = mproc_process_join(p, MPROC_INFINITE)) == 0 &&
+        (rc = mproc_process_exitcode(p, &code)) == 0 && code == 5)
       ok++;
+    else
+      failures += " [child " + std::to_string(i) + ": rc " +
+                  std::to_string(rc) + ", exit code " + std::to_string(code) +
+                  "]";
     mproc_process_free(p);
   }
   stop = true;
   for (auto &t : busy)
     t.join();
-  EXPECT_EQ(ok, 100);
+  EXPECT_EQ(ok, 100) << failures;
 }
 
 // The methods that start a fresh program, of those this platform has.
