@@ -69,7 +69,9 @@ public:
     o.start_method = g_start_method;
     EXPECT_EQ(mproc_process_create(&p_, fn, arg, size, &o), 0);
     if (p_) {
-      EXPECT_EQ(mproc_process_start(p_), 0);
+      int rc = mproc_process_start(p_);
+      EXPECT_EQ(rc, 0) << mproc_error_name(rc) << ", native error "
+                       << mproc_os_error();
     }
   }
   Child(const Child &) = delete;
