@@ -828,6 +828,15 @@ static int frame_arrived(worker_t *w, const frame_t *f,
   return r;
 }
 
+/* The payload of w's frame is whole: complete its job. Returns 0, or
+ * MPROC_EINVAL when the frame answers no job of w's. */
+static int payload_complete(worker_t *w) {
+  unsigned char *p = w->payload;
+  w->payload = NULL;
+  w->hdr_got = 0;
+  return frame_arrived(w, &w->hdr, p, p) != 0 ? MPROC_EINVAL : 0;
+}
+
 /* Parse the frames in w's stage. Returns 0, or MPROC_EINVAL / MPROC_ENOMEM
  * when the worker has to go. */
 static int worker_parse(worker_t *w) {
@@ -867,13 +876,8 @@ static int worker_parse(worker_t *w) {
     memcpy(w->payload + w->payload_got, w->stage + w->stage_pos, take);
     w->payload_got += take;
     w->stage_pos += take;
-    if (w->payload_got == w->hdr.size) {
-      unsigned char *p = w->payload;
-      w->payload = NULL;
-      w->hdr_got = 0;
-      if (frame_arrived(w, &w->hdr, p, p) != 0)
-        return MPROC_EINVAL;
-    }
+    if (w->payload_got == w->hdr.size && payload_complete(w) != 0)
+      return MPROC_EINVAL;
   }
   return 0;
 }
@@ -896,13 +900,8 @@ static int worker_read(worker_t *w) {
                                 &got);
       if (r == 0) {
         w->payload_got += got;
-        if (w->payload_got == w->hdr.size) {
-          unsigned char *p = w->payload;
-          w->payload = NULL;
-          w->hdr_got = 0;
-          if (frame_arrived(w, &w->hdr, p, p) != 0)
-            return MPROC_EINVAL;
-        }
+        if (w->payload_got == w->hdr.size && payload_complete(w) != 0)
+          return MPROC_EINVAL;
       }
     } else {
       w->stage_pos = w->stage_len = 0;
