@@ -235,6 +235,9 @@ static int build_command_line(const mproc__child_spec_t *spec,
   return 0;
 }
 
+/* How often a start that failed with ERROR_INTERNAL_ERROR is tried. */
+#define CREATE_TRIES 3
+
 /* CreateProcessW, suspended, inheriting exactly handles[0..n). */
 static int create_suspended(wchar_t *exe, wchar_t *cmdline, HANDLE *handles,
                             DWORD n, HANDLE std_in, HANDLE std_out,
@@ -243,7 +246,7 @@ static int create_suspended(wchar_t *exe, wchar_t *cmdline, HANDLE *handles,
   STARTUPINFOEXW si;
   SIZE_T size = 0;
   DWORD flags = CREATE_SUSPENDED | EXTENDED_STARTUPINFO_PRESENT | extra_flags;
-  int r = 0;
+  int r = 0, attempt;
 
   ZeroMemory(&si, sizeof si);
   si.StartupInfo.cb = sizeof si;
@@ -266,9 +269,22 @@ static int create_suspended(wchar_t *exe, wchar_t *cmdline, HANDLE *handles,
     r = mproc__os_translate((int)GetLastError());
     goto finish;
   }
-  if (!CreateProcessW(exe, cmdline, NULL, NULL, TRUE, flags, NULL, NULL,
-                      &si.StartupInfo, pi))
-    r = mproc__os_translate((int)GetLastError());
+  /* ERROR_INTERNAL_ERROR: the new process could not be set up (Wine has
+   * answered so, rarely, amid many process starts and kills; see
+   * docs/windows.md). It was created suspended, so nothing of the program
+   * ran in it, and creating it again is safe; a few tries, then the error
+   * stands. */
+  for (attempt = 0; r == 0; attempt++) {
+    DWORD err;
+    if (CreateProcessW(exe, cmdline, NULL, NULL, TRUE, flags, NULL, NULL,
+                       &si.StartupInfo, pi))
+      break;
+    err = GetLastError();
+    if (err != ERROR_INTERNAL_ERROR || attempt + 1 >= CREATE_TRIES)
+      r = mproc__os_translate((int)err);
+    else
+      Sleep(10 * (attempt + 1));
+  }
 
 finish:
   DeleteProcThreadAttributeList(si.lpAttributeList);
