@@ -1099,16 +1099,27 @@ TEST_P(PoolM, TerminateEndsABlockingApply) {
   EXPECT_TRUE(all_reaped(pids));
 }
 
+// Says it runs (its pid in the shared victim_pid), then takes 300 ms.
+int announce_then_sleep(const void *, size_t, mproc_buf_t *) {
+  if (!shared())
+    return 1;
+  shared()->victim_pid.store(mproc_getpid());
+  sleep_us(300000);
+  return 0;
+}
+MPROC_TASK(announce_then_sleep);
+
 TEST_P(PoolM, CloseLetsABlockingApplyFinish) {
+  ASSERT_NE(reset_shared(), nullptr);
   Pool pool(2);
-  int ms = 300, status = -1, rc = -1;
+  int status = -1, rc = -1;
   std::thread caller([&] {
-    rc = mproc_pool_apply(pool.p, sleep_then_echo, &ms, sizeof ms, &status,
+    rc = mproc_pool_apply(pool.p, announce_then_sleep, nullptr, 0, &status,
                           nullptr, nullptr);
   });
-  sleep_us(50000); // the call is under way
-  ASSERT_EQ(mproc_pool_close(pool.p), 0);
-  ASSERT_EQ(mproc_pool_join(pool.p, scaled_ms(30000)), 0);
+  EXPECT_GT(victim_pid(), 0); // the call's task runs: close comes after it
+  EXPECT_EQ(mproc_pool_close(pool.p), 0);
+  EXPECT_EQ(mproc_pool_join(pool.p, scaled_ms(30000)), 0);
   caller.join();
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(status, 0);
