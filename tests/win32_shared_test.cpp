@@ -101,16 +101,22 @@ TEST(Win32Shared, SegmentNameLastsUntilUnlinked) {
   mproc__shm_unlink(name); // twice: nothing happens
 }
 
+// Starts a child that makes the segment /mproc-t-<our pid>-<tag> and keeps
+// it until job->done is set; returns once the segment exists.
+void start_segment_maker(SegmentJob *job, char tag, mproc_process_t **p) {
+  snprintf(job->name, sizeof job->name, "/mproc-t-%lu-%c",
+           (unsigned long)GetCurrentProcessId(), tag);
+  ASSERT_EQ(mproc_event_create(&job->made), 0);
+  ASSERT_EQ(mproc_event_create(&job->done), 0);
+  ASSERT_EQ(mproc_process_create(p, make_segment, job, sizeof *job, NULL), 0);
+  ASSERT_EQ(mproc_process_start(*p), 0);
+  ASSERT_EQ(mproc_event_wait(&job->made, scaled_ms(20000)), 0);
+}
+
 TEST(Win32Shared, UnlinkInAnotherProcessReleasesTheCreatorsName) {
   SegmentJob job;
-  snprintf(job.name, sizeof job.name, "/mproc-t-%lu-x",
-           (unsigned long)GetCurrentProcessId());
-  ASSERT_EQ(mproc_event_create(&job.made), 0);
-  ASSERT_EQ(mproc_event_create(&job.done), 0);
   mproc_process_t *p = NULL;
-  ASSERT_EQ(mproc_process_create(&p, make_segment, &job, sizeof job, NULL), 0);
-  ASSERT_EQ(mproc_process_start(p), 0);
-  ASSERT_EQ(mproc_event_wait(&job.made, scaled_ms(20000)), 0);
+  ASSERT_NO_FATAL_FAILURE(start_segment_maker(&job, 'x', &p));
   void *base = NULL;
   ASSERT_EQ(mproc__shm_attach(job.name, 100, &base), 0);
   EXPECT_EQ(((unsigned char *)base)[0], 0x5a);
@@ -130,14 +136,8 @@ TEST(Win32Shared, UnlinkInAnotherProcessReleasesTheCreatorsName) {
 
 TEST(Win32Shared, ACreatorsDeathFreesItsSegments) {
   SegmentJob job;
-  snprintf(job.name, sizeof job.name, "/mproc-t-%lu-y",
-           (unsigned long)GetCurrentProcessId());
-  ASSERT_EQ(mproc_event_create(&job.made), 0);
-  ASSERT_EQ(mproc_event_create(&job.done), 0);
   mproc_process_t *p = NULL;
-  ASSERT_EQ(mproc_process_create(&p, make_segment, &job, sizeof job, NULL), 0);
-  ASSERT_EQ(mproc_process_start(p), 0);
-  ASSERT_EQ(mproc_event_wait(&job.made, scaled_ms(20000)), 0);
+  ASSERT_NO_FATAL_FAILURE(start_segment_maker(&job, 'y', &p));
   void *base = NULL;
   ASSERT_EQ(mproc__shm_attach(job.name, 100, &base), 0);
   mproc__shm_unmap(base, 100);
