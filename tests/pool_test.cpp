@@ -1140,10 +1140,17 @@ TEST_P(PoolM, IdleWorkerKilledFromOutside) {
     ASSERT_TRUE(ours(victim));
     kill_by_pid(victim);
     ASSERT_TRUE(mproc_test::wait_dead(victim, scaled_ms(10000)));
+    // The first call may land on the dead worker: when its frame was
+    // written whole (another process, the fork server say, still held the
+    // pipe's read end for a moment), the pool cannot know it was never
+    // read, and reports worker-lost rather than risk a second run. The
+    // calls after it succeed.
     for (int i = 0; i < 3; i++) {
       ASSERT_EQ(
           mproc_pool_apply(pool.p, echo, "x", 1, &status, nullptr, nullptr), 0);
-      EXPECT_EQ(status, 0);
+      if (i == 0 && status == MPROC_EWORKERLOST)
+        continue;
+      EXPECT_EQ(status, 0) << "call " << i;
     }
   }
   // Both replaced, well within the pool's idle checks.
