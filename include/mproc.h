@@ -83,14 +83,17 @@ MPROC_API const char *mproc_version(void);
   X(EBADHANDLE, -16, "invalid or freed handle")                                \
   X(ERANGE, -17, "result does not fit the buffer")                             \
   X(ENOTOWNER, -18, "not held by the caller")                                  \
-  X(EOVERFLOW, -19, "count would exceed its bound")
+  X(EOVERFLOW, -19, "count would exceed its bound")                           \
+  X(EBROKEN, -20, "broken: aborted, timed out or a participant died")          \
+  X(ENOENT, -21, "no such object")                                             \
+  X(EEXIST, -22, "already exists")
 
 /** @brief Error codes; all negative. */
 enum mproc_error {
 #define MPROC__ERR_ENUM(name, value, msg) MPROC_##name = (value),
   MPROC_ERRNO_MAP(MPROC__ERR_ENUM)
 #undef MPROC__ERR_ENUM
-      MPROC__ERR_LAST = -20
+      MPROC__ERR_LAST = -23
 };
 
 /**
