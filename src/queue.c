@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "shared.h"
 
 #define MIN_CAPACITY ((uint64_t)4096)
@@ -176,7 +177,7 @@ static int side_create(queue_body_t *b, const void *data, size_t size,
   side_header_t *h;
   void *base = NULL;
   int rc = MPROC_EOS, tries;
-  if ((uint64_t)size > (uint64_t)SIZE_MAX - SIDE_HEADER)
+  if (size > MPROC__SIZE_LIMIT - SIDE_HEADER)
     return MPROC_ENOMEM;
   for (tries = 0; tries < 8 && rc == MPROC_EOS; tries++) {
     *generation = mproc__random64();
@@ -296,10 +297,12 @@ static int wait_room(queue_body_t *b, uint64_t need, int64_t deadline) {
     return mproc__load32_rlx(&b->closed) ? MPROC_ECLOSED : 0;
   for (;;) {
     uint32_t seq;
-    if (mproc__load32(&b->closed))
-      return MPROC_ECLOSED;
+    /* Destroy closes the queue too: it is looked at first, so that a
+     * sleeper woken by a destroy is told so, as the header promises. */
     if (mproc__object_destroyed(b))
       return MPROC_EBADHANDLE;
+    if (mproc__load32(&b->closed))
+      return MPROC_ECLOSED;
     seq = mproc__load32(&b->space_seq);
     head = mproc__load64_acq(&b->head);
     nget = mproc__load64_acq(&b->nget);
@@ -336,6 +339,9 @@ int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
     return rc;
   if (!data && size)
     return MPROC_EINVAL;
+  /* No segment can hold more, and refusing here touches none of `data`. */
+  if (size > MPROC__SIZE_LIMIT - SIDE_HEADER)
+    return MPROC_ENOMEM;
   rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
   if (rc != 0)
     return rc;
@@ -346,13 +352,20 @@ int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
   if (rc == MPROC_EOWNERDEAD) {
     producer_recover(b);
   } else if (rc == MPROC_ETIMEDOUT) {
-    return mproc__load32(&b->closed) ? MPROC_ECLOSED : MPROC_EFULL;
+    return mproc__object_destroyed(b)  ? MPROC_EBADHANDLE
+           : mproc__load32(&b->closed) ? MPROC_ECLOSED
+                                       : MPROC_EFULL;
   } else if (rc != 0) {
     return rc;
   }
 
-  inline_msg = (uint64_t)size + sizeof hdr <= b->capacity / 2;
+  /* Written without a sum, which a size near SIZE_MAX would wrap. */
+  inline_msg = (uint64_t)size <= b->capacity / 2 - sizeof hdr;
   need = sizeof hdr + (inline_msg ? pad8(size) : sizeof ref);
+  if (mproc__object_destroyed(b)) {
+    rc = MPROC_EBADHANDLE;
+    goto unlock;
+  }
   if (mproc__load32(&b->closed)) {
     rc = MPROC_ECLOSED;
     goto unlock;
@@ -412,6 +425,8 @@ static int wait_data(queue_body_t *b, uint64_t head, int64_t deadline) {
   }
   for (;;) {
     uint32_t seq = mproc__load32(&b->data_seq);
+    if (mproc__object_destroyed(b))
+      return MPROC_EBADHANDLE;
     tail = mproc__load64_acq(&b->tail);
     if (tail != head) {
       mproc__store64_rlx(&b->c_tail_seen, tail);
@@ -423,8 +438,6 @@ static int wait_data(queue_body_t *b, uint64_t head, int64_t deadline) {
       mproc__store64_rlx(&b->c_tail_seen, tail);
       return tail != head ? 0 : MPROC_ECLOSED;
     }
-    if (mproc__object_destroyed(b))
-      return MPROC_EBADHANDLE;
     if (past(deadline))
       return MPROC_EEMPTY;
     if (spins < SPINS) {
@@ -493,7 +506,7 @@ static int queue_take(mproc_queue_t *q, void **out, void *buf, size_t cap,
   if (rc == MPROC_EOWNERDEAD) {
     consumer_recover(b);
   } else if (rc == MPROC_ETIMEDOUT) {
-    return MPROC_EEMPTY;
+    return mproc__object_destroyed(b) ? MPROC_EBADHANDLE : MPROC_EEMPTY;
   } else if (rc != 0) {
     return rc;
   }
@@ -512,7 +525,7 @@ static int queue_take(mproc_queue_t *q, void **out, void *buf, size_t cap,
       msg_size = ref.size;
       used = sizeof hdr + sizeof ref;
     }
-    if (msg_size > (uint64_t)SIZE_MAX - SIDE_HEADER) {
+    if (msg_size > (uint64_t)(MPROC__SIZE_LIMIT - SIDE_HEADER)) {
       rc = MPROC_ENOMEM;
       goto unlock;
     }

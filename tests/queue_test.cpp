@@ -2,6 +2,7 @@
 // random instants in the middle of puts and gets; the cross-process tests
 // run under every start method.
 #include <gtest/gtest.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #ifndef _WIN32
@@ -101,6 +102,41 @@ TEST(QueueBadInput, Codes) {
   EXPECT_EQ(mproc_queue_empty(&copy, &flag), MPROC_EBADHANDLE);
   EXPECT_EQ(mproc_queue_destroy(&copy), MPROC_EBADHANDLE);
   mproc_queue_free_message(nullptr);
+  EXPECT_EQ(shared_testing::mproc_segments(mproc_getpid()), segments_before);
+}
+
+// Sizes whose sum with a record header or a segment header wraps around
+// SIZE_MAX: each is refused before a byte of the message is read (the
+// buffer here is 8 bytes), and leaves the queue as it was.
+TEST(QueueBadInput, SizesNearSizeMaxAreRefusedWithoutTouchingMemory) {
+  const auto segments_before = shared_testing::mproc_segments(mproc_getpid());
+  mproc_queue_options_t o = {0, 4096, 0};
+  mproc_queue_t q;
+  ASSERT_EQ(mproc_queue_create(&q, &o), 0);
+  char buf[8] = "abcdefg";
+  std::vector<size_t> sizes = {SIZE_MAX, (size_t)PTRDIFF_MAX + 1,
+                               (size_t)PTRDIFF_MAX, (size_t)PTRDIFF_MAX - 63};
+  for (size_t k = 1; k <= 72; k++)
+    sizes.push_back(SIZE_MAX - k);
+  for (size_t size : sizes) {
+    EXPECT_EQ(mproc_queue_put(&q, buf, size, 0), MPROC_ENOMEM) << size;
+    EXPECT_EQ(mproc_queue_put(&q, buf, size, MPROC_INFINITE), MPROC_ENOMEM)
+        << size;
+  }
+  size_t count = 1;
+  EXPECT_EQ(mproc_queue_size(&q, &count), 0);
+  EXPECT_EQ(count, 0u);
+  // The queue still works, at its inline limit and just past it.
+  std::vector<unsigned char> m(4096 / 2 - 8 + 1, 'm');
+  for (size_t size : {m.size() - 1, m.size()}) {
+    ASSERT_EQ(mproc_queue_put(&q, m.data(), size, 0), 0);
+    size_t got = 0;
+    std::vector<unsigned char> back(size);
+    ASSERT_EQ(mproc_queue_get_into(&q, back.data(), SIZE_MAX, &got, 0), 0);
+    EXPECT_EQ(got, size);
+    EXPECT_EQ(back, std::vector<unsigned char>(size, 'm'));
+  }
+  EXPECT_EQ(mproc_queue_destroy(&q), 0);
   EXPECT_EQ(shared_testing::mproc_segments(mproc_getpid()), segments_before);
 }
 
@@ -316,6 +352,81 @@ TEST_P(QueueProcs, CloseFailsPuttersAtOnceAndLetsGettersDrain) {
   EXPECT_EQ(mproc_queue_close(&full), 0);
   EXPECT_EQ(mproc_queue_destroy(&full), 0);
   EXPECT_EQ(mproc_queue_destroy(&empty), 0);
+}
+
+// ---- destroy wakes sleepers with MPROC_EBADHANDLE ---------------------------
+
+// Handles for a child that sleeps in a queue call, and a word it raises
+// just before it calls.
+struct DestroyCase {
+  mproc_queue_t full, empty;
+  SharedRef flags;
+};
+
+int put_until_destroyed(const void *arg, size_t) {
+  DestroyCase c;
+  memcpy(&c, arg, sizeof c);
+  uint32_t *flag = attach<uint32_t>(c.flags);
+  if (!flag)
+    return 2;
+  atomic_at(&flag[0]).store(1);
+  return mproc_queue_put(&c.full, "z", 1, 30000) == MPROC_EBADHANDLE ? 0 : 1;
+}
+MPROC_TARGET(put_until_destroyed);
+
+int get_until_destroyed(const void *arg, size_t) {
+  DestroyCase c;
+  memcpy(&c, arg, sizeof c);
+  uint32_t *flag = attach<uint32_t>(c.flags);
+  if (!flag)
+    return 2;
+  atomic_at(&flag[1]).store(1);
+  size_t size = 0;
+  return mproc_queue_get_into(&c.empty, nullptr, 0, &size, 30000) ==
+                 MPROC_EBADHANDLE
+             ? 0
+             : 1;
+}
+MPROC_TARGET(get_until_destroyed);
+
+// Waits until the child raised its flag and, where the system tells a
+// process's state, until it sleeps in the kernel (inside the queue call:
+// it makes no other blocking call after raising the flag).
+void wait_until_sleeping(const Child &child, uint32_t *flag) {
+  for (int i = 0; i < 30000 && !atomic_at(flag).load(); i++)
+    sleep_ms(1);
+  ASSERT_TRUE(atomic_at(flag).load());
+  for (int i = 0; i < 30000; i++) {
+    mproc_proc_info_t info;
+    if (mproc_proc_info(child.pid(), &info) != 0 ||
+        !(info.valid & MPROC_PROC_HAS_STATE) ||
+        info.state == MPROC_PROC_UNKNOWN)
+      return;
+    bool sleeping = info.state == MPROC_PROC_SLEEPING;
+    mproc_proc_info_free(&info);
+    if (sleeping)
+      return;
+    sleep_ms(1);
+  }
+}
+
+TEST_P(QueueProcs, DestroyWakesSleepersWithBadHandle) {
+  SharedMem<uint32_t> flags(2);
+  mproc_queue_options_t o = {1, 0, 0};
+  DestroyCase c;
+  ASSERT_EQ(mproc_queue_create(&c.full, &o), 0);
+  ASSERT_EQ(mproc_queue_create(&c.empty, nullptr), 0);
+  ASSERT_EQ(mproc_queue_put(&c.full, "y", 1, 0), 0);
+  c.flags = flags.ref();
+  Child putter(put_until_destroyed, &c, sizeof c);
+  Child getter(get_until_destroyed, &c, sizeof c);
+  wait_until_sleeping(putter, &flags[0]);
+  wait_until_sleeping(getter, &flags[1]);
+  mproc_queue_t full = c.full, empty = c.empty;
+  EXPECT_EQ(mproc_queue_destroy(&full), 0);
+  EXPECT_EQ(mproc_queue_destroy(&empty), 0);
+  EXPECT_EQ(putter.finish(), 0);
+  EXPECT_EQ(getter.finish(), 0);
 }
 
 // ---- many producers, many consumers --------------------------------------
