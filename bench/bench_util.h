@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A small harness for side-by-side benchmarks: each case runs in rounds,
  * alternating with its baseline, and the medians are compared, so that a
  * noisy machine affects both sides alike. */

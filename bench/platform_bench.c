@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The same three figures on every platform, through the public API only,
  * so that a Windows build (under Wine, or on Windows) can be set beside a
  * Linux one: start + join of a spawned child that returns at once, a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # platform_bench on this machine and, cross-built with MinGW-w64, under
 # Wine, one after the other, so the figures can be read side by side.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pool: an apply round trip beside a pipe ping-pong between two processes
  * (measured side by side in one run), the same round trip with spawn and
  * forkserver workers (reported only), map throughput with chunksize 1 and

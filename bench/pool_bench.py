@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The same workloads with CPython's multiprocessing.Pool (fork), for
 comparison with pool_bench: apply round trip (also with spawn and
 forkserver workers), map with chunksize 1, map of tiny tasks with default

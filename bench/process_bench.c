@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Start + join of a child that returns at once: mproc's Process beside a
  * raw fork + _exit + waitpid loop, measured side by side in one run. */
 #include <spawn.h>

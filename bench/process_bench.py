@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The same workload with CPython's multiprocessing, for comparison:
 start + join of a child that returns at once (fork start method)."""
 import multiprocessing as mp

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Listing every process: `mproc-ps` beside `ps -e -o pid,ppid,stat,rss,comm`
  * (both writing to /dev/null), and mproc_proc_list() called in-process
  * beside the same ps run, in alternating rounds of one run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared objects beside what the system offers, measured side by side in
  * one run (alternating rounds, medians compared):
  *   - Queue, 64-byte messages, one producer process to one consumer,

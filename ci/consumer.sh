@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Uses mproc as a user's project would: installs it to a temporary prefix,
 # then builds and runs tests/consumer against it with find_package and with
 # pkg-config, and with mproc added as a subdirectory and through

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds mproc and runs the examples: the two tutorials' lessons in C.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what building and testing mproc needs, when it is missing, with
 # apt-get (Debian and Ubuntu). Does nothing when everything is there.
 set -euo pipefail

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Builds mproc with MSVC and runs its tests (the Windows CI job).
 #
 #   pwsh ci/test-msvc.ps1

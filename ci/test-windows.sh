@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Cross-builds mproc for 64-bit Windows with MinGW-w64 and runs its tests
 # under Wine (see "Portability facts" in the design notes for what Wine
 # does differently). ci/test.sh runs it as its "windows" configuration.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds mproc and runs its whole test suite.
 #
 #   ci/test.sh                 all four configurations, as CI runs them

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Feature detection: compile checks, never #ifdef on enum values.
 include(CheckCSourceCompiles)
 include(CheckSymbolExists)

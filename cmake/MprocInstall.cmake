@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Installation: the header, both libraries, a relocatable CMake package
 # (find_package(mproc CONFIG) gives mproc::mproc and mproc::mproc_static)
 # and mproc.pc for pkg-config.
@@ -8,6 +9,8 @@ set(MPROC_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/mproc)
 
 install(FILES ${PROJECT_SOURCE_DIR}/include/mproc.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(TARGETS mproc mproc_static
   EXPORT mprocTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Warnings and sanitizers for every target of this project (not for users).
 if(MSVC)
   set(MPROC_WARNING_FLAGS /W3)

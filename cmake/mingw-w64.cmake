@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Cross-compile mproc for 64-bit Windows with MinGW-w64, and run what it
 # builds (tests, test discovery) under Wine:
 #   cmake -S . -B build/win -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed 000 "守护进程": a daemon child lives and dies with its parent. The
  * flag must be set before start, as Python asserts. */
 #include <stdio.h>

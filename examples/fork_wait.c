@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed 002 "fork使用": parent and child run side by side; each prints its
  * own line and both finish. With mproc the child is a Process whose target
  * is the seed's `pid == 0` branch. */

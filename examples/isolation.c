@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed 000 "进程间相互隔离" and seed 002 "Process创建多进程": a child has
  * memory of its own (a copy of the parent's under fork, a fresh start of the
  * program under spawn); what it changes, the parent never sees. */

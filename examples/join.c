@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed 000, "join方法": the parent waits for its children. Three started
  * together take as long as the slowest; started and joined one at a time
  * they take the sum. The elapsed times are printed as in the seed. */

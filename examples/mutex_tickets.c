@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed 000 "互斥锁": many processes on one piece of data. Ten users look
  * up the tickets left in a shared data file, then buy under a Lock, which
  * turns the concurrent purchases into serial ones: exactly as many buy as

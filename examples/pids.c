@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed 000 "进程PID号": pids of a child and its parent, is_alive, and
  * terminate. terminate() asks the OS to end the child; join() then waits
  * until it has, so is_alive() is false right after. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed 002 "进程池": ten tasks given to a pool with apply_async; close,
  * join, then the last task's return value (8888).
  *

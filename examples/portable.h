@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The few calls the examples need that POSIX and Windows spell differently:
  * Python's time.sleep(), a monotonic time.time(), tempfile.gettempdir() and
  * os.replace(). Everything else in the examples is mproc or standard C. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed 000 "创建进程方法二" and seed 002 "自定义进程类": Python subclasses
  * Process and overrides run(). In C the object is a struct carried in the
  * argument bytes, and run() is the target that receives it. */

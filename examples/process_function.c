@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed 000, "创建进程方法一": a process running a function with arguments.
  * The parent prints "main" at once; the child prints its lines a second
  * apart; the parent's exit waits for the child, as Python's does. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed 002 "进程间通讯": a Queue between two processes. `request` puts six
  * random pairs with short pauses; `handle` takes them with a timeout and
  * prints each sum, and stops at the first get that times out, printing the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed 002 "模拟僵尸进程产生": the parent ignores SIGCHLD so the kernel
  * reaps its children itself and none stays a zombie. mproc keeps working:
  * join returns when the child ends (Python's would fail), and the exit code

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Zombie and orphan processes, seen through mproc_proc_info().
  *
  * A zombie is a child that has ended while its parent has not yet collected

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file mproc.h
  * @brief mproc: Python's multiprocessing model for C.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Atomic operations on words in shared memory, in one place, so that each
  * compiler's own means stay here and out of the code that uses them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The spawned child's bootstrap protocol; see bootstrap.h for the format. */
 #include "bootstrap.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The bootstrap of a spawned child: what the parent sends on the inherited
  * channel, and how a program recognises that it was started as a child.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Deadlines on the backend's monotonic clock: the one arithmetic every
  * timed wait of every backend uses. */
 #include "platform.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error codes: one table (MPROC_ERRNO_MAP in mproc.h) gives names and text. */
 #include "internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Event: a flag in shared memory, slept on with the wait/wake primitive. */
 #include "shared.h"
 

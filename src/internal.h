@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Declarations shared by mproc's common source files (never installed). */
 #ifndef MPROC_INTERNAL_H
 #define MPROC_INTERNAL_H

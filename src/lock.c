@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Lock and RLock, and the crash-aware lock beneath every shared object.
  *

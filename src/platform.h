@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The one seam between mproc's common code and a platform backend.
  *

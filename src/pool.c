@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Pool: Python's process pool, with workers whose death costs one task.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Process: lifecycle policy, names, the registry of this process's handles,
  * and what happens at exit. How a child is started, waited for and signalled

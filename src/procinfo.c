@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process inspection: argument checks, the rules of a record's lifetime and
  * the selection of lists (all, children, subtree). The backend only
  * enumerates pids and reads one pid (src/platform.h, "pid inspection"). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Queue and JoinableQueue: a FIFO of byte messages in one shared segment.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Semaphore: a counter in shared memory, taken with compare-and-swap and
  * slept on with the wait/wake primitive. No process owns a unit, so a

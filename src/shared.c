@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared objects' common runtime: segment names, value handles, the
  * per-process attach cache, owner identity and reclamation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The common runtime of mproc's shared objects (Lock, RLock, Semaphore,
  * Event, Queue): segments and their names, value handles, the per-process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The registry of targets that spawned children may run, filled before
  * main by MPROC_TARGET() constructors. A child finds its target by name;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The target registry (src/targets.c). */
 #ifndef MPROC_TARGETS_H
 #define MPROC_TARGETS_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Fails when the shared library exports a symbol without the mproc_ prefix.
 # Usage: cmake -DLIB=path/to/libmproc.so -DNM=nm -P check_symbols.cmake
 execute_process(COMMAND ${NM} -D --defined-only ${LIB}

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Runs every example and checks what it prints against the seeds. On
 // Windows the examples run under spawn, and the three whose lesson is POSIX's
 // alone (fork, SIGCHLD, zombies) are not built.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The platform-neutral part of the test support: the helper registry and
 // what is built on the per-platform pieces.
 #include "helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Test support on every platform: run this test binary again as a helper
 // process, look at and end processes a test started, sleep, and pass bytes
 // through a path-named channel. Every wait here is bounded. POSIX and

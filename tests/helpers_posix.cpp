@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test support on POSIX: programs through posix_spawn, processes through
 // /proc, channels through FIFOs.
 #include "helpers.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test support on Windows: programs through CreateProcessW, inheriting
 // exactly their standard handles; processes through process handles;
 // channels through files, as Windows has no FIFOs.

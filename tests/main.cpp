@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one main() of every test binary: a helper invocation, or GoogleTest.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Compiled, never run: src/atomics.h's branch for MSVC's C, which uses the
  * interlocked intrinsics, checked by clang in MSVC mode with __clang__
  * undefined (tests/CMakeLists.txt), since MSVC itself does not run here.

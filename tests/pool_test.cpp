@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Pool: apply, map, imap, lifecycle, and workers that die under their tasks,
 // under every start method. Workers of spawn and forkserver pools are fresh
 // runs of this binary: tasks are registered (MPROC_TASK), and what workers

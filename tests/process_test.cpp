@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Process lifecycle under every start method the platform has.
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Process inspection: mproc_proc_info(), mproc_proc_list() and the mproc-ps
 // tool, checked against processes this test starts, against what the
 // system says of this process itself (/proc on Linux, the process's own

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Queue and JoinableQueue across processes, including processes killed at
 // random instants in the middle of puts and gets; the cross-process tests
 // run under every start method.

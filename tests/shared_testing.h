@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Support for the shared-object tests: children started through mproc,
 // memory shared with them, and a look at the segments mproc leaves. Every
 // wait is bounded, and only processes a test started are ever killed, by

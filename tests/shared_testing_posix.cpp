@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared-object test support on POSIX: memory in a file of its own under
 // /tmp, and the segment names in /dev/shm and the portable build's marker
 // directory.

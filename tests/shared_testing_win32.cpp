@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared-object test support on Windows: memory in a named file mapping
 // (the pagefile's), which lives as long as a handle or a view of it does.
 #ifndef WIN32_LEAN_AND_MEAN

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The spawn start method's bootstrap: forged invocations are refused, argv
 // is restored, and threads in the parent do not matter.
 #include <gtest/gtest.h>

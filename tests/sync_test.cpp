@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Lock, RLock, Semaphore and Event across processes, under every start
 // method for the cross-process tests.
 #include <gtest/gtest.h>

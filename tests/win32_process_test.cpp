@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Process on Windows, what the common suites (process_test and the others)
 // cannot check: spawn as the only start method, the pid pair, a crash's
 // exception code, the inherited-handle list, the daemon Job when the parent

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared objects on Windows, what the common suites (sync_test, queue_test)
 // cannot check: the abandoned mutex of a holder that ended itself, and
 // segments as named kernel objects with POSIX lifetimes. Every wait is

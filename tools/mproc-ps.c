@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mproc-ps: list processes as `ps` does, through mproc's pid inspection.
  *
  *   mproc-ps                    every process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The POSIX backend's record of a started child, shared by start.c (which
  * forks it) and reaper.c (which waits for it and reaps it). */
 #ifndef MPROC_POSIX_CHILD_H

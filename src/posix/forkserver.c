@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The forkserver start method on POSIX. On first use the parent spawns a
  * fresh copy of its executable as the server: a single-threaded process

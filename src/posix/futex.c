@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Wait and wake on a shared 32-bit word with Linux futexes: the kernel
  * keys a shared futex by the physical page, so processes that map the word
  * at different addresses meet on it. */

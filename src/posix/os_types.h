@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Types the POSIX backend gives the seam (src/platform.h). */
 #ifndef MPROC_POSIX_OS_TYPES_H
 #define MPROC_POSIX_OS_TYPES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Pipes for the Pool on POSIX: creation, whole reads and writes with EINTR
  * handling, non-blocking reads, and a wait on many read ends at once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pid inspection on macOS: libproc and sysctl.
  *
  * Three kernel answers make a record:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pid inspection on Linux: /proc/PID/stat and /proc/PID/cmdline.
  *
  * Every file of one process is opened relative to a descriptor of its

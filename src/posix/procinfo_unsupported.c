@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pid inspection on POSIX systems whose reader is not written yet (the
  * BSDs need sysctl/kvm): every call says so plainly rather than returning
  * an empty list that would look like a real answer. */

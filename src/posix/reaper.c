@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reaping children on POSIX: one thread per process watches every child that
  * has not been reaped yet and reaps it as soon as it ends, so no child of

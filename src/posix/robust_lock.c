@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The POSIX backend's crash-aware lock: a process-shared, robust,
  * error-checking pthread mutex. When its holder dies, the kernel (through
  * glibc's robust list) hands it to the next locker with EOWNERDEAD. Systems

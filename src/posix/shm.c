@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* POSIX shared memory for shared objects: shm_open segments, listing them
  * for reclamation, process liveness, fork hooks. */
 #include <dirent.h>

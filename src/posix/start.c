@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Starting children on POSIX with fork(), and what a child sets up before
  * its target runs: the status pipe, and for a daemon the watch on its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* POSIX mechanisms the seam needs everywhere: errors, clock, identity,
  * in-process mutexes. */
 #include <errno.h>

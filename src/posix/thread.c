@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Threads and condition variables on POSIX, for the Pool's own thread and
  * the callers that wait for it. */
 #include <errno.h>

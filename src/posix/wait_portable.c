@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Wait and wake on a shared 32-bit word with POSIX.1-2008 alone.
  *
  * macOS has no futex, no sem_timedwait, and its process-shared condition

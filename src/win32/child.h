@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Windows backend's record of a started child, shared by spawn.c
  * (which creates it) and start.c (which waits for it and signals it). */
 #ifndef MPROC_WIN32_CHILD_H

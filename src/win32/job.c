@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Job object that ties daemon children to this process's life. */
 #include "child.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Types the Windows backend gives the seam (src/platform.h). */
 #ifndef MPROC_WIN32_OS_TYPES_H
 #define MPROC_WIN32_OS_TYPES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Pipes for the Pool on Windows: creation, whole reads and writes,
  * non-blocking reads, and a wait on many read ends at once.

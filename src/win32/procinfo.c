@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pid inspection on Windows: Toolhelp for the list, parent, name and
  * thread count; the process handle for times, memory and command line.
  *

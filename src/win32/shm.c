@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Windows shared memory for shared objects: named file mappings backed by
  * the paging file, process liveness, and the seam's fork hooks (Windows has
  * no fork).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The spawn start method on Windows, the only one: CreateProcessW of this
  * executable with the bootstrap flag, then the bootstrap message on a

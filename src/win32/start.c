@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Children on Windows: the seam's start, wait, signal and release over a
  * process handle, and what a spawned child sets up before its target runs.

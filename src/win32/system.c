@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Windows mechanisms the seam needs everywhere: errors, clock, identity,
  * in-process mutexes, the bootstrap channel's bytes, randomness. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Threads and condition variables on Windows, for the Pool's own thread and
  * the callers that wait for it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Wait and wake on a shared 32-bit word on Windows.
  *
  * WaitOnAddress works within one process only, and a named event per word

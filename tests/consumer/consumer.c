@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Starts a child, joins it and checks its exit code: proof that the
  * library was found, linked and works. */
 #include <stdio.h>

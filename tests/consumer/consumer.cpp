@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The header compiles clean as C++ and links statically.
 #include <mproc.h>
 

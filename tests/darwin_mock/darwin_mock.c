@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fake kernel behind tests/darwin_mock/include: see darwin_mock.h. */
 #include "darwin_mock.h"
 

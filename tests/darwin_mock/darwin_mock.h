@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A fake Darwin kernel for src/posix/procinfo_darwin.c: canned processes
  * answered through the mock libproc and sysctl of include/. It checks that
  * the reader compiles and how it parses and combines answers shaped like

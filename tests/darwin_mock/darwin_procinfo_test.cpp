@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The macOS pid reader (src/posix/procinfo_darwin.c), built on Linux
 // against the mock Darwin headers of include/ and the fake kernel of
 // darwin_mock.c, and called through the public API (src/procinfo.c).

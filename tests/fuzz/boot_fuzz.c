@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target for the spawned child's bootstrap decoder: whatever the bytes,
  * decoding must fail cleanly or succeed with consistent fields, and never
  * read or write out of bounds (built with libFuzzer + ASan, or replayed). */

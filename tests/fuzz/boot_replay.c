@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Replays a fuzz corpus through the fuzz target: a CTest runs it on
  * tests/fuzz/corpus, so every build checks the inputs the fuzzer found. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test mock of the part of macOS's <libproc.h> that src/posix/
  * procinfo_darwin.c uses. On macOS, rusage_info_t and struct
  * rusage_info_v0 come from <sys/resource.h>; the mock cannot replace that

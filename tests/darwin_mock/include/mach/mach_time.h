@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test mock of macOS's <mach/mach_time.h>, as far as src/posix/
  * procinfo_darwin.c needs it. Used by tests/darwin_mock only. */
 #ifndef DARWIN_MOCK_MACH_MACH_TIME_H

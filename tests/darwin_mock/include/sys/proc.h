@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test mock of the part of macOS's <sys/proc.h> that src/posix/
  * procinfo_darwin.c uses: the p_stat values and the head of struct
  * extern_proc, with Apple's field names and types (the real struct goes

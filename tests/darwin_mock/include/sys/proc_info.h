@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test mock of the part of macOS's <sys/proc_info.h> that src/posix/
  * procinfo_darwin.c uses: struct proc_bsdinfo, proc_taskinfo and
  * proc_taskallinfo as xnu declares them, and their flavor numbers. Used by

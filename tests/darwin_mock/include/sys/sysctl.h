@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test mock of the part of macOS's <sys/sysctl.h> that src/posix/
  * procinfo_darwin.c uses (see sys/proc.h here). struct eproc keeps only
  * its fields up to e_pgid. */
