@@ -21,7 +21,7 @@ int mproc__xlock_init(mproc__xlock_t *l) {
   return 0;
 }
 
-static int pid_lock_acquire(mproc__xlock_t *l, int64_t deadline_ns) {
+int mproc__pid_lock_acquire(mproc__xlock_t *l, int64_t deadline_ns) {
   uint32_t me = mproc__self_pid(), cur = 0;
   int64_t next_check = 0;
   for (;;) {
@@ -60,7 +60,7 @@ static int pid_lock_acquire(mproc__xlock_t *l, int64_t deadline_ns) {
   }
 }
 
-static int pid_lock_release(mproc__xlock_t *l) {
+int mproc__pid_lock_release(mproc__xlock_t *l) {
   uint32_t me = mproc__self_pid();
   if (mproc__load32_rlx(&l->word) != me ||
       mproc__load32_rlx(&l->thread) != mproc__thread_token())
@@ -70,18 +70,6 @@ static int pid_lock_release(mproc__xlock_t *l) {
   if (mproc__load32(&l->waiters))
     mproc__wake32(&l->word);
   return 0;
-}
-
-int mproc__xlock_acquire(mproc__xlock_t *l, int64_t deadline_ns) {
-  if (l->native)
-    return mproc__native_lock_acquire(l->native_mem, deadline_ns);
-  return pid_lock_acquire(l, deadline_ns);
-}
-
-int mproc__xlock_release(mproc__xlock_t *l) {
-  if (l->native)
-    return mproc__native_lock_release(l->native_mem);
-  return pid_lock_release(l);
 }
 
 static int check_timeout(int64_t timeout_ms) {

@@ -16,40 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MPROC__HANDLE_MAGIC 0x6d70534fu  /* "mpSO" */
-#define MPROC__SEGMENT_MAGIC 0x6d705347u /* "mpSG" */
-#define MPROC__HEADER_BYTES 64
-
-/* What a public handle holds; the public types are the same 64 bytes. */
-typedef struct mproc__handle {
-  uint32_t magic;
-  uint16_t kind;
-  uint16_t version;
-  uint32_t creator_pid;
-  uint32_t reserved0;
-  uint64_t generation;
-  uint64_t size; /* of the whole segment */
-  uint64_t reserved[4];
-} mproc__handle_t;
-
-_Static_assert(sizeof(mproc__handle_t) == 64, "handles are 64 bytes");
-_Static_assert(sizeof(mproc_lock_t) == 64 && sizeof(mproc_queue_t) == 64,
-               "public handles are 64 bytes");
-
-/* The first 64 bytes of every segment. */
-typedef struct mproc__segment_header {
-  mproc__atomic_u32 magic; /* written last at creation */
-  uint32_t kind;
-  uint64_t generation;
-  uint64_t size;
-  uint32_t creator_pid;
-  mproc__atomic_u32 destroyed;
-  uint64_t reserved[4];
-} mproc__segment_header_t;
-
-_Static_assert(sizeof(mproc__segment_header_t) == MPROC__HEADER_BYTES,
-               "the header keeps bodies 64-byte aligned");
-
 static mproc__segment_header_t *header_of(void *body) {
   return (mproc__segment_header_t *)((unsigned char *)body -
                                      MPROC__HEADER_BYTES);
@@ -153,11 +119,9 @@ typedef struct attachment {
   struct attachment *next;
 } attachment_t;
 
-#define SLOTS 256
-static struct {
-  mproc__atomic_u64 generation;
-  mproc__atomic_u64 base;
-} slots[SLOTS];
+#define SLOTS MPROC__SLOTS
+mproc__slot_t mproc__slots[SLOTS];
+#define slots mproc__slots
 static attachment_t *attached;
 
 static void slot_set(uint64_t generation, void *base) {
@@ -240,7 +204,7 @@ finish:
   return rc;
 }
 
-int mproc__object_get(const void *handle, unsigned kind, void **body) {
+int mproc__object_get_slow(const void *handle, unsigned kind, void **body) {
   mproc__handle_t h;
   void *base;
   int rc = read_handle(handle, kind, &h);

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "atomics.h"
 #include "internal.h"
@@ -53,10 +54,94 @@ int mproc__object_create(void *handle, unsigned kind, size_t body_size,
                          void **body);
 void mproc__object_publish(void *body);
 
+#define MPROC__HANDLE_MAGIC 0x6d70534fu  /* "mpSO" */
+#define MPROC__SEGMENT_MAGIC 0x6d705347u /* "mpSG" */
+#define MPROC__HEADER_BYTES 64
+
+/* What a public handle holds; the public types are the same 64 bytes. */
+typedef struct mproc__handle {
+  uint32_t magic;
+  uint16_t kind;
+  uint16_t version;
+  uint32_t creator_pid;
+  uint32_t reserved0;
+  uint64_t generation;
+  uint64_t size; /* of the whole segment */
+  uint64_t reserved[4];
+} mproc__handle_t;
+
+_Static_assert(sizeof(mproc__handle_t) == 64, "handles are 64 bytes");
+_Static_assert(sizeof(mproc_lock_t) == 64 && sizeof(mproc_queue_t) == 64,
+               "public handles are 64 bytes");
+
+/* The first 64 bytes of every segment. */
+typedef struct mproc__segment_header {
+  mproc__atomic_u32 magic; /* written last at creation */
+  uint32_t kind;
+  uint64_t generation;
+  uint64_t size;
+  uint32_t creator_pid;
+  mproc__atomic_u32 destroyed;
+  uint64_t reserved[4];
+} mproc__segment_header_t;
+
+_Static_assert(sizeof(mproc__segment_header_t) == MPROC__HEADER_BYTES,
+               "the header keeps bodies 64-byte aligned");
+
+/* The direct-mapped front of the per-process attach cache (shared.c): each
+ * slot holds a generation and a base, written under a lock as
+ * "generation 0, base, generation" and read without one. */
+#define MPROC__SLOTS 256
+typedef struct mproc__slot {
+  mproc__atomic_u64 generation;
+  mproc__atomic_u64 base;
+} mproc__slot_t;
+extern mproc__slot_t mproc__slots[MPROC__SLOTS];
+
+/* The whole lookup: validates the handle, attaches on first use. */
+int mproc__object_get_slow(const void *handle, unsigned kind, void **body);
+
 /* Find the body of a handle in this process, attaching its segment on
  * first use. Returns 0, MPROC_EINVAL (NULL handle), MPROC_EBADHANDLE
- * (zeroed, wrong kind, destroyed, or never created). */
-int mproc__object_get(const void *handle, unsigned kind, void **body);
+ * (zeroed, wrong kind, destroyed, or never created).
+ *
+ * Every call on a shared object starts here, so the common case (a valid
+ * handle of a segment already in the cache) is inline and checks exactly
+ * what the slow path checks: the handle's magic, kind, generation and size,
+ * then the segment header's magic, generation, kind and destroyed mark.
+ * Anything else takes the slow path, which decides. */
+static inline int mproc__object_get(const void *handle, unsigned kind,
+                                    void **body) {
+  const unsigned char *p = (const unsigned char *)handle;
+  mproc__slot_t *s;
+  mproc__segment_header_t *hd;
+  uint32_t magic;
+  uint16_t handle_kind;
+  uint64_t generation, size;
+  if (p) {
+    /* Field by field through memcpy: the public handle is another type,
+     * and these compile to plain loads. */
+    memcpy(&magic, p + offsetof(mproc__handle_t, magic), sizeof magic);
+    memcpy(&handle_kind, p + offsetof(mproc__handle_t, kind),
+           sizeof handle_kind);
+    memcpy(&generation, p + offsetof(mproc__handle_t, generation),
+           sizeof generation);
+    memcpy(&size, p + offsetof(mproc__handle_t, size), sizeof size);
+    s = &mproc__slots[generation % MPROC__SLOTS];
+    if (magic == MPROC__HANDLE_MAGIC && handle_kind == kind &&
+        size > MPROC__HEADER_BYTES && generation != 0 &&
+        mproc__load64_acq(&s->generation) == generation) {
+      hd = (mproc__segment_header_t *)(uintptr_t)mproc__load64_acq(&s->base);
+      if (hd && mproc__load32_acq(&hd->magic) == MPROC__SEGMENT_MAGIC &&
+          hd->generation == generation && hd->kind == kind &&
+          !mproc__load32_rlx(&hd->destroyed)) {
+        *body = (unsigned char *)hd + MPROC__HEADER_BYTES;
+        return 0;
+      }
+    }
+  }
+  return mproc__object_get_slow(handle, kind, body);
+}
 
 /* Whether the object was destroyed (sleepers check it when woken). */
 int mproc__object_destroyed(void *body);
@@ -83,10 +168,26 @@ typedef struct mproc__xlock {
 } mproc__xlock_t;
 
 int mproc__xlock_init(mproc__xlock_t *l);
+
+/* The owner-pid form (lock.c), for backends without a native lock. */
+int mproc__pid_lock_acquire(mproc__xlock_t *l, int64_t deadline_ns);
+int mproc__pid_lock_release(mproc__xlock_t *l);
+
 /* 0, MPROC_EOWNERDEAD (acquired; the previous holder died), MPROC_ETIMEDOUT,
- * MPROC_ESTATE (the calling thread holds it and would wait forever). */
-int mproc__xlock_acquire(mproc__xlock_t *l, int64_t deadline_ns);
+ * MPROC_ESTATE (the calling thread holds it and would wait forever).
+ * Inline, as every locked call goes through it: one branch to the form
+ * chosen at init. */
+static inline int mproc__xlock_acquire(mproc__xlock_t *l, int64_t deadline_ns) {
+  if (l->native)
+    return mproc__native_lock_acquire(l->native_mem, deadline_ns);
+  return mproc__pid_lock_acquire(l, deadline_ns);
+}
+
 /* 0, MPROC_ENOTOWNER. */
-int mproc__xlock_release(mproc__xlock_t *l);
+static inline int mproc__xlock_release(mproc__xlock_t *l) {
+  if (l->native)
+    return mproc__native_lock_release(l->native_mem);
+  return mproc__pid_lock_release(l);
+}
 
 #endif
