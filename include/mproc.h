@@ -1100,7 +1100,7 @@ typedef struct mproc_pool_options {
    *  or #MPROC_START_FORKSERVER. Under the last two, tasks and the
    *  initializer must be registered (see the section's introduction). */
   mproc_start_method_t start_method;
-  /** Milliseconds a task may run; 0: no limit. */
+  /** Milliseconds a task may run; 0 or #MPROC_INFINITE: no limit. */
   int64_t task_timeout_ms;
 } mproc_pool_options_t;
 

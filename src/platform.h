@@ -33,8 +33,13 @@ int mproc__os_translate(int native_error);
 /* Monotonic clock in nanoseconds; never goes back, unrelated to wall time. */
 int64_t mproc__clock_ns(void);
 
-/* Deadline arithmetic on that clock: MPROC_INFINITE stays infinite. */
+/* Deadline arithmetic on that clock (src/deadline.c), without overflow:
+ * a negative timeout (MPROC_INFINITE) or a deadline past the clock's range
+ * is MPROC_INFINITE. Every deadline is computed through these two. */
 int64_t mproc__deadline_from_timeout(int64_t timeout_ms);
+/* The deadline timeout_ms after start_ns (a time on that clock, or
+ * MPROC_INFINITE, which stays infinite). */
+int64_t mproc__deadline_after(int64_t start_ns, int64_t timeout_ms);
 /* Milliseconds left before the deadline (rounded up, 0 when past), or
  * MPROC_INFINITE for an infinite deadline. */
 int64_t mproc__timeout_left(int64_t deadline_ns);
