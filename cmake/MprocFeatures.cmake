@@ -69,6 +69,9 @@ int main(void) { return issetugid(); }" MPROC_HAVE_ISSETUGID)
 check_c_source_compiles("
 #include <sys/epoll.h>
 int main(void) { return epoll_create1(EPOLL_CLOEXEC); }" MPROC_HAVE_EPOLL)
+check_c_source_compiles("
+#include <fcntl.h>
+int main(void) { return posix_fallocate(0, 0, 1); }" MPROC_HAVE_POSIX_FALLOCATE)
 cmake_pop_check_state()
 
 # The portable build keeps only what POSIX.1-2008 promises.
@@ -81,7 +84,7 @@ endif()
 
 foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX
                 CONDATTR_SETCLOCK GETTID MUTEX_CLOCKLOCK GETAUXVAL ISSETUGID
-                EPOLL)
+                EPOLL POSIX_FALLOCATE)
   if(MPROC_HAVE_${feature})
     set(MPROC_HAVE_${feature} 1)
   else()

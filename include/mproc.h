@@ -956,6 +956,118 @@ MPROC_API int mproc_shared_reclaim(size_t *removed);
 /** @} */
 
 /**
+ * @name Shared state: Value and Array
+ *
+ * Python's `multiprocessing.sharedctypes`: `Value`, `Array`, `RawValue`,
+ * `RawArray`. An array is one segment holding `count` elements of
+ * `elem_size` bytes, zero-filled when created, and (unless raw) an RLock
+ * of its own that guards it. Its handle is a 64-byte value like every
+ * shared object's: copy it into a child's arguments or a Pool task's, in
+ * any start method, also to workers started before the array.
+ * mproc_array_ptr() gives the elements' address in the calling process
+ * (each process has its own address for them). The segment is backed when
+ * created: a size the system cannot hold fails there with MPROC_ENOMEM,
+ * never later with a fault. Lifetime, reclamation and handles as for the
+ * other shared objects (see "Shared objects").
+ */
+/** @{ */
+
+/** @brief A shared array (Python's `Array`, `RawArray`). */
+typedef struct mproc_array {
+  /** Internal: copy the struct whole, never edit its bytes. */
+  uint64_t opaque[8];
+} mproc_array_t;
+
+/** @brief A Value is an array of one element (Python's `Value`,
+ *  `RawValue`); every mproc_array_* call takes it. */
+typedef mproc_array_t mproc_value_t;
+
+/** @brief Options for mproc_array_create(); zero means the default: an
+ *  RLock of the array's own. */
+typedef struct mproc_array_options {
+  /** Non-zero: no lock (Python's `RawArray`, `RawValue`). */
+  int raw;
+  /** Guard with this RLock instead (Python's `lock=` argument); it is not
+   *  destroyed with the array. NULL: a lock of the array's own. */
+  const mproc_rlock_t *lock;
+} mproc_array_options_t;
+
+/**
+ * @brief Create an array of `count` zeroed elements of `elem_size` bytes.
+ * @param out        Receives the handle.
+ * @param elem_size  Bytes per element, at least 1.
+ * @param count      Number of elements; 0 is allowed.
+ * @param options    NULL for the defaults.
+ * @return 0; MPROC_EINVAL (NULL out, elem_size 0, both raw and lock);
+ *         MPROC_EOVERFLOW (elem_size × count does not fit the address
+ *         space); MPROC_ENOMEM (more than the system can hold);
+ *         MPROC_EBADHANDLE (options->lock is not an RLock); MPROC_EOS.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_array_create(mproc_array_t *out, size_t elem_size,
+                                 size_t count,
+                                 const mproc_array_options_t *options);
+
+/**
+ * @brief Create a Value: mproc_array_create() with one element of `size`
+ * bytes.
+ * @return As mproc_array_create().
+ */
+MPROC_API int mproc_value_create(mproc_value_t *out, size_t size,
+                                 const mproc_array_options_t *options);
+
+/**
+ * @brief The address of the first element in the calling process.
+ *
+ * Valid in this process until the array is destroyed here or the process
+ * ends; other processes get their own address from their own call.
+ * Elements are aligned to 64 bytes.
+ * @return 0, MPROC_EINVAL (NULL ptr), MPROC_EBADHANDLE.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_array_ptr(mproc_array_t *array, void **ptr);
+
+/**
+ * @brief The element size and the number of elements.
+ * @param elem_size  NULL, or receives the element size.
+ * @param count      NULL, or receives the number of elements.
+ * @return 0, MPROC_EINVAL, MPROC_EBADHANDLE.
+ */
+MPROC_API int mproc_array_length(mproc_array_t *array, size_t *elem_size,
+                                 size_t *count);
+
+/**
+ * @brief The RLock that guards the array (Python's `get_lock()`), as a
+ * handle usable with the mproc_rlock_* calls.
+ * @return 0; MPROC_ESTATE for a raw array, which has none;
+ *         MPROC_EINVAL; MPROC_EBADHANDLE.
+ */
+MPROC_API int mproc_array_get_lock(mproc_array_t *array,
+                                   mproc_rlock_t *lock);
+
+/**
+ * @brief Acquire the array's lock: mproc_rlock_acquire() on
+ * mproc_array_get_lock()'s lock.
+ * @return As mproc_rlock_acquire(), including MPROC_EOWNERDEAD when a
+ *         holder died (the elements may be half-updated then); MPROC_ESTATE
+ *         for a raw array.
+ */
+MPROC_API int mproc_array_acquire(mproc_array_t *array, int64_t timeout_ms);
+
+/** @brief Release the array's lock once. @return As mproc_rlock_release();
+ *  MPROC_ESTATE for a raw array. */
+MPROC_API int mproc_array_release(mproc_array_t *array);
+
+/**
+ * @brief Destroy the array, and its lock when the array made it; as
+ * mproc_lock_destroy(). Pointers from mproc_array_ptr() in the calling
+ * process are invalid afterwards.
+ * @return 0, MPROC_EBADHANDLE, MPROC_EINVAL.
+ */
+MPROC_API int mproc_array_destroy(mproc_array_t *array);
+/** @} */
+
+/**
  * @name Pool
  *
  * Python's `multiprocessing.Pool`: worker processes that run tasks given as

@@ -163,6 +163,35 @@ void mproc__shm_unmap(void *base, size_t size);
 int mproc__shm_list(const char *prefix, void (*fn)(const char *name, void *ctx),
                     void *ctx);
 
+/* As mproc__shm_create, with every byte backed at once: a size the system
+ * cannot hold fails here with MPROC_ENOMEM instead of faulting when a page
+ * is first touched (Value and Array bodies, which may be large). */
+int mproc__shm_create_reserved(const char *name, size_t size, void **base);
+
+/* ---- named blocks (SharedMemory): posix/shm_block.c, win32/shm_block.c */
+
+/* Create the block `name` of `size` zero bytes, backed at once, with
+ * permission bits `mode` (POSIX; Windows gives the creator's default
+ * access, which is the user's own), failing when the name exists.
+ * Returns 0, MPROC_EEXIST, MPROC_ENOMEM, MPROC_EPERM, MPROC_EOS. */
+int mproc__shm_block_create(const char *name, size_t size, unsigned mode,
+                            void **base);
+
+/* Map the existing block `name` whole; *size receives the bytes mapped (a
+ * multiple of mproc__shm_block_granule()). Returns 0, MPROC_ENOENT,
+ * MPROC_EPERM, MPROC_ENOMEM, MPROC_EOS. */
+int mproc__shm_block_attach(const char *name, void **base, size_t *size);
+
+void mproc__shm_block_unmap(void *base, size_t size);
+
+/* Remove the name (POSIX: the memory stays while mapped). Windows keeps a
+ * block while some process has it open and cannot remove a name sooner:
+ * nothing is done there. */
+void mproc__shm_block_unlink(const char *name);
+
+/* The unit block sizes are rounded up to: the page size. */
+size_t mproc__shm_block_granule(void);
+
 /* 0 when no process has this pid any more; 1 when it exists (a zombie
  * counts, until it is reaped) or when the system will not say. */
 int mproc__pid_alive(mproc_pid_t pid);

@@ -229,8 +229,8 @@ int mproc__object_destroyed(void *body) {
   return mproc__load32(&header_of(body)->destroyed) != 0;
 }
 
-int mproc__object_create(void *handle, unsigned kind, size_t body_size,
-                         void **body) {
+static int object_create(void *handle, unsigned kind, size_t body_size,
+                         int reserve, void **body) {
   mproc__handle_t h;
   mproc__segment_header_t *hd;
   attachment_t *a;
@@ -239,6 +239,8 @@ int mproc__object_create(void *handle, unsigned kind, size_t body_size,
   int rc = MPROC_EOS, tries;
   if (!handle)
     return MPROC_EINVAL;
+  if (body_size > SIZE_MAX - MPROC__HEADER_BYTES)
+    return MPROC_ENOMEM;
   a = (attachment_t *)calloc(1, sizeof *a);
   if (!a)
     return MPROC_ENOMEM;
@@ -253,7 +255,8 @@ int mproc__object_create(void *handle, unsigned kind, size_t body_size,
   for (tries = 0; tries < 8; tries++) {
     h.generation = mproc__random64();
     mproc__shm_name(name, h.creator_pid, h.generation);
-    rc = mproc__shm_create(name, (size_t)h.size, &base);
+    rc = reserve ? mproc__shm_create_reserved(name, (size_t)h.size, &base)
+                 : mproc__shm_create(name, (size_t)h.size, &base);
     if (rc != MPROC_EOS)
       break;
   }
@@ -279,6 +282,16 @@ int mproc__object_create(void *handle, unsigned kind, size_t body_size,
   memcpy(handle, &h, sizeof h);
   *body = (unsigned char *)base + MPROC__HEADER_BYTES;
   return 0;
+}
+
+int mproc__object_create(void *handle, unsigned kind, size_t body_size,
+                         void **body) {
+  return object_create(handle, kind, body_size, 0, body);
+}
+
+int mproc__object_create_reserved(void *handle, unsigned kind, size_t body_size,
+                                  void **body) {
+  return object_create(handle, kind, body_size, 1, body);
 }
 
 void mproc__object_publish(void *body) {

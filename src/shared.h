@@ -23,7 +23,10 @@ enum {
   MPROC__KIND_RLOCK = 2,
   MPROC__KIND_SEMAPHORE = 3,
   MPROC__KIND_EVENT = 4,
-  MPROC__KIND_QUEUE = 5
+  MPROC__KIND_QUEUE = 5,
+  MPROC__KIND_CONDITION = 16,
+  MPROC__KIND_BARRIER = 17,
+  MPROC__KIND_ARRAY = 18
 };
 
 /* Segment names: "/mproc-<creator pid, hex>-<48 bits of generation, hex>",
@@ -53,6 +56,12 @@ uint32_t mproc__thread_token(void);
 int mproc__object_create(void *handle, unsigned kind, size_t body_size,
                          void **body);
 void mproc__object_publish(void *body);
+
+/* As mproc__object_create, with the segment backed at once: a body the
+ * system cannot hold fails with MPROC_ENOMEM here, not with a fault when it
+ * is first touched. For bodies whose size the caller chooses (Array). */
+int mproc__object_create_reserved(void *handle, unsigned kind, size_t body_size,
+                                  void **body);
 
 #define MPROC__HANDLE_MAGIC 0x6d70534fu  /* "mpSO" */
 #define MPROC__SEGMENT_MAGIC 0x6d705347u /* "mpSG" */

@@ -154,6 +154,21 @@ TEST(Examples, MutexTickets) {
   EXPECT_EQ(l.back(), "余票：0");
 }
 
+TEST(Examples, SharedCounter) {
+  Lines l = lines_of(run_example("shared_counter").out);
+  ASSERT_EQ(l.size(), 2u);
+  // Without the lock some increments are usually lost, but how many (or
+  // whether any, on a quiet machine) is not fixed: only the form is.
+  long long unlocked = -1, of = 0;
+  ASSERT_EQ(
+      sscanf(l[0].c_str(), "without the lock: %lld of %lld", &unlocked, &of), 2)
+      << l[0];
+  EXPECT_EQ(of, 20000000);
+  EXPECT_GT(unlocked, 0);
+  EXPECT_LE(unlocked, 20000000);
+  EXPECT_EQ(l[1], "with the lock: 1000000 of 1000000");
+}
+
 TEST(Examples, QueuePair) {
   // Six sums computed by the consumer, then its get times out.
   Lines l = lines_of(run_example("queue_pair").out);

@@ -15,6 +15,7 @@
 
 #include "mproc_config.h"
 #include "platform.h"
+#include "shm_block.h"
 
 /* Where segments can be listed. Linux shows them as files of /dev/shm; the
  * BSDs and macOS keep them out of the file system and have no call to list
@@ -96,33 +97,69 @@ static int map_fd(int fd, size_t size, void **base) {
   return 0;
 }
 
-int mproc__shm_create(const char *name, size_t size, void **base) {
+/* Back every byte of the segment now, so that a size the system cannot
+ * hold fails here instead of with SIGBUS when a page is first touched. */
+static int reserve_fd(int fd, size_t size) {
+#if MPROC_HAVE_POSIX_FALLOCATE
+  int rc;
+  while ((rc = posix_fallocate(fd, 0, (off_t)size)) == EINTR) {
+  }
+  /* A file system without the call: the size stays as set. */
+  if (rc == 0 || rc == EOPNOTSUPP || rc == EINVAL)
+    return 0;
+  return rc == ENOSPC || rc == EFBIG ? MPROC_ENOMEM : mproc__os_translate(rc);
+#else
+  (void)fd;
+  (void)size;
+  return 0;
+#endif
+}
+
+int mproc__posix_shm_open_new(const char *name, size_t size, unsigned mode,
+                              int reserve, void **base) {
   int fd, rc;
+  if ((uint64_t)size > (uint64_t)INT64_MAX)
+    return MPROC_ENOMEM;
   marker_add(name);
   do {
-    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, (mode_t)mode);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     int err = errno;
     /* EEXIST: the marker is the existing segment's; keep it. */
     if (err != EEXIST)
       marker_remove(name);
-    return mproc__os_translate(err);
+    return err == EEXIST ? MPROC_EEXIST : mproc__os_translate(err);
   }
-  /* macOS lets ftruncate size a segment once only, which is all we do. */
-  while ((rc = ftruncate(fd, (off_t)size)) != 0 && errno == EINTR) {
-  }
-  if (rc != 0) {
+  /* The umask may narrow the mode shm_open applied; a mode asked for is
+   * exact. macOS lets ftruncate size a segment once only, which is all we
+   * do. */
+  rc = 0;
+  if (mode != 0600 && fchmod(fd, (mode_t)mode) != 0)
     rc = mproc__os_translate(errno);
-    close(fd);
-    mproc__shm_unlink(name);
-    return rc;
+  while (rc == 0 && ftruncate(fd, (off_t)size) != 0) {
+    if (errno != EINTR)
+      rc = errno == EFBIG || errno == ENOSPC ? MPROC_ENOMEM
+                                             : mproc__os_translate(errno);
   }
-  rc = map_fd(fd, size, base);
+  if (rc == 0 && reserve)
+    rc = reserve_fd(fd, size);
+  if (rc == 0)
+    rc = map_fd(fd, size, base);
   close(fd);
   if (rc != 0)
     mproc__shm_unlink(name);
   return rc;
+}
+
+int mproc__shm_create(const char *name, size_t size, void **base) {
+  int rc = mproc__posix_shm_open_new(name, size, 0600, 0, base);
+  return rc == MPROC_EEXIST ? mproc__os_fail(EEXIST) : rc;
+}
+
+int mproc__shm_create_reserved(const char *name, size_t size, void **base) {
+  int rc = mproc__posix_shm_open_new(name, size, 0600, 1, base);
+  return rc == MPROC_EEXIST ? mproc__os_fail(EEXIST) : rc;
 }
 
 int mproc__shm_attach(const char *name, size_t size, void **base) {

@@ -27,6 +27,7 @@
 
 #include "platform.h"
 #include "shared.h"
+#include "shm_views.h"
 
 #define TRAILER_MAGIC 0x6b70724du /* "Mrpk" */
 
@@ -89,7 +90,7 @@ static int keep_view(void *base, HANDLE mapping) {
 }
 
 /* Unmap the view and close its mapping handle. */
-static void drop_view(void *base) {
+void mproc__win32_drop_view(void *base) {
   view_t **pv, *v = NULL;
   mproc__mutex_lock(&views_lock);
   for (pv = &views; *pv; pv = &(*pv)->next) {
@@ -109,7 +110,7 @@ static void drop_view(void *base) {
 
 /* Map all of the mapping and keep its handle with the view; the handle is
  * closed here on failure. *region receives the mapped size. */
-static int map_view(HANDLE mapping, void **base, size_t *region) {
+int mproc__win32_map_view(HANDLE mapping, void **base, size_t *region) {
   MEMORY_BASIC_INFORMATION info;
   void *view = MapViewOfFile(mapping, FILE_MAP_ALL_ACCESS, 0, 0, 0);
   int rc;
@@ -186,7 +187,7 @@ int mproc__shm_create(const char *name, size_t size, void **base) {
   }
   /* Pages of a new paging-file mapping are zero. The view keeps the
    * mapping handle, which stays valid to copy the keeper from. */
-  rc = map_view(mapping, base, &region);
+  rc = mproc__win32_map_view(mapping, base, &region);
   if (rc != 0)
     return rc;
   owner = name_owner(name, &owner_pid);
@@ -196,7 +197,7 @@ int mproc__shm_create(const char *name, size_t size, void **base) {
     rc = mproc__os_translate((int)GetLastError());
     if (owner)
       CloseHandle(owner);
-    drop_view(*base);
+    mproc__win32_drop_view(*base);
     return rc;
   }
   t = trailer_of(*base, region);
@@ -223,14 +224,14 @@ int mproc__shm_attach(const char *name, size_t size, void **base) {
     return err == ERROR_FILE_NOT_FOUND ? MPROC_EBADHANDLE
                                        : mproc__os_translate((int)err);
   }
-  rc = map_view(mapping, &view, &region);
+  rc = mproc__win32_map_view(mapping, &view, &region);
   if (rc != 0)
     return rc;
   /* Windows keeps a mapping's size in pages: a segment of another size
    * (a name reused by another object) shows a different page count. */
   if (region != mapping_size(size) ||
       trailer_of(view, region)->magic != TRAILER_MAGIC) {
-    drop_view(view);
+    mproc__win32_drop_view(view);
     return MPROC_EBADHANDLE;
   }
   *base = view;
@@ -272,20 +273,20 @@ void mproc__shm_unlink(const char *name) {
   mapping = OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, wname);
   if (!mapping)
     return; /* already gone */
-  if (map_view(mapping, &view, &region) != 0)
+  if (mproc__win32_map_view(mapping, &view, &region) != 0)
     return;
   t = trailer_of(view, region);
   /* Only the first unlinker gets the value: a handle is closed once. */
   keeper = t->magic == TRAILER_MAGIC ? InterlockedExchange64(&t->keeper, 0) : 0;
   if (keeper)
     close_keeper(t, (HANDLE)(intptr_t)keeper);
-  drop_view(view);
+  mproc__win32_drop_view(view);
 }
 
 void mproc__shm_unmap(void *base, size_t size) {
   (void)size;
   if (base)
-    drop_view(base);
+    mproc__win32_drop_view(base);
 }
 
 int mproc__shm_list(const char *prefix, void (*fn)(const char *name, void *ctx),
