@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "mproc_config.h"
+#include "atomics.h"
 #include "platform.h"
 
 #if MPROC_HAVE_ROBUST_MUTEX
@@ -60,9 +61,19 @@ static int timed_lock(pthread_mutex_t *m, int64_t deadline_ns) {
  * its owner dead. */
 #define RECHECK_NS ((int64_t)100000000)
 
+/* How many more times a busy lock is tried, with a pause between, before
+ * the caller sleeps. A holder on another CPU usually lets go within that
+ * time, and a hand-off without a sleep and a wake-up costs a fraction of
+ * one with them; a holder that does not is waited for in the kernel. */
+#define SPIN_TRIES 64
+
 int mproc__native_lock_acquire(void *mem, int64_t deadline_ns) {
   pthread_mutex_t *m = (pthread_mutex_t *)mem;
-  int rc = pthread_mutex_trylock(m);
+  int rc = pthread_mutex_trylock(m), spins;
+  for (spins = 0; rc == EBUSY && spins < SPIN_TRIES; spins++) {
+    mproc__cpu_relax();
+    rc = pthread_mutex_trylock(m);
+  }
   while (rc == EBUSY || rc == ETIMEDOUT) {
     int64_t now = mproc__clock_ns(), until = now + RECHECK_NS;
     if (deadline_ns != MPROC_INFINITE) {
