@@ -75,6 +75,28 @@ static inline double bench_median(double *v, int n) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Appends one figure to the file named by $MPROC_BENCH_TSV, when set, for
+ * bench/report.sh: an id, the subject's and the baseline's names and values
+ * (in `unit`, lower is better unless the unit ends in "/s"), and the
+ * ratio of subject time to baseline time. */
+static inline void bench_record(const char *id, const char *subject_name,
+                                double subject, const char *baseline_name,
+                                double baseline, const char *unit) {
+  const char *path = getenv("MPROC_BENCH_TSV");
+  size_t n = strlen(unit);
+  int rate = n > 2 && strcmp(unit + n - 2, "/s") == 0;
+  double ratio = rate ? baseline / subject : subject / baseline;
+  FILE *f;
+  if (!path || !*path)
+    return;
+  f = fopen(path, "a");
+  if (!f)
+    return;
+  fprintf(f, "%s\t%s\t%.6g\t%s\t%.6g\t%s\t%.3f\n", id, subject_name, subject,
+          baseline_name, baseline, unit, ratio);
+  fclose(f);
+}
+
 /* Runs `subject` and `baseline` (each doing `iters` operations) for
  * `rounds` alternating rounds and prints the per-operation medians and
  * their ratio. Returns the ratio. */
@@ -101,6 +123,7 @@ static inline double bench_compare(const char *title, const char *subject_name,
   mb = bench_median(b, rounds);
   printf("%s\n  %-34s %10.1f us/op\n  %-34s %10.1f us/op\n  ratio %.2fx\n",
          title, subject_name, ms * 1e6, baseline_name, mb * 1e6, ms / mb);
+  bench_record(title, subject_name, ms * 1e6, baseline_name, mb * 1e6, "us");
   return ms / mb;
 }
 

@@ -286,6 +286,7 @@ static void print_pair(const char *title, const char *a_name, double a,
       "  ratio mproc/baseline (time per op): %.2fx\n",
       title, a_name, per_op_units / a, unit, a * 1e9, b_name, per_op_units / b,
       unit, b * 1e9, a / b);
+  bench_record(title, a_name, a * 1e9, b_name, b * 1e9, "ns");
 }
 
 int main(int argc, char **argv) {
