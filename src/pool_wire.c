@@ -6,6 +6,9 @@
 
 #include "pool_wire.h"
 
+/* The first buffer of a payload that arrives in pieces. */
+#define PAYLOAD_FIRST_CAP ((size_t)65536)
+
 int mproc__frame_check_answer(const frame_t *f) {
   if (f->kind != FRAME_RESULT && f->kind != FRAME_CHUNK_RESULT)
     return 0;
@@ -74,6 +77,7 @@ static int payload_done(mproc__frame_reader_t *rd, mproc__frame_fn fn,
                         void *ctx) {
   unsigned char *p = rd->payload;
   rd->payload = NULL;
+  rd->payload_cap = 0;
   rd->hdr_got = 0;
   return fn(ctx, &rd->hdr, p, p);
 }
@@ -89,19 +93,39 @@ static size_t take_header(mproc__frame_reader_t *rd, const unsigned char *p,
   return take;
 }
 
+/* Make room for `need` payload bytes (need <= hdr.size). The buffer grows
+ * with what arrives, never to what a header merely announces: a worker
+ * that claims a huge answer and sends little costs little. */
+static int reserve(mproc__frame_reader_t *rd, size_t need) {
+  size_t size = (size_t)rd->hdr.size, cap = rd->payload_cap;
+  unsigned char *p;
+  if (need <= cap)
+    return 0;
+  cap = cap < PAYLOAD_FIRST_CAP ? PAYLOAD_FIRST_CAP : cap;
+  while (cap < need)
+    cap = cap > size / 2 ? size : cap * 2;
+  if (cap > size)
+    cap = size;
+  p = realloc(rd->payload, cap);
+  if (!p)
+    return MPROC_ENOMEM;
+  rd->payload = p;
+  rd->payload_cap = cap;
+  return 0;
+}
+
 int mproc__frame_reader_feed(mproc__frame_reader_t *rd, const unsigned char *p,
                              size_t n, mproc__frame_fn fn, void *ctx) {
   size_t pos = 0;
   int r;
   while (pos < n) {
-    size_t avail, take;
+    size_t take;
     if (rd->hdr_got < sizeof rd->hdr) {
       pos += take_header(rd, p + pos, n - pos);
       if (rd->hdr_got < sizeof rd->hdr)
         return 0;
       if (!mproc__frame_check_answer(&rd->hdr))
         return MPROC_EINVAL;
-      rd->payload_got = 0;
       if (n - pos >= rd->hdr.size) {
         /* The whole frame is here: lend it, no copy. */
         const unsigned char *at = p + pos;
@@ -111,15 +135,14 @@ int mproc__frame_reader_feed(mproc__frame_reader_t *rd, const unsigned char *p,
           return r;
         continue;
       }
-      rd->payload = malloc((size_t)rd->hdr.size);
-      if (!rd->payload)
-        return MPROC_ENOMEM;
+      rd->payload_got = 0; /* its buffer grows as it comes */
       continue;
     }
-    avail = n - pos;
     take = (size_t)rd->hdr.size - rd->payload_got;
-    if (take > avail)
-      take = avail;
+    if (take > n - pos)
+      take = n - pos;
+    if ((r = reserve(rd, rd->payload_got + take)) != 0)
+      return r;
     memcpy(rd->payload + rd->payload_got, p + pos, take);
     rd->payload_got += take;
     pos += take;
@@ -131,18 +154,25 @@ int mproc__frame_reader_feed(mproc__frame_reader_t *rd, const unsigned char *p,
 
 size_t mproc__frame_reader_room(mproc__frame_reader_t *rd, size_t min,
                                 unsigned char **dst) {
-  size_t left;
-  if (rd->hdr_got < sizeof rd->hdr || !rd->payload)
+  size_t left, want;
+  if (rd->hdr_got < sizeof rd->hdr)
     return 0;
   left = (size_t)rd->hdr.size - rd->payload_got;
   if (left < min || left == 0)
     return 0;
+  /* At least `min` bytes of room, more as the payload keeps coming. */
+  want = rd->payload_cap - rd->payload_got;
+  if (want < min && reserve(rd, rd->payload_got + min) != 0)
+    return 0; /* the caller reads into its stage; the feed reports it */
+  want = rd->payload_cap - rd->payload_got;
   *dst = rd->payload + rd->payload_got;
-  return left;
+  return want < left ? want : left;
 }
 
 int mproc__frame_reader_filled(mproc__frame_reader_t *rd, size_t got,
                                mproc__frame_fn fn, void *ctx) {
+  if (got > rd->payload_cap - rd->payload_got)
+    return MPROC_EINVAL;
   rd->payload_got += got;
   if (rd->payload_got == rd->hdr.size)
     return payload_done(rd, fn, ctx);

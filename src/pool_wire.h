@@ -115,6 +115,7 @@ typedef struct mproc__frame_reader {
   size_t hdr_got;
   unsigned char *payload; /* malloc'd; only when the payload is split */
   size_t payload_got;
+  size_t payload_cap; /* grows with what arrives, up to hdr.size */
 } mproc__frame_reader_t;
 
 /* Called for each whole answer. `payload` holds its f->size bytes; `owned`
@@ -133,8 +134,9 @@ int mproc__frame_reader_feed(mproc__frame_reader_t *rd, const unsigned char *p,
                              size_t n, mproc__frame_fn fn, void *ctx);
 
 /* When the reader is inside a payload of which at least `min` bytes are
- * still missing: where they go (*dst) and how many (returned), so a large
- * payload is read straight into its buffer. 0 otherwise. */
+ * still missing: where they go (*dst) and how many may go there
+ * (returned, at least min), so a large payload is read straight into its
+ * buffer. 0 otherwise. */
 size_t mproc__frame_reader_room(mproc__frame_reader_t *rd, size_t min,
                                 unsigned char **dst);
 
