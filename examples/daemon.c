@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Seed 000 "守护进程": a daemon child lives and dies with its parent. The
- * flag must be set before start, as Python asserts. */
+/* Tutorial 1, "python创建进程" (Creating processes in Python),
+ * lesson "守护进程" (daemon processes: they live and die with their
+ * parent). The flag must be set before start, as Python asserts.
+ *
+ * Output: "daemon after start: wrong lifecycle state" (setting the flag
+ * after start is refused); "Lin 存活" (Lin is alive) and two seconds later
+ * "Lin 死亡" (Lin dies), since the parent joins that child; "main"; then
+ * "Jon 存活" and "main exits": the parent does not join Jon and returns, so
+ * Jon is ended with it and never prints "Jon 死亡". */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Seed 002 "fork使用": parent and child run side by side; each prints its
- * own line and both finish. With mproc the child is a Process whose target
- * is the seed's `pid == 0` branch. */
+/* Tutorial 2, "进程两种创建方法" (Two ways to create a process: fork and
+ * multiprocessing),
+ * lesson "fork使用" (using fork): parent and child run side by side; each
+ * prints its own line and both finish. With mproc the child is a Process
+ * whose target is the tutorial's `pid == 0` branch.
+ *
+ * Output: "The new process" and "Fork test over" from the child, then
+ * "The old process" and "Fork test over" from the parent. */
 #include <stdio.h>
 
 #include "mproc.h"

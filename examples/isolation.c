@@ -1,7 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Seed 000 "进程间相互隔离" and seed 002 "Process创建多进程": a child has
+/* Tutorial 1, "python创建进程" (Creating processes in Python),
+ * lesson "进程间相互隔离" (processes are isolated from each other), and
+ * Tutorial 2, "进程两种创建方法" (Two ways to create a process: fork and
+ * multiprocessing),
+ * lesson "Process创建多进程" (creating processes with Process). A child has
  * memory of its own (a copy of the parent's under fork, a fresh start of the
- * program under spawn); what it changes, the parent never sees. */
+ * program under spawn); what it changes, the parent never sees.
+ *
+ * Output: "func lin" (the child changed its name) then "main jon" (the
+ * parent's is unchanged); then the tutorial's strings "开始一个进程"
+ * (a process starts), "a =  1", "子进程函数" (the child's function), and
+ * from the parent "父进程那点事" (the parent's business) and "a: 1": the
+ * child's a = 10000 never reached the parent. */
 #include <stdio.h>
 
 #include "mproc.h"

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Seed 000, "join方法": the parent waits for its children. Three started
- * together take as long as the slowest; started and joined one at a time
- * they take the sum. The elapsed times are printed as in the seed. */
+/* Tutorial 1, "python创建进程" (Creating processes in Python),
+ * lesson "join方法" (the join method: the parent waits until its children
+ * end). Three children started together take as long as the slowest;
+ * started and joined one at a time they take the sum.
+ *
+ * Output: each child prints its name and its steps; after each of the three
+ * rounds the parent prints "main" and the seconds elapsed, as the tutorial
+ * does (about 2, 3 and 3; see the comments in main for why). */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,7 +18,7 @@ typedef struct {
   int n;
 } job_t;
 
-/* The seed's first func: two steps a second apart. */
+/* The tutorial's first func: two steps a second apart. */
 static int func_steps(const void *arg, size_t size) {
   const job_t *job = arg;
   (void)size;
@@ -28,7 +33,7 @@ static int func_steps(const void *arg, size_t size) {
 }
 MPROC_TARGET(func_steps);
 
-/* The seed's second func: sleeps n seconds. */
+/* The tutorial's second func: sleeps n seconds. */
 static int func_sleep(const void *arg, size_t size) {
   const job_t *job = arg;
   (void)size;
@@ -74,7 +79,7 @@ int main(int argc, char **argv) {
     finish(list[i]);
   printf("main %.2f\n", monotonic_seconds() - start_time);
 
-  /* One at a time: each join waits before the next starts; the seed resets
+  /* One at a time: each join waits before the next starts; the tutorial resets
    * start_time in the loop, so it prints the last one's time, about 3 s. */
   for (i = 1; i <= 3; i++) {
     mproc_process_t *p;

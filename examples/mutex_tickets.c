@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Seed 000 "互斥锁": many processes on one piece of data. Ten users look
- * up the tickets left in a shared data file, then buy under a Lock, which
- * turns the concurrent purchases into serial ones: exactly as many buy as
- * there were tickets, never more. */
+/* Tutorial 1, "python创建进程" (Creating processes in Python),
+ * lesson "互斥锁" (the mutual-exclusion lock: several processes working on
+ * one piece of data get it wrong; a lock turns the concurrent work into
+ * serial work, slower but safe). Ten users look up the tickets left in a
+ * shared data file, then buy under a Lock.
+ *
+ * Output, in the tutorial's words: "用户N查询余票：2" (user N looks up the
+ * tickets left: 2) ten times; then "用户N买票成功" (user N bought a ticket)
+ * exactly twice and "用户N买票失败" (user N could not buy) for the others;
+ * last "余票：0" (tickets left: 0). Never more buyers than tickets. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

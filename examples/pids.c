@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Seed 000 "进程PID号": pids of a child and its parent, is_alive, and
- * terminate. terminate() asks the OS to end the child; join() then waits
- * until it has, so is_alive() is false right after. */
+/* Tutorial 1, "python创建进程" (Creating processes in Python),
+ * lesson "进程PID号" (process ids): the pids of a child and its parent,
+ * is_alive, and terminate. terminate() asks the OS to end the child; join()
+ * then waits until it has, so is_alive() is false right after.
+ *
+ * Output: the child's name, PID and PPID (its parent's pid, the same as
+ * the parent's "main---PID"), "alive: True" while it runs, "alive: False"
+ * after terminate and join, its exit code -15 (ended by SIGTERM, -N for
+ * signal N as in Python; on Windows the terminate code), and the parent's
+ * own PID and PPID. */
 #include <stdio.h>
 
 #include "mproc.h"

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Seed 002 "进程池": ten tasks given to a pool with apply_async; close,
- * join, then the last task's return value (8888).
+/* Tutorial 2, "进程两种创建方法" (Two ways to create a process: fork and
+ * multiprocessing),
+ * lesson "进程池实现" (a process pool): ten tasks given to a pool with
+ * apply_async; close, join, then the last task's return value.
  *
- * An optional argument sets the task's sleep in milliseconds (the seed's
- * is 2000), so that a test can run the same program faster. */
+ * Output: for each task the time and its message, "Tedu 0" to "Tedu 9" (the
+ * tutorial's strings), in the order the workers finish them; then 8888, the
+ * value the last task returned.
+ *
+ * An optional argument sets the task's sleep in milliseconds (the
+ * tutorial's is 2000), so that a test can run the same program faster. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* Seed 000 "创建进程方法二" and seed 002 "自定义进程类": Python subclasses
- * Process and overrides run(). In C the object is a struct carried in the
- * argument bytes, and run() is the target that receives it. */
+/* Tutorial 1, "python创建进程" (Creating processes in Python),
+ * lesson "创建进程方法二" (way two: a subclass of Process), and
+ * Tutorial 2, "进程两种创建方法" (Two ways to create a process: fork and
+ * multiprocessing),
+ * lesson "自定义进程类" (a custom process class). Python subclasses Process
+ * and overrides run(); in C the object is a struct carried in the argument
+ * bytes, and run() is the target that receives it.
+ *
+ * Output: "main" from the parent, "hkw", "1", "2" from the first child; then
+ * the second child (value 2) prints its two steps twice: "第一步" (step one)
+ * and "第二步" (step two), the tutorial's own strings. */
 #include <stdio.h>
 
 #include "mproc.h"
 #include "portable.h"
 
-/* Seed 000's MyProcess: no state of its own. */
+/* Tutorial 1's MyProcess: no state of its own. */
 static int my_process_run(const void *self, size_t size) {
   (void)self;
   (void)size;
@@ -22,7 +30,7 @@ static int my_process_run(const void *self, size_t size) {
 }
 MPROC_TARGET(my_process_run);
 
-/* Seed 002's MyProcess(value): state set in the constructor, and methods
+/* Tutorial 2's MyProcess(value): state set in the constructor, and methods
  * that run() calls. */
 typedef struct {
   int value;

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Seed 000, "创建进程方法一": a process running a function with arguments.
- * The parent prints "main" at once; the child prints its lines a second
- * apart; the parent's exit waits for the child, as Python's does. */
+/* Tutorial 1, "python创建进程" (Creating processes in Python),
+ * lesson "创建进程方法一" (creating a process, way one: a function):
+ * a Process runs a function with arguments.
+ *
+ * Output: the parent prints "main" at once; the child prints its argument
+ * "hkw", then "1", "2", "3" a second apart. The program ends only after the
+ * child, as Python's does. */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Seed 002 "进程间通讯": a Queue between two processes. `request` puts six
- * random pairs with short pauses; `handle` takes them with a timeout and
- * prints each sum, and stops at the first get that times out, printing the
- * error as the seed prints its exception.
+/* Tutorial 2, "进程两种创建方法" (Two ways to create a process: fork and
+ * multiprocessing),
+ * lesson "进程间通讯" (communication between processes): a Queue between
+ * two processes. `request` puts six random pairs with short pauses; `handle`
+ * takes them with a timeout and prints each sum, and stops at the first get
+ * that times out, printing the error as the tutorial prints its exception.
  *
- * The seed pauses 1-16 s between puts and waits 8 s per get; here the
+ * The tutorial pauses 1-16 s between puts and waits 8 s per get; here the
  * pauses are 10-100 ms and the wait 800 ms, so every pair arrives and the
- * program ends in about a second. */
+ * program ends in about a second.
+ *
+ * Output: six lines "x+y=sum", then "queue empty" (the timed-out get). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Zombie and orphan processes, seen through mproc_proc_info().
+/* Tutorial 1, "python创建进程" (Creating processes in Python),
+ * lesson "僵尸进程与孤儿进程" (zombie and orphan processes), and
+ * Tutorial 2, "进程两种创建方法" (Two ways to create a process: fork and
+ * multiprocessing),
+ * lesson "孤儿进程与僵尸进程"; both tutorials explain them in words only.
+ * Here they are made and seen through mproc_proc_info().
  *
  * A zombie is a child that has ended while its parent has not yet collected
  * its exit status: the system keeps its pid and a few facts (its parent, how
@@ -11,7 +16,9 @@
  * one that is never joined. So both cases are made here with a raw fork(),
  * the way a program that does not use mproc would make them, and mproc only
  * looks.
- */
+ *
+ * Output: the zombie's state before and after waitpid; then the orphan's
+ * parent pid before (the middle process) and after (1, or a subreaper). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
