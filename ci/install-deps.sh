@@ -4,19 +4,31 @@
 # apt-get (Debian and Ubuntu). Does nothing when everything is there.
 set -euo pipefail
 
+#
+#   ci/install-deps.sh               what the tests need
+#   ci/install-deps.sh PKG...        that and these Debian packages
+#   ci/install-deps.sh --build-only  only CMake and a C compiler (ci/demo.sh)
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
-command -v ninja >/dev/null 2>&1 || missing+=(ninja-build)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
-command -v c++ >/dev/null 2>&1 || missing+=(g++)
-[ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if [ "${1:-}" = --build-only ]; then
+  shift
+else
+  command -v ninja >/dev/null 2>&1 || missing+=(ninja-build)
+  command -v c++ >/dev/null 2>&1 || missing+=(g++)
+  [ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+fi
 for extra in "$@"; do
   dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra")
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "missing: ${missing[*]} (install them; apt-get is not available here)" >&2
+  exit 1
 fi
 echo "installing: ${missing[*]}"
 sudo=""

@@ -20,13 +20,24 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # Once per full run, first: the installed package as a user's project sees
 # it, and the API reference, built with warnings as errors. The test runs
 # come last so that their summary closes the output.
-if [ $# -eq 0 ]; then
-  "$root/ci/consumer.sh"
+# Each check says how long it took.
+timed() {
+  local start=$SECONDS
+  "$@"
+  echo "--- $(basename "$1"): $((SECONDS - start)) s"
+}
+docs() {
   "$root/ci/install-deps.sh" doxygen
   echo "=== docs"
   cmake -S "$root" -B "$root/build/ci-docs" -G Ninja -DMPROC_BUILD_TESTS=OFF \
     -DMPROC_BUILD_EXAMPLES=OFF -DMPROC_BUILD_BENCH=OFF >/dev/null
-  cmake --build "$root/build/ci-docs" --target docs
+  cmake --build "$root/build/ci-docs" --target mproc_docs
+}
+if [ $# -eq 0 ]; then
+  timed "$root/ci/check-spdx.sh"
+  timed "$root/ci/consumer.sh"
+  timed "$root/ci/first-run.sh"
+  timed docs
 fi
 
 for config in "${configs[@]}"; do

@@ -34,12 +34,8 @@ install(FILES ${PROJECT_BINARY_DIR}/mprocConfig.cmake
         DESTINATION ${MPROC_CMAKE_DIR})
 
 # pkg-config: static linking needs the system libraries too.
-set(MPROC_PC_PRIVATE_LIBS "${CMAKE_THREAD_LIBS_INIT}")
-if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
-  string(APPEND MPROC_PC_PRIVATE_LIBS " -lrt")
-endif()
-string(STRIP "${MPROC_PC_PRIVATE_LIBS}" MPROC_PC_PRIVATE_LIBS)
-configure_file(${PROJECT_SOURCE_DIR}/cmake/mproc.pc.in
-               ${PROJECT_BINARY_DIR}/mproc.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/mproc.pc
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+include(MprocPkgConfig)
+mproc_install_pkg_config(NAME mproc
+  DESCRIPTION "Python's multiprocessing model for C: Process, Pool, Queue, Lock"
+  LIBS -lmproc
+  LIBS_PRIVATE_FROM mproc_static)

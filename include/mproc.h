@@ -31,13 +31,17 @@ extern "C" {
 
 /** @def MPROC_API
  * @brief Marks the functions the shared library exports (and, on Windows,
- * imports); everything else in the library stays hidden. */
+ * imports); everything else in the library stays hidden. On Windows a
+ * program using the DLL defines MPROC_SHARED (the CMake target mproc does
+ * it); the static library is compiled without it. */
 #if defined(_WIN32) && defined(MPROC_SHARED)
 #if defined(MPROC_BUILDING)
 #define MPROC_API __declspec(dllexport)
 #else
 #define MPROC_API __declspec(dllimport)
 #endif
+#elif defined(_WIN32)
+#define MPROC_API
 #elif defined(MPROC_BUILDING) && (defined(__GNUC__) || defined(__clang__))
 #define MPROC_API __attribute__((visibility("default")))
 #else
