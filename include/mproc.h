@@ -1072,6 +1072,113 @@ MPROC_API int mproc_array_destroy(mproc_array_t *array);
 /** @} */
 
 /**
+ * @name Shared state: Condition
+ *
+ * Python's `multiprocessing.Condition`, bound to a Lock or an RLock (an
+ * RLock of its own by default). The handle is a 64-byte value like every
+ * shared object's. A waiter releases the lock, sleeps until notified or
+ * timed out, and holds the lock again when the call returns (except after
+ * MPROC_EBADHANDLE).
+ *
+ * **Crash safety.** A process that dies while holding the lock hands it on
+ * with MPROC_EOWNERDEAD, as Lock does: the waiter that reacquires it
+ * returns MPROC_EOWNERDEAD. A waiter that dies costs the others nothing:
+ * notify() passes over waiters whose process is gone, and a notification
+ * that reached a waiter killed before it took it is handed to a living
+ * waiter within about 100 ms (by the other waiters, which look for such
+ * notifications while they sleep). A dead waiter's pid taken by a new
+ * process before anyone noticed counts as alive until that process ends.
+ */
+/** @{ */
+
+/** @brief A condition variable shared between processes. */
+typedef struct mproc_condition {
+  /** Internal: copy the struct whole, never edit its bytes. */
+  uint64_t opaque[8];
+} mproc_condition_t;
+
+/** @brief Most waiters (threads of any processes) one condition holds at
+ *  once; one more gets MPROC_EOVERFLOW. */
+#define MPROC_CONDITION_MAX_WAITERS 256
+
+/** @brief Options for mproc_condition_create(); zero means the default: an
+ *  RLock of the condition's own, destroyed with it. */
+typedef struct mproc_condition_options {
+  /** Bind to this Lock (not destroyed with the condition). */
+  const mproc_lock_t *lock;
+  /** Or to this RLock (not destroyed with the condition). */
+  const mproc_rlock_t *rlock;
+} mproc_condition_options_t;
+
+/**
+ * @brief Create a condition.
+ * @param out      Receives the handle.
+ * @param options  NULL for the defaults.
+ * @return 0; MPROC_EINVAL (NULL out, both lock and rlock); MPROC_EBADHANDLE
+ *         (the lock given is not one of its kind); MPROC_ENOMEM; MPROC_EOS.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_condition_create(mproc_condition_t *out,
+                                     const mproc_condition_options_t *options);
+
+/**
+ * @brief Acquire the bound lock: mproc_lock_acquire() or
+ * mproc_rlock_acquire() on it.
+ * @return As those calls; MPROC_EBADHANDLE for a bad condition.
+ */
+MPROC_API int mproc_condition_acquire(mproc_condition_t *c,
+                                      int64_t timeout_ms);
+
+/** @brief Release the bound lock once. @return As mproc_lock_release() or
+ *  mproc_rlock_release(). */
+MPROC_API int mproc_condition_release(mproc_condition_t *c);
+
+/**
+ * @brief Release the lock (an RLock completely, whatever its depth), sleep
+ * until notified or the timeout passes, then take the lock again (an RLock
+ * at the depth it had).
+ *
+ * Taking the lock again waits as long as it takes, also after a timeout.
+ * As in Python, a notification can reach a waiter that then finds its
+ * predicate false: check it in a loop.
+ * @param c           The condition.
+ * @param timeout_ms  #MPROC_INFINITE, 0, or milliseconds.
+ * @return 0 (notified; the lock is held); MPROC_ETIMEDOUT (not notified in
+ *         time; the lock is held); MPROC_EOWNERDEAD (the lock is held and a
+ *         process died holding it meanwhile: repair what it guards);
+ *         MPROC_ENOTOWNER (the calling thread does not hold the lock;
+ *         nothing changed); MPROC_EOVERFLOW (#MPROC_CONDITION_MAX_WAITERS
+ *         already wait); MPROC_EBADHANDLE (also when the condition is
+ *         destroyed during the wait: the lock is not held then);
+ *         MPROC_EINVAL.
+ * Any process, any thread that holds the lock.
+ */
+MPROC_API int mproc_condition_wait(mproc_condition_t *c, int64_t timeout_ms);
+
+/**
+ * @brief Wake up to n of the waiters (Python's `notify(n)`); waiters whose
+ * process has died are passed over. n = 0 does nothing.
+ * @return 0; MPROC_ENOTOWNER (the calling thread does not hold the lock;
+ *         on a build whose lock cannot name its holder, only RLock-bound
+ *         conditions check); MPROC_EBADHANDLE; MPROC_EINVAL.
+ * Any process, any thread that holds the lock.
+ */
+MPROC_API int mproc_condition_notify(mproc_condition_t *c, unsigned n);
+
+/** @brief Wake every waiter (Python's `notify_all`). @return As
+ *  mproc_condition_notify(). */
+MPROC_API int mproc_condition_notify_all(mproc_condition_t *c);
+
+/**
+ * @brief Destroy the condition, and its lock when it made it; as
+ * mproc_lock_destroy(). Waiters in every process wake with
+ * MPROC_EBADHANDLE.
+ * @return 0, MPROC_EBADHANDLE, MPROC_EINVAL.
+ */
+MPROC_API int mproc_condition_destroy(mproc_condition_t *c);
+/** @} */
+
+/**
  * @name Pool
  *
  * Python's `multiprocessing.Pool`: worker processes that run tasks given as

@@ -200,3 +200,57 @@ int mproc_rlock_release(mproc_rlock_t *lock) {
 int mproc_rlock_destroy(mproc_rlock_t *lock) {
   return mproc__object_destroy(lock, MPROC__KIND_RLOCK, NULL);
 }
+
+/* ---- the lock under a Condition (condition.c) -------------------------- */
+
+int mproc__lock_held(const void *handle, unsigned kind) {
+  void *body;
+  mproc__xlock_t *x;
+  if (mproc__object_get(handle, kind, &body) != 0)
+    return 0;
+  if (kind == MPROC__KIND_RLOCK)
+    return rlock_mine((rlock_body_t *)body);
+  x = &((lock_body_t *)body)->x;
+  if (x->native)
+    return mproc__native_lock_held(x->native_mem);
+  return mproc__load32_rlx(&x->word) == mproc__self_pid() &&
+         mproc__load32_rlx(&x->thread) == mproc__thread_token();
+}
+
+int mproc__lock_release_all(const void *handle, unsigned kind,
+                            uint32_t *depth) {
+  rlock_body_t *r;
+  void *body;
+  int rc = mproc__object_get(handle, kind, &body);
+  if (rc != 0)
+    return rc;
+  *depth = 1;
+  if (kind == MPROC__KIND_LOCK)
+    return mproc__xlock_release(&((lock_body_t *)body)->x);
+  r = (rlock_body_t *)body;
+  if (!rlock_mine(r))
+    return MPROC_ENOTOWNER;
+  *depth = mproc__load32_rlx(&r->depth);
+  mproc__store32_rlx(&r->depth, 0);
+  mproc__store64_rlx(&r->owner_instance, 0);
+  mproc__store32_rlx(&r->owner_thread, 0);
+  return mproc__xlock_release(&r->x);
+}
+
+int mproc__lock_reacquire(const void *handle, unsigned kind, uint32_t depth) {
+  rlock_body_t *r;
+  void *body;
+  int rc = mproc__object_get(handle, kind, &body);
+  if (rc != 0)
+    return rc;
+  if (kind == MPROC__KIND_LOCK)
+    return mproc__xlock_acquire(&((lock_body_t *)body)->x, MPROC_INFINITE);
+  r = (rlock_body_t *)body;
+  rc = mproc__xlock_acquire(&r->x, MPROC_INFINITE);
+  if (rc != 0 && rc != MPROC_EOWNERDEAD)
+    return rc;
+  mproc__store32_rlx(&r->depth, depth);
+  mproc__store32_rlx(&r->owner_thread, mproc__thread_token());
+  mproc__store64_rlx(&r->owner_instance, mproc__self_instance());
+  return rc;
+}

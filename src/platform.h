@@ -227,6 +227,9 @@ int mproc__native_lock_init(void *mem);
 int mproc__native_lock_acquire(void *mem, int64_t deadline_ns);
 /* 0; MPROC_ENOTOWNER when the calling thread does not hold it. */
 int mproc__native_lock_release(void *mem);
+/* 1 when the calling thread holds it, 0 when it does not, -1 when the
+ * backend cannot tell (Condition checks its caller with it). */
+int mproc__native_lock_held(void *mem);
 
 /* ---- pipes (Pool) ----------------------------------------------------- */
 

@@ -161,6 +161,20 @@ int mproc__object_destroyed(void *body);
 int mproc__object_destroy(void *handle, unsigned kind,
                           void (*wake)(void *body));
 
+/* ---- the Lock or RLock under a Condition (lock.c) ----------------------- */
+
+/* Whether the calling thread holds the Lock or RLock (kind) of handle: 1,
+ * 0 (also for a bad handle), or -1 when the backend's lock cannot tell. */
+int mproc__lock_held(const void *handle, unsigned kind);
+
+/* Release it completely (an RLock at whatever depth), saving the depth for
+ * mproc__lock_reacquire(). 0, MPROC_ENOTOWNER, MPROC_EBADHANDLE. */
+int mproc__lock_release_all(const void *handle, unsigned kind, uint32_t *depth);
+
+/* Take it again, waiting as long as it takes, at the saved depth.
+ * 0, MPROC_EOWNERDEAD (taken; a holder died), MPROC_EBADHANDLE. */
+int mproc__lock_reacquire(const void *handle, unsigned kind, uint32_t depth);
+
 /* ---- the crash-aware lock every object is built on --------------------- */
 
 /* A lock in shared memory. Backed by the backend's native lock when it has

@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 
 #include "mproc_config.h"
 #include "atomics.h"
@@ -113,6 +115,19 @@ int mproc__native_lock_release(void *mem) {
   return rc == 0 ? 0 : mproc__os_translate(rc);
 }
 
+int mproc__native_lock_held(void *mem) {
+#if defined(__GLIBC__) && MPROC_HAVE_GETTID
+  /* A robust mutex's word holds its owner's thread id (the kernel clears
+   * it, setting FUTEX_OWNER_DIED, when that owner dies). */
+  const int tid_mask = 0x3fffffff; /* FUTEX_TID_MASK */
+  int word = ((pthread_mutex_t *)mem)->__data.__lock;
+  return (word & tid_mask) == (int)syscall(SYS_gettid);
+#else
+  (void)mem;
+  return -1;
+#endif
+}
+
 #else
 
 int mproc__native_lock_available(void) { return 0; }
@@ -128,6 +143,10 @@ int mproc__native_lock_acquire(void *mem, int64_t deadline_ns) {
 int mproc__native_lock_release(void *mem) {
   (void)mem;
   return MPROC_ENOTSUP;
+}
+int mproc__native_lock_held(void *mem) {
+  (void)mem;
+  return -1;
 }
 
 #endif

@@ -359,3 +359,8 @@ int mproc__native_lock_release(void *mem) {
   (void)mem;
   return MPROC_ENOTSUP;
 }
+
+int mproc__native_lock_held(void *mem) {
+  (void)mem;
+  return -1;
+}
