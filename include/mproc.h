@@ -1557,6 +1557,47 @@ MPROC_API int mproc_pool_join(mproc_pool_t *pool, int64_t timeout_ms);
 MPROC_API int mproc_pool_free(mproc_pool_t *pool);
 /** @} */
 
+/**
+ * @name Connections and waiting
+ *
+ * Python's `Process.sentinel`, `Pipe()` and `multiprocessing.connection.wait`.
+ * See docs/connection.md for how they are built.
+ */
+/** @{ */
+
+/** @brief A native handle: a file descriptor (as an `intptr_t`) on POSIX, a
+ *  `HANDLE` on Windows. */
+typedef intptr_t mproc_os_handle_t;
+
+/**
+ * @brief A native handle that becomes ready when the child ends (Python's
+ *        `Process.sentinel`).
+ *
+ * On POSIX a file descriptor that polls readable (`POLLIN`; `EPOLLIN`;
+ * kqueue `EVFILT_READ`; libuv `UV_READABLE`) from the moment the child has
+ * ended, and stays so: a pidfd on Linux, the read end of the child's status
+ * pipe on the portable POSIX path (at end of file once the child exited). On
+ * Windows a process `HANDLE` (SYNCHRONIZE access only) that is signalled
+ * from then on, for `WaitForMultipleObjects` and friends. It is never ready
+ * while the child runs. The child may still await its reap when it becomes
+ * ready: mproc_process_join() then returns at once or within moments.
+ *
+ * The handle belongs to the process object: do not close it or read from
+ * it. It stays valid until mproc_process_free(); every call returns the
+ * same handle. It is close-on-exec and not inherited by children (POSIX fork
+ * children of mproc close it).
+ *
+ * @param p    A started process.
+ * @param out  Receives the handle.
+ * @return 0; MPROC_EINVAL (NULL out); MPROC_EBADHANDLE; MPROC_ESTATE before
+ *         mproc_process_start(); MPROC_ENOMEM; MPROC_EOS (no descriptor
+ *         left). Any thread of the process that started it.
+ */
+MPROC_API int mproc_process_sentinel(mproc_process_t *p,
+                                     mproc_os_handle_t *out);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

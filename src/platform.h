@@ -110,6 +110,12 @@ int mproc__child_wait(mproc__child_t *c, int64_t timeout_ms, int *exitcode);
  * alone (returns 0). */
 int mproc__child_signal(mproc__child_t *c, int sig);
 
+/* A new handle that becomes ready when the child ends: a descriptor that
+ * polls readable (pidfd or status pipe) on POSIX, a waitable process HANDLE
+ * on Windows. The caller owns it and closes it with mproc__pipe_close().
+ * Returns 0, MPROC_ENOMEM, MPROC_EOS. (posix/sentinel.c, win32/sentinel.c) */
+int mproc__child_sentinel(mproc__child_t *c, mproc__pipe_t *out);
+
 /* Common code is done with the record. The backend frees it once the child
  * has been reaped; a child still running is reaped later, never left a
  * zombie. */

@@ -29,6 +29,7 @@ struct mproc_process {
   char identity[64];
   mproc__pipe_t handles[MPROC__CHILD_HANDLES_MAX];
   size_t nhandles;
+  mproc__pipe_t sentinel; /* made on first ask, closed by free */
 };
 
 /*
@@ -159,6 +160,7 @@ int mproc_process_create(mproc_process_t **out, mproc_target_fn target,
   if (!p)
     return MPROC_ENOMEM;
   p->target = target;
+  p->sentinel = MPROC__PIPE_INVALID;
   p->daemon = options->daemon != 0;
   p->method = options->start_method;
   p->arg_size = arg_size;
@@ -356,6 +358,23 @@ int mproc_process_kill(mproc_process_t *p) {
   return send_signal(p, MPROC__SIG_KILL);
 }
 
+int mproc_process_sentinel(mproc_process_t *p, mproc_os_handle_t *out) {
+  int r;
+  if (!out)
+    return MPROC_EINVAL;
+  r = lock_handle(p);
+  if (r != 0)
+    return r;
+  if (p->state != STATE_STARTED)
+    r = MPROC_ESTATE;
+  else if (p->sentinel == MPROC__PIPE_INVALID)
+    r = mproc__child_sentinel(p->child, &p->sentinel);
+  if (r == 0)
+    *out = (mproc_os_handle_t)p->sentinel;
+  mproc__mutex_unlock(&registry.lock);
+  return r;
+}
+
 mproc_pid_t mproc_process_pid(mproc_process_t *p) {
   mproc_pid_t pid;
   int r = lock_handle(p);
@@ -418,6 +437,7 @@ int mproc_process_free(mproc_process_t *p) {
     p->next->prev = p->prev;
   mproc__mutex_unlock(&registry.lock);
 
+  mproc__pipe_close(&p->sentinel);
   if (p->child)
     mproc__child_release(p->child);
   free(p->arg);

@@ -105,6 +105,7 @@ public:
     mproc_process_join(p_, MPROC_INFINITE);
   }
   mproc_pid_t pid() const { return mproc_process_pid(p_); }
+  mproc_process_t *process() const { return p_; }
   bool alive() const {
     int a = 0;
     return mproc_process_is_alive(p_, &a) == 0 && a;
