@@ -1596,6 +1596,181 @@ typedef intptr_t mproc_os_handle_t;
 MPROC_API int mproc_process_sentinel(mproc_process_t *p,
                                      mproc_os_handle_t *out);
 
+/**
+ * @brief One end of a Connection (Python's `Connection`, from `Pipe()`).
+ *
+ * A value handle, as the shared objects' are: copy it into a child's or a
+ * pool task's argument bytes and it works there, whatever the start method,
+ * also in a pool worker started before the pipe. One process at a time uses
+ * an end: the last process that sent, received or polled on it is its
+ * owner, and when that process dies the end counts as closed.
+ */
+typedef struct mproc_connection {
+  /** Internal: copy the struct whole, never edit its bytes. */
+  uint64_t opaque[9];
+} mproc_connection_t;
+
+/** @brief Options for mproc_pipe(); zero means the default. */
+typedef struct mproc_pipe_options {
+  /** Non-zero: one-way (Python's `Pipe(duplex=False)`): the first end only
+   *  receives, the second only sends. Zero: duplex, both ends do both. */
+  int one_way;
+  /** Bytes of ring per direction, rounded up to a power of two (4 KiB to
+   *  1 GiB); 0: #MPROC_QUEUE_DEFAULT_CAPACITY. Messages of any size pass:
+   *  one larger than half the ring travels in a segment of its own. */
+  size_t capacity;
+} mproc_pipe_options_t;
+
+/**
+ * @brief Make a connected pair of ends (Python's `Pipe()`).
+ *
+ * Messages are byte strings of any size, 0 included, delivered whole, in
+ * order, each once. Each end is closed with mproc_connection_close(); the
+ * pair's shared memory goes when both are closed, or when one is closed and
+ * the other's process died.
+ * @param end0     Receives the first end (the receiving one when one-way).
+ * @param end1     Receives the second end (the sending one when one-way).
+ * @param options  NULL or options.
+ * @return 0; MPROC_EINVAL (NULL end, capacity above 1 GiB); MPROC_ENOMEM;
+ *         MPROC_EOS. Any process, any thread.
+ */
+MPROC_API int mproc_pipe(mproc_connection_t *end0, mproc_connection_t *end1,
+                         const mproc_pipe_options_t *options);
+
+/**
+ * @brief Send one message to the other end.
+ *
+ * Waits while the ring has no room. Never raises SIGPIPE.
+ * @param c           The sending end.
+ * @param data        The bytes (may be NULL when size is 0).
+ * @param size        Their number, any.
+ * @param timeout_ms  How long to wait for room; #MPROC_INFINITE.
+ * @return 0; MPROC_ECLOSED when the other end is closed or its process
+ *         died (nothing is sent); MPROC_ETIMEDOUT (nothing is sent);
+ *         MPROC_EINVAL (an end that only receives; NULL data with a size;
+ *         a negative timeout); MPROC_EBADHANDLE (never created, or closed
+ *         by this side); MPROC_ENOMEM; MPROC_EOS.
+ */
+MPROC_API int mproc_connection_send(const mproc_connection_t *c,
+                                    const void *data, size_t size,
+                                    int64_t timeout_ms);
+
+/**
+ * @brief Receive the next message into memory the call allocates.
+ *
+ * Once the other end is closed, or its process died, the messages it sent
+ * whole are still received, then MPROC_ECLOSED. A sender killed in the
+ * middle of a send leaves no part of that message.
+ * @param c           The receiving end.
+ * @param data        Receives the bytes, freed with
+ *                    mproc_connection_free_message() (a valid pointer also
+ *                    for a 0-byte message); NULL on failure.
+ * @param size        Receives their number.
+ * @param timeout_ms  How long to wait; #MPROC_INFINITE.
+ * @return 0; MPROC_ECLOSED (drained, and the other end is gone);
+ *         MPROC_ETIMEDOUT; MPROC_ENOMEM (the message stays); MPROC_EINVAL
+ *         (an end that only sends, NULL pointers, a negative timeout);
+ *         MPROC_EBADHANDLE; MPROC_EOS.
+ */
+MPROC_API int mproc_connection_recv(const mproc_connection_t *c, void **data,
+                                    size_t *size, int64_t timeout_ms);
+
+/**
+ * @brief Receive the next message into the caller's buffer (Python's
+ *        `recv_bytes_into`), without allocating.
+ * @param c           The receiving end.
+ * @param buf         The buffer.
+ * @param cap         Its size in bytes.
+ * @param size        Receives the message's size; on MPROC_EMSGSIZE the
+ *                    size the buffer would need.
+ * @param timeout_ms  How long to wait; #MPROC_INFINITE.
+ * @return As mproc_connection_recv(), and MPROC_EMSGSIZE when the message
+ *         is larger than cap: it then stays, the next to receive.
+ */
+MPROC_API int mproc_connection_recv_into(const mproc_connection_t *c,
+                                         void *buf, size_t cap, size_t *size,
+                                         int64_t timeout_ms);
+
+/** @brief Free a message returned by mproc_connection_recv(); NULL is
+ *  accepted. */
+MPROC_API void mproc_connection_free_message(void *data);
+
+/**
+ * @brief Whether a receive would return at once (Python's `poll`).
+ *
+ * Sleeps in the kernel until a message arrives, the other end is closed,
+ * or the timeout passes (see docs/connection.md for how a dead peer is
+ * noticed).
+ * @param c           The receiving end.
+ * @param timeout_ms  0 to look only; #MPROC_INFINITE.
+ * @return 1 when a message is there or the other end is gone (a receive
+ *         then returns MPROC_ECLOSED once drained); 0 when not within the
+ *         timeout; MPROC_EINVAL (an end that only sends, a negative
+ *         timeout); MPROC_EBADHANDLE.
+ */
+MPROC_API int mproc_connection_poll(const mproc_connection_t *c,
+                                    int64_t timeout_ms);
+
+/**
+ * @brief Close this end (Python's `close`).
+ *
+ * The other end then receives what was already sent, then MPROC_ECLOSED;
+ * its sends fail with MPROC_ECLOSED at once. Using this end afterwards, in
+ * any process, fails with MPROC_EBADHANDLE; so does closing it twice.
+ * @return 0; MPROC_EBADHANDLE; MPROC_EINVAL (NULL).
+ */
+MPROC_API int mproc_connection_close(const mproc_connection_t *c);
+
+/** @brief What an mproc_wait_item_t names. */
+typedef enum mproc_wait_kind {
+  /** A connection end: ready when a receive would return at once. */
+  MPROC_WAIT_CONNECTION = 1,
+  /** A started process: ready once it has ended. */
+  MPROC_WAIT_PROCESS = 2,
+  /** A queue: ready when a get would return at once (a message is queued,
+   *  or the queue is closed). */
+  MPROC_WAIT_QUEUE = 3
+} mproc_wait_kind_t;
+
+/** @brief One object for mproc_wait(). */
+typedef struct mproc_wait_item {
+  /** Which of the three pointers below is read. */
+  mproc_wait_kind_t kind;
+  /** #MPROC_WAIT_CONNECTION: the end. */
+  const mproc_connection_t *connection;
+  /** #MPROC_WAIT_PROCESS: the process. */
+  mproc_process_t *process;
+  /** #MPROC_WAIT_QUEUE: the queue. */
+  const mproc_queue_t *queue;
+  /** Set by mproc_wait(): 1 when ready, else 0. */
+  int ready;
+} mproc_wait_item_t;
+
+/**
+ * @brief Wait until at least one of the objects is ready (Python's
+ *        `multiprocessing.connection.wait`).
+ *
+ * Sleeps in the kernel: on Linux in one futex_waitv over the objects'
+ * words (and a word the reaper changes when it reaps a child), or in one
+ * poll of the process sentinels when only processes are given; on Windows
+ * in WaitForMultipleObjects when only processes are given. Queues and
+ * connections on Windows and on the portable POSIX build are looked at in
+ * naps of at most 1 ms, as every wait on them there. Every sleep also ends
+ * after 100 ms at most to look for a connection's peer that died.
+ * @param items       The objects; each item's `ready` is set.
+ * @param n           Their number (1 or more).
+ * @param timeout_ms  0 to look only; #MPROC_INFINITE.
+ * @param nready      NULL, or receives the number of ready items.
+ * @return 0 when at least one is ready; MPROC_ETIMEDOUT when none became
+ *         ready in time; MPROC_EINVAL (NULL items, n of 0, an unknown kind,
+ *         a NULL object, a sending-only end, a negative timeout);
+ *         MPROC_EBADHANDLE (a handle never created, closed or freed);
+ *         MPROC_ESTATE (a process never started); MPROC_ENOMEM; MPROC_EOS.
+ *         Any thread.
+ */
+MPROC_API int mproc_wait(mproc_wait_item_t *items, size_t n,
+                         int64_t timeout_ms, size_t *nready);
+
 /** @} */
 
 #ifdef __cplusplus

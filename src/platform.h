@@ -219,6 +219,21 @@ int mproc__wait32(void *word, uint32_t expected, int64_t deadline_ns);
 /* Wake every sleeper on the word. */
 void mproc__wake32(void *word);
 
+/* Sleep until one of the nwords words no longer holds its expected value
+ * (or is woken), one of the nhandles handles (process sentinels, from
+ * mproc__child_sentinel()) is ready, the deadline passes, or a spurious
+ * return. handle_ready[i] is set to 1 for each handle seen ready, else 0;
+ * a backend may leave them all 0 when it sleeps on the words alone, which
+ * then must include one that changes when a child is reaped. Returns 0
+ * (look again) or MPROC_ETIMEDOUT once the deadline has passed; MPROC_ENOMEM,
+ * MPROC_EOS. Linux: futex_waitv, or poll for handles alone; portable
+ * POSIX: naps, or poll for handles alone; Windows: WaitForMultipleObjects,
+ * with naps when there are words. */
+int mproc__wait_many(void *const *words, const uint32_t *expected,
+                     size_t nwords, const mproc__pipe_t *handles,
+                     size_t nhandles, int64_t deadline_ns,
+                     unsigned char *handle_ready);
+
 /* ---- the backend's own crash-aware lock ------------------------------ */
 
 /* Bytes a native lock occupies in shared memory (8-byte aligned). */

@@ -10,6 +10,7 @@
 
 #include "bootstrap.h"
 #include "platform.h"
+#include "waitable.h"
 #include "targets.h"
 
 enum process_state { STATE_CREATED, STATE_STARTED };
@@ -371,6 +372,29 @@ int mproc_process_sentinel(mproc_process_t *p, mproc_os_handle_t *out) {
     r = mproc__child_sentinel(p->child, &p->sentinel);
   if (r == 0)
     *out = (mproc_os_handle_t)p->sentinel;
+  mproc__mutex_unlock(&registry.lock);
+  return r;
+}
+
+int mproc__process_watch(mproc_process_t *p, int on, int *ended,
+                         mproc__pipe_t *sentinel) {
+  int exitcode;
+  int r = lock_handle(p);
+  if (r != 0)
+    return r;
+  if (!on) {
+    p->busy--;
+  } else if (p->state != STATE_STARTED) {
+    r = MPROC_ESTATE;
+  } else {
+    if (p->sentinel == MPROC__PIPE_INVALID)
+      r = mproc__child_sentinel(p->child, &p->sentinel);
+    if (r == 0) {
+      *sentinel = p->sentinel;
+      *ended = mproc__child_wait(p->child, 0, &exitcode) == 0;
+      p->busy++;
+    }
+  }
   mproc__mutex_unlock(&registry.lock);
   return r;
 }

@@ -22,6 +22,7 @@
 
 #include "checked.h"
 #include "shared.h"
+#include "waitable.h"
 
 #define MIN_CAPACITY ((uint64_t)4096)
 #define MAX_CAPACITY ((uint64_t)1 << 30)
@@ -94,6 +95,7 @@ typedef struct queue_body {
    * are counted. */
   _Alignas(64) mproc__atomic_u32 data_seq;
   mproc__atomic_u32 data_sleeping;
+  mproc__atomic_u32 data_watchers; /* waits on many (src/wait.c) */
   _Alignas(64) mproc__atomic_u32 space_seq;
   mproc__atomic_u32 space_sleeping;
   _Alignas(64) mproc__atomic_u32 done_seq;
@@ -407,7 +409,11 @@ int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
   if (side)
     mproc__store64(&b->p_side, 0);
   mproc__store32_rel(&b->p_valid, 0);
-  wake_if_sleeping(&b->data_seq, &b->data_sleeping);
+  /* Watchers are many and keep no flag of their own: they are counted. */
+  if (mproc__load32(&b->data_watchers))
+    wake_all(&b->data_seq);
+  else
+    wake_if_sleeping(&b->data_seq, &b->data_sleeping);
 
 unlock:
   mproc__xlock_release(&b->plock);
@@ -643,6 +649,25 @@ int mproc_queue_close(mproc_queue_t *q) {
   mproc__store32(&b->closed, 1);
   wake_all(&b->data_seq);
   wake_all(&b->space_seq);
+  return 0;
+}
+
+int mproc__queue_watch(const mproc_queue_t *q, int on, mproc__watch_t *w) {
+  queue_body_t *b;
+  int rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
+  if (rc != 0)
+    return rc;
+  if (!on) {
+    mproc__sub32(&b->data_watchers, 1);
+    return 0;
+  }
+  /* Counted first, then looked: a put committed after this look sees the
+   * count and bumps the sequence (both sequentially consistent). */
+  mproc__add32(&b->data_watchers, 1);
+  w->word = &b->data_seq;
+  w->seq = mproc__load32(&b->data_seq);
+  w->ready = mproc__load64(&b->head) != mproc__load64(&b->tail) ||
+             mproc__load32(&b->closed) || mproc__object_destroyed(b);
   return 0;
 }
 

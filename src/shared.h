@@ -26,7 +26,8 @@ enum {
   MPROC__KIND_QUEUE = 5,
   MPROC__KIND_CONDITION = 16,
   MPROC__KIND_BARRIER = 17,
-  MPROC__KIND_ARRAY = 18
+  MPROC__KIND_ARRAY = 18,
+  MPROC__KIND_CONNECTION = 32
 };
 
 /* Segment names: "/mproc-<creator pid, hex>-<48 bits of generation, hex>",

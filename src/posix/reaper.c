@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "waitable.h"
 #include "mproc_config.h"
 
 #if MPROC_HAVE_EPOLL
@@ -121,6 +122,7 @@ static void mark_reaped(mproc__child_t *c, int exitcode) {
   c->reaped = 1;
   c->retry_ns = 0;
   pthread_cond_broadcast(&R.cond);
+  mproc__process_reaped(); /* waits on many (src/wait.c) */
   /* With a poll set only the reaper thread may close what it polls; with
    * epoll whoever reaped retires the child (see retire_if_done). */
   if (R.epfd < 0)
