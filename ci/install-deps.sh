@@ -18,6 +18,10 @@ else
   command -v c++ >/dev/null 2>&1 || missing+=(g++)
   [ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  # examples/event_loop.c watches a process sentinel with libuv when it is
+  # there (pkg-config finds it); poll() otherwise.
+  command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  [ -f /usr/include/uv.h ] || missing+=(libuv1-dev)
 fi
 for extra in "$@"; do
   dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra")

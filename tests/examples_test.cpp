@@ -3,6 +3,7 @@
 // Windows the examples run under spawn, and the three whose lesson is POSIX's
 // alone (fork, SIGCHLD, zombies) are not built.
 #include <gtest/gtest.h>
+#include <algorithm>
 
 #include <cstdio>
 #include <sstream>
@@ -179,6 +180,39 @@ TEST(Examples, QueuePair) {
     EXPECT_EQ(x + y, z);
   }
   EXPECT_EQ(l[6], "queue empty");
+}
+
+TEST(Examples, PipePair) {
+  Lines l = lines_of(run_example("pipe_pair").out);
+  ASSERT_EQ(l.size(), 8u);
+  for (int i = 1; i <= 5; i++)
+    EXPECT_EQ(l[i - 1], "parent: " + std::to_string(i) + " squared is " +
+                            std::to_string(i * i));
+  EXPECT_EQ(l[5], "child said: bye");
+  EXPECT_EQ(l[6], "then: closed");
+  EXPECT_EQ(l[7], "child exit code: 0");
+}
+
+TEST(Examples, WaitAny) {
+  // Five children reported as they end, each once; child k sleeps
+  // (5 - k) * 60 ms, so the order is the reverse of the start order unless
+  // the machine is very busy: only the set is checked.
+  Lines l = lines_of(run_example("wait_any").out);
+  ASSERT_EQ(l.size(), 5u);
+  std::vector<std::string> sorted(l.begin(), l.end());
+  std::sort(sorted.begin(), sorted.end());
+  for (int k = 0; k < 5; k++)
+    EXPECT_EQ(sorted[(size_t)k], "Process-" + std::to_string(k + 1) +
+                                     " ended with " + std::to_string(k));
+}
+
+TEST(Examples, EventLoop) {
+  Lines l = lines_of(run_example("event_loop").out);
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_TRUE(l[0] == "loop: libuv" || l[0] == "loop: poll" ||
+              l[0] == "loop: WaitForMultipleObjects")
+      << l[0];
+  EXPECT_EQ(l[1], "child ended with 42");
 }
 
 } // namespace
