@@ -67,6 +67,28 @@ bool is_message(const void *data, size_t n, size_t size) {
   return true;
 }
 
+// Receives one message and checks that it is message n of `size` bytes.
+::testing::AssertionResult got_message(const mproc_connection_t *c, size_t n,
+                                       size_t size) {
+  void *data = nullptr;
+  size_t got = 0;
+  int rc = mproc_connection_recv(c, &data, &got, kLong);
+  if (rc != 0)
+    return ::testing::AssertionFailure() << mproc_error_name(rc);
+  bool ok = got == size && is_message(data, n, got);
+  mproc_connection_free_message(data);
+  if (!ok)
+    return ::testing::AssertionFailure() << "message " << n << " differs";
+  return ::testing::AssertionSuccess();
+}
+
+// What a receive of at most one byte returns.
+int recv_code(const mproc_connection_t *c, int64_t timeout_ms = kLong) {
+  size_t size = 0;
+  char byte;
+  return mproc_connection_recv_into(c, &byte, 1, &size, timeout_ms);
+}
+
 // What a child is given: its end, and an event for handshakes.
 struct Arg {
   mproc_connection_t end;
@@ -123,10 +145,7 @@ TEST_P(ConnectionProcs, OrderAndBoundariesBothWays) {
     EXPECT_EQ(s, k * 97);
   }
   // The child closed its end after its last answer.
-  size_t size = 0;
-  char byte;
-  EXPECT_EQ(mproc_connection_recv_into(&p.a, &byte, 1, &size, kLong),
-            MPROC_ECLOSED);
+  EXPECT_EQ(recv_code(&p.a), MPROC_ECLOSED);
   EXPECT_EQ(c.finish(), 0);
   p.b_open = false;
 }
@@ -221,14 +240,8 @@ TEST_P(ConnectionProcs, LargeMessagesBothWaysAtOnceDoNotDeadlock) {
     auto m = message(k + 100, (size_t)a.size);
     ASSERT_EQ(mproc_connection_send(&p.a, m.data(), m.size(), kLong), 0);
   }
-  for (uint64_t k = 0; k < a.n; k++) {
-    void *data = nullptr;
-    size_t size = 0;
-    ASSERT_EQ(mproc_connection_recv(&p.a, &data, &size, kLong), 0);
-    EXPECT_EQ(size, a.size);
-    EXPECT_TRUE(is_message(data, k, size));
-    mproc_connection_free_message(data);
-  }
+  for (uint64_t k = 0; k < a.n; k++)
+    EXPECT_TRUE(got_message(&p.a, k, (size_t)a.size));
   EXPECT_EQ(c.finish(), 0);
   p.b_open = false;
 }
@@ -255,13 +268,8 @@ TEST_P(ConnectionProcs, PeerClosedDrainsThenClosed) {
   Child c(send_three_and_close, &a, sizeof a);
   EXPECT_EQ(c.finish(), 0);
   p.b_open = false;
-  for (uint64_t k = 0; k < 3; k++) {
-    void *data = nullptr;
-    size_t size = 0;
-    ASSERT_EQ(mproc_connection_recv(&p.a, &data, &size, kLong), 0);
-    EXPECT_TRUE(size == 1000 && is_message(data, k, size));
-    mproc_connection_free_message(data);
-  }
+  for (uint64_t k = 0; k < 3; k++)
+    EXPECT_TRUE(got_message(&p.a, k, 1000));
   void *data = nullptr;
   size_t size = 0;
   EXPECT_EQ(mproc_connection_recv(&p.a, &data, &size, kLong), MPROC_ECLOSED);
@@ -276,17 +284,9 @@ TEST_P(ConnectionProcs, OneWayPipe) {
   Arg a = {};
   a.end = p.b;
   Child c(send_three_and_close, &a, sizeof a);
-  for (uint64_t k = 0; k < 3; k++) {
-    void *data = nullptr;
-    size_t size = 0;
-    ASSERT_EQ(mproc_connection_recv(&p.a, &data, &size, kLong), 0);
-    EXPECT_TRUE(size == 1000 && is_message(data, k, size));
-    mproc_connection_free_message(data);
-  }
-  size_t size = 0;
-  char byte;
-  EXPECT_EQ(mproc_connection_recv_into(&p.a, &byte, 1, &size, kLong),
-            MPROC_ECLOSED);
+  for (uint64_t k = 0; k < 3; k++)
+    EXPECT_TRUE(got_message(&p.a, k, 1000));
+  EXPECT_EQ(recv_code(&p.a), MPROC_ECLOSED);
   EXPECT_EQ(c.finish(), 0);
   p.b_open = false;
 }
@@ -317,9 +317,7 @@ TEST_P(ConnectionProcs, PeerKilledMidSendLeavesWholeMessagesThenClosed) {
     size_t got = 0;
     // The first message proves the child is sending; it is killed while it
     // sends the ones after (it never waits for anything else).
-    ASSERT_EQ(mproc_connection_recv(&p.a, &data, &got, kLong), 0);
-    EXPECT_TRUE(got == size && is_message(data, k++, got));
-    mproc_connection_free_message(data);
+    ASSERT_TRUE(got_message(&p.a, k++, size));
     c.kill();
     int rc;
     while ((rc = mproc_connection_recv(&p.a, &data, &got, kLong)) == 0) {
@@ -646,10 +644,7 @@ TEST_P(WaitProcs, WakesOnAMessageFromAChildAndOnItsDeath) {
   it.connection = &q.a;
   ASSERT_EQ(mproc_wait(&it, 1, kLong, nullptr), 0);
   EXPECT_EQ(it.ready, 1);
-  char byte;
-  size_t size = 0;
-  EXPECT_EQ(mproc_connection_recv_into(&q.a, &byte, 1, &size, 0),
-            MPROC_ECLOSED);
+  EXPECT_EQ(recv_code(&q.a, 0), MPROC_ECLOSED);
 }
 
 MPROC_INSTANTIATE_METHODS(WaitProcs);
