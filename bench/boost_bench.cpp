@@ -164,8 +164,7 @@ int main(int argc, char **argv) {
   mq_name = "mproc-bench-" + std::to_string(getpid());
   big_buf = static_cast<char *>(std::malloc(kMiB));
   if (!big_buf || mproc_queue_create(&small_q, nullptr) != 0 ||
-      mproc_queue_create(&big_q, nullptr) != 0 ||
-      mproc_lock_create(&lock) != 0)
+      mproc_queue_create(&big_q, nullptr) != 0 || mproc_lock_create(&lock) != 0)
     bench_die("setup", 0);
   std::string n64 = mq_name + "-64", n1m = mq_name + "-" + std::to_string(kMiB);
   bip::message_queue::remove(n64.c_str());
@@ -180,16 +179,16 @@ int main(int argc, char **argv) {
                 0);
     void (*const big[])(int) = {mproc_1m, boost_1m};
     compare(big, 2, 2000, rounds, med);
-    report_rate("Queue 1 MiB, 1 -> 1 process", "queue-1m-boost", med[0],
-                med[1], double(kMiB));
+    report_rate("Queue 1 MiB, 1 -> 1 process", "queue-1m-boost", med[0], med[1],
+                double(kMiB));
 
     void *mem = mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
       bench_die("mmap", 0);
     bmutex = new (mem) bip::interprocess_mutex;
-    robust = reinterpret_cast<pthread_mutex_t *>(static_cast<char *>(mem) +
-                                                 2048);
+    robust =
+        reinterpret_cast<pthread_mutex_t *>(static_cast<char *>(mem) + 2048);
     pthread_mutexattr_t at;
     pthread_mutexattr_init(&at);
     pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);

@@ -78,10 +78,10 @@ int main(int argc, char **argv) {
     rounds = 1;
   if (uv_exepath(exe, &len) != 0)
     bench_die("uv_exepath", 0);
-  ratio = bench_compare("Process start+join (spawn) beside libuv's uv_spawn",
-                        "mproc spawn", mproc_spawn_join,
-                        "uv_spawn + exit callback", uv_spawn_join, iters,
-                        rounds);
+  ratio =
+      bench_compare("Process start+join (spawn) beside libuv's uv_spawn",
+                    "mproc spawn", mproc_spawn_join, "uv_spawn + exit callback",
+                    uv_spawn_join, iters, rounds);
   printf("  target <= 0.90x: %s\n", ratio <= 0.9 ? "met" : "NOT met");
   return 0;
 }

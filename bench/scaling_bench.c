@@ -118,8 +118,8 @@ static void queue_pc(void) {
 }
 
 static void queue_size(void) {
-  static const size_t sizes[] = {8,       64,       512,       4096,
-                                 32768,   262144,   1u << 20,  8u << 20,
+  static const size_t sizes[] = {8,         64,        512,      4096,
+                                 32768,     262144,    1u << 20, 8u << 20,
                                  64u << 20, 256u << 20};
   double v[ROUNDS_MAX];
   size_t i;
@@ -240,8 +240,7 @@ static void start_mem(void) {
       for (r = 0; r < rounds; r++) {
         double t = bench_now();
         for (k = 0; k < 10; k++)
-          bench_finish(
-              bench_start(child_returns, NULL, 0, methods[m].method));
+          bench_finish(bench_start(child_returns, NULL, 0, methods[m].method));
         v[r] = (bench_now() - t) / 10;
       }
       point(methods[m].series, (double)mib[i], median_of(v, rounds) * 1e6,
