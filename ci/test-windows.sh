@@ -36,9 +36,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 [ "$jobs" -le 2 ] || jobs=2
 
 echo "=== windows: configure and build (MinGW-w64)"
-cmake -S "$root" -B "$build" -G Ninja \
-  -DCMAKE_TOOLCHAIN_FILE="$root/cmake/mingw-w64.cmake" \
-  -DMPROC_WERROR=ON >/dev/null
+# The windows preset of CMakePresets.json, in $build.
+(cd "$root" && cmake --preset windows -B "$build" >/dev/null)
 cmake --build "$build" -j "$jobs"
 
 export WINEPREFIX="$build/wineprefix"

@@ -39,3 +39,13 @@ mproc_install_pkg_config(NAME mproc
   DESCRIPTION "Python's multiprocessing model for C: Process, Pool, Queue, Lock"
   LIBS -lmproc
   LIBS_PRIVATE_FROM mproc_static)
+
+# mproc-ps's manual page, wherever the tree keeps it.
+if(MPROC_BUILD_TOOLS)
+  foreach(page tools/mproc-ps.1 docs/mproc-ps.1)
+    if(EXISTS ${PROJECT_SOURCE_DIR}/${page})
+      install(FILES ${PROJECT_SOURCE_DIR}/${page}
+              DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+    endif()
+  endforeach()
+endif()
