@@ -1033,6 +1033,7 @@ MPROC_API int mproc_array_ptr(mproc_array_t *array, void **ptr);
 
 /**
  * @brief The element size and the number of elements.
+ * @param array      The array.
  * @param elem_size  NULL, or receives the element size.
  * @param count      NULL, or receives the number of elements.
  * @return 0, MPROC_EINVAL, MPROC_EBADHANDLE.
