@@ -129,6 +129,10 @@ static void mark_reaped(mproc__child_t *c, int exitcode) {
     wake_reaper();
 }
 
+#if MPROC_HAVE_EPOLL
+static void epoll_watch(mproc__child_t *c, int add);
+#endif
+
 /* Try to reap c without blocking. Called with R.lock held. */
 static void try_reap(mproc__child_t *c) {
   int status = 0;
@@ -166,6 +170,16 @@ static void try_reap(mproc__child_t *c) {
     c->retry_ns = mproc__clock_ns() + c->retry_step;
     if (c->retry_step < 100000000)
       c->retry_step *= 2;
+#if MPROC_HAVE_EPOLL
+    /* The end of file stays readable, and epoll would report it at once,
+     * again and again, until the child is waitable: the retry time wakes
+     * the reaper instead. A joiner may be the one here, while the reaper
+     * sleeps without that time: it is woken to take it into account. */
+    if (R.epfd >= 0) {
+      epoll_watch(c, 0);
+      wake_reaper();
+    }
+#endif
   }
 }
 
