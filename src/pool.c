@@ -411,7 +411,10 @@ static void lease_run(mproc_pool_t *pool, worker_t *w) {
       mproc__deadline_after(w->head_start_ns, pool->task_timeout_ms);
   int r, back = 0;
   if (lease_send(pool, w, w->inflight[0]) != 0) {
-    w->inflight[0]->unsent = 1; /* the worker is lost */
+    /* The worker is lost, or its stream broken by a failed write: killed
+     * either way, so that its loss shows (see send_failed()). */
+    w->inflight[0]->unsent = 1;
+    pool->tp->kill(pool->ts, slot);
     back = 1;
   }
   while (!back && w->n_inflight > 0) {

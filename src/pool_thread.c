@@ -231,17 +231,26 @@ int mproc__send_frame(mproc_pool_t *pool, worker_t *w, const frame_t *f,
   return r;
 }
 
-/* Send `len` bytes of frames for jobs[0..n) to w; a failed send means the
- * worker is lost (or going): its loss shows next, and these jobs, which it
- * never received whole, are queued again then. */
+/* A send to w failed. Usually the worker is lost (or going), but a write
+ * can also fail on a live worker (EIO, ENOSPC, ...), and then part of a
+ * frame may be in its pipe: the stream is broken either way. The worker is
+ * killed, so that its loss shows next and the jobs it never received whole
+ * are queued again then; a live worker left alone would keep them. */
+static void send_failed(mproc_pool_t *pool, worker_t *w, job_t **jobs,
+                        size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    jobs[i]->unsent = 1;
+  pool->tp->kill(pool->ts, slot_of(pool, w));
+}
+
+/* Send `len` bytes of frames for jobs[0..n) to w. */
 static void flush_frames(mproc_pool_t *pool, worker_t *w, size_t len,
                          job_t **jobs, size_t n) {
-  size_t i;
   if (len == 0)
     return;
   if (pool->tp->send(pool->ts, slot_of(pool, w), pool->scratch, len) != 0)
-    for (i = 0; i < n; i++)
-      jobs[i]->unsent = 1;
+    send_failed(pool, w, jobs, n);
 }
 
 /* Send the frames of jobs[i] to ws[i]. Small frames for the same worker
@@ -275,7 +284,7 @@ static void send_jobs(mproc_pool_t *pool, worker_t **ws, job_t **jobs,
       continue;
     }
     if (mproc__send_frame(pool, ws[i], &f, name, payload) != 0)
-      jobs[i]->unsent = 1;
+      send_failed(pool, ws[i], jobs + i, 1);
   }
   if (fill > 0)
     flush_frames(pool, ws[first], fill, jobs + first, n - first);
