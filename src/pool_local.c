@@ -201,9 +201,11 @@ static int wake_consume(local_t *t) {
   int woken;
   mproc__mutex_lock(&t->wake_lock);
   woken = t->wake_pending;
-  if (woken)
-    (void)mproc__pipe_read_some(t->wake_rd, &byte, 1, &got);
-  t->wake_pending = 0;
+  /* The flag is cleared only once the byte is out: a read that failed
+   * would leave it in the pipe with no wake-up pending, the end readable
+   * for good, and the pool's thread spinning on it. */
+  if (!woken || mproc__pipe_read_some(t->wake_rd, &byte, 1, &got) != MPROC_EOS)
+    t->wake_pending = 0;
   mproc__mutex_unlock(&t->wake_lock);
   return woken;
 }
@@ -237,10 +239,10 @@ static int local_wait(void *state, const int *slots, size_t n, int wake,
 static void local_wake(void *state) {
   local_t *t = state;
   mproc__mutex_lock(&t->wake_lock);
-  if (!t->wake_pending) {
+  /* Pending only with its byte in the pipe: after a failed write, the next
+   * wake-up writes again instead of believing one is on its way. */
+  if (!t->wake_pending && mproc__pipe_write_all(t->wake_wr, "w", 1) == 0)
     t->wake_pending = 1;
-    (void)mproc__pipe_write_all(t->wake_wr, "w", 1);
-  }
   mproc__mutex_unlock(&t->wake_lock);
 }
 
