@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The wrappers the fault-injection build of mproc calls instead of the
+ * system's functions (POSIX). Each counts the call and, when the table says
+ * so, fails it the way the system can: -1 with errno, an error number for
+ * the calls that return one (posix_spawn, pthread_create), NULL for
+ * allocations, an early return for condition waits (a spurious wake-up).
+ * Calls that cannot fail on a working system (close, clock_gettime, the
+ * lock operations) are not wrapped.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fault_table.h"
+#include "mproc.h"
+
+#ifndef FUTEX_WAIT
+#define FUTEX_WAIT 0
+#endif
+#ifndef FUTEX_WAIT_BITSET
+#define FUTEX_WAIT_BITSET 9
+#endif
+
+#define MAX_SITES 512
+
+static _Atomic int mode;
+static _Atomic uint64_t nth;
+static _Atomic uint64_t calls;
+static _Atomic int fired;
+static int forced_error;
+static pthread_mutex_t sites_lock = PTHREAD_MUTEX_INITIALIZER;
+static mproc_fault_site_t sites[MAX_SITES];
+static size_t nsites, sites_seen;
+/* EINTR mode: the call sites this thread interrupted and has not called
+ * again yet, so that the retry from each passes, even when other calls
+ * come between the interrupted call and its retry. */
+#define PENDING 16
+static _Thread_local void *interrupted_at[PENDING];
+
+/* Whether the site's last call was interrupted (and forget it), or else
+ * remember that this one is. */
+static int retried(void *site) {
+  int i, free_slot = -1;
+  for (i = 0; i < PENDING; i++) {
+    if (interrupted_at[i] == site) {
+      interrupted_at[i] = NULL;
+      return 1;
+    }
+    if (!interrupted_at[i] && free_slot < 0)
+      free_slot = i;
+  }
+  interrupted_at[free_slot >= 0 ? free_slot : 0] = site;
+  return 0;
+}
+
+void mproc_fault_arm(mproc_fault_mode_t m, uint64_t n, int error) {
+  pthread_mutex_lock(&sites_lock);
+  nsites = sites_seen = 0;
+  pthread_mutex_unlock(&sites_lock);
+  forced_error = error;
+  atomic_store(&calls, 0);
+  atomic_store(&fired, 0);
+  atomic_store(&nth, n);
+  atomic_store(&mode, (int)m);
+}
+
+void mproc_fault_disarm(void) { atomic_store(&mode, MPROC_FAULT_OFF); }
+
+uint64_t mproc_fault_calls(void) { return atomic_load(&calls); }
+int mproc_fault_fired(void) { return atomic_load(&fired); }
+
+size_t mproc_fault_sites(mproc_fault_site_t *out, size_t cap) {
+  size_t i, n;
+  pthread_mutex_lock(&sites_lock);
+  n = sites_seen;
+  for (i = 0; i < nsites && i < cap; i++)
+    out[i] = sites[i];
+  pthread_mutex_unlock(&sites_lock);
+  return n;
+}
+
+static void record(const char *fn, void *site, int error) {
+  long long off = (long long)((intptr_t)site - (intptr_t)&mproc_init);
+  size_t i;
+  pthread_mutex_lock(&sites_lock);
+  for (i = 0; i < nsites; i++)
+    if (sites[i].offset == off && sites[i].error == error)
+      break;
+  if (i == nsites) {
+    sites_seen++;
+    if (nsites < MAX_SITES) {
+      sites[nsites].fn = fn;
+      sites[nsites].offset = off;
+      sites[nsites].error = error;
+      nsites++;
+    }
+  }
+  pthread_mutex_unlock(&sites_lock);
+}
+
+/* MPROC_FAULT_TRACE=all: every call after the failure is printed. */
+static int trace_all(void) {
+  const char *t = getenv("MPROC_FAULT_TRACE");
+  return t && strcmp(t, "all") == 0;
+}
+
+/* Whether this call fails, and with which error: 0 to make it for real.
+ * `plausible` is the call's usual error in NTH mode; `interruptible` says
+ * whether EINTR mode interrupts it. */
+static int decide(const char *fn, void *site, int plausible,
+                  int interruptible) {
+  int m = atomic_load_explicit(&mode, memory_order_relaxed);
+  if (m == MPROC_FAULT_OFF)
+    return 0;
+  if (m == MPROC_FAULT_EINTR) {
+    if (!interruptible)
+      return 0;
+    if (retried(site))
+      return 0;
+    atomic_fetch_add(&calls, 1);
+    record(fn, site, EINTR);
+    return EINTR;
+  }
+  if (atomic_fetch_add(&calls, 1) + 1 != atomic_load(&nth) ||
+      m != MPROC_FAULT_NTH) {
+    if (atomic_load(&fired) && trace_all())
+      fprintf(stderr, "call: %s at +%lld\n", fn,
+              (long long)((intptr_t)site - (intptr_t)&mproc_init));
+    return 0;
+  }
+  {
+    int error = forced_error ? forced_error : plausible;
+    /* A call that cannot be interrupted is not made to say it was. */
+    if (error == EINTR && !interruptible)
+      error = plausible;
+    atomic_store(&fired, 1);
+    record(fn, site, error);
+    if (getenv("MPROC_FAULT_TRACE"))
+      fprintf(stderr, "fault: %s at %p (+%lld) fails with %d\n", fn, site,
+              (long long)((intptr_t)site - (intptr_t)&mproc_init), error);
+    return error;
+  }
+}
+
+#define SITE __builtin_return_address(0)
+#define FAIL_ERRNO(fn, plausible, intr)                                        \
+  do {                                                                         \
+    int e_ = decide(fn, SITE, plausible, intr);                                \
+    if (e_) {                                                                  \
+      errno = e_;                                                              \
+      return -1;                                                               \
+    }                                                                          \
+  } while (0)
+
+/* ---- processes -------------------------------------------------------- */
+
+pid_t mproc__fi_fork(void) {
+  pid_t pid;
+  FAIL_ERRNO("fork", EAGAIN, 0);
+  pid = fork();
+  if (pid == 0 && atomic_load(&mode) == MPROC_FAULT_NTH)
+    atomic_store(&mode, MPROC_FAULT_OFF);
+  return pid;
+}
+
+int mproc__fi_posix_spawn(pid_t *pid, const char *path,
+                          const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *attr, char *const argv[],
+                          char *const envp[]) {
+  int e = decide("posix_spawn", SITE, EAGAIN, 0);
+  if (e)
+    return e;
+  return posix_spawn(pid, path, fa, attr, argv, envp);
+}
+
+pid_t mproc__fi_waitpid(pid_t pid, int *status, int options) {
+  FAIL_ERRNO("waitpid", EINTR, 1);
+  return waitpid(pid, status, options);
+}
+
+int mproc__fi_pthread_create(pthread_t *t, const pthread_attr_t *attr,
+                             void *(*fn)(void *), void *arg) {
+  int e = decide("pthread_create", SITE, EAGAIN, 0);
+  if (e)
+    return e;
+  return pthread_create(t, attr, fn, arg);
+}
+
+/* ---- descriptors -------------------------------------------------------- */
+
+int mproc__fi_pipe(int fds[2]) {
+  FAIL_ERRNO("pipe", EMFILE, 0);
+  return pipe(fds);
+}
+
+int mproc__fi_pipe2(int fds[2], int flags) {
+  FAIL_ERRNO("pipe2", EMFILE, 0);
+  return pipe2(fds, flags);
+}
+
+int mproc__fi_socketpair(int domain, int type, int protocol, int sv[2]) {
+  FAIL_ERRNO("socketpair", EMFILE, 0);
+  return socketpair(domain, type, protocol, sv);
+}
+
+int mproc__fi_epoll_create1(int flags) {
+  FAIL_ERRNO("epoll_create1", EMFILE, 0);
+  return epoll_create1(flags);
+}
+
+/* open's third argument, there only when the flags create a file. */
+#define TAKE_MODE(flags, m)                                                    \
+  do {                                                                         \
+    if ((flags) & (O_CREAT | O_TMPFILE)) {                                     \
+      va_list ap;                                                              \
+      va_start(ap, flags);                                                     \
+      m = (mode_t)va_arg(ap, int);                                             \
+      va_end(ap);                                                              \
+    }                                                                          \
+  } while (0)
+
+int mproc__fi_open(const char *path, int flags, ...) {
+  mode_t m = 0;
+  TAKE_MODE(flags, m);
+  FAIL_ERRNO("open", EMFILE, 1);
+  return open(path, flags, m);
+}
+
+int mproc__fi_openat(int dir, const char *path, int flags, ...) {
+  mode_t m = 0;
+  TAKE_MODE(flags, m);
+  FAIL_ERRNO("openat", EMFILE, 1);
+  return openat(dir, path, flags, m);
+}
+
+/* ---- reads, writes and waits ------------------------------------------- */
+
+ssize_t mproc__fi_read(int fd, void *buf, size_t n) {
+  FAIL_ERRNO("read", EIO, 1);
+  return read(fd, buf, n);
+}
+
+ssize_t mproc__fi_write(int fd, const void *buf, size_t n) {
+  FAIL_ERRNO("write", EIO, 1);
+  return write(fd, buf, n);
+}
+
+ssize_t mproc__fi_send(int fd, const void *buf, size_t n, int flags) {
+  FAIL_ERRNO("send", EIO, 1);
+  return send(fd, buf, n, flags);
+}
+
+ssize_t mproc__fi_sendmsg(int fd, const struct msghdr *msg, int flags) {
+  FAIL_ERRNO("sendmsg", EIO, 1);
+  return sendmsg(fd, msg, flags);
+}
+
+ssize_t mproc__fi_recvmsg(int fd, struct msghdr *msg, int flags) {
+  FAIL_ERRNO("recvmsg", EIO, 1);
+  return recvmsg(fd, msg, flags);
+}
+
+int mproc__fi_poll(struct pollfd *fds, nfds_t n, int timeout) {
+  FAIL_ERRNO("poll", EINTR, 1);
+  return poll(fds, n, timeout);
+}
+
+int mproc__fi_epoll_wait(int epfd, struct epoll_event *ev, int max,
+                         int timeout) {
+  FAIL_ERRNO("epoll_wait", EINTR, 1);
+  return epoll_wait(epfd, ev, max, timeout);
+}
+
+int mproc__fi_sigtimedwait(const sigset_t *set, siginfo_t *info,
+                           const struct timespec *timeout) {
+  FAIL_ERRNO("sigtimedwait", EINTR, 1);
+  return sigtimedwait(set, info, timeout);
+}
+
+int mproc__fi_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
+  if (decide("pthread_cond_wait", SITE, EINTR, 1))
+    return 0; /* a spurious wake-up, the mutex still held */
+  return pthread_cond_wait(c, m);
+}
+
+int mproc__fi_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                                     const struct timespec *t) {
+  if (decide("pthread_cond_timedwait", SITE, EINTR, 1))
+    return 0;
+  return pthread_cond_timedwait(c, m, t);
+}
+
+long mproc__fi_syscall(long n, ...) {
+  long a[6];
+  va_list ap;
+  int i;
+  va_start(ap, n);
+  for (i = 0; i < 6; i++)
+    a[i] = va_arg(ap, long);
+  va_end(ap);
+  if (n == SYS_futex &&
+      ((a[1] & 0x7f) == FUTEX_WAIT || (a[1] & 0x7f) == FUTEX_WAIT_BITSET)) {
+    FAIL_ERRNO("futex_wait", EINTR, 1);
+  }
+#ifdef SYS_pidfd_open
+  else if (n == SYS_pidfd_open) {
+    FAIL_ERRNO("pidfd_open", EMFILE, 0);
+  }
+#endif
+  return syscall(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* ---- shared memory --------------------------------------------------------
+ */
+
+int mproc__fi_shm_open(const char *name, int flags, mode_t m) {
+  FAIL_ERRNO("shm_open", EMFILE, 1);
+  return shm_open(name, flags, m);
+}
+
+int mproc__fi_ftruncate(int fd, off_t size) {
+  FAIL_ERRNO("ftruncate", ENOSPC, 1);
+  return ftruncate(fd, size);
+}
+
+void *mproc__fi_mmap(void *addr, size_t n, int prot, int flags, int fd,
+                     off_t off) {
+  int e = decide("mmap", SITE, ENOMEM, 0);
+  if (e) {
+    errno = e;
+    return MAP_FAILED;
+  }
+  return mmap(addr, n, prot, flags, fd, off);
+}
+
+/* ---- memory ----------------------------------------------------------- */
+
+void *mproc__fi_malloc(size_t n) {
+  if (decide("malloc", SITE, ENOMEM, 0)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return malloc(n);
+}
+
+void *mproc__fi_calloc(size_t n, size_t size) {
+  if (decide("calloc", SITE, ENOMEM, 0)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return calloc(n, size);
+}
+
+void *mproc__fi_realloc(void *p, size_t n) {
+  if (decide("realloc", SITE, ENOMEM, 0)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return realloc(p, n);
+}
