@@ -1180,6 +1180,108 @@ MPROC_API int mproc_condition_destroy(mproc_condition_t *c);
 /** @} */
 
 /**
+ * @name Shared state: Barrier
+ *
+ * Python's `multiprocessing.Barrier` for `parties` participants: each wait
+ * returns once all have arrived, with a distinct index 0..parties-1 (the
+ * order of arrival). An optional action (a registered target) runs once
+ * per round in the last participant to arrive, before the others are
+ * released. A timeout, an abort or a failed action leaves the barrier
+ * broken: every wait in progress and every later one fails with
+ * MPROC_EBROKEN until mproc_barrier_reset().
+ *
+ * **Beyond Python:** a participant that dies while others wait breaks the
+ * barrier for them: the waiters look every 20 ms whether this round's
+ * arrivals are alive (and whether a process died holding the barrier's
+ * lock) and get MPROC_EBROKEN promptly instead of waiting forever. A dead
+ * participant counts once its process is gone (a zombie counts as alive
+ * until reaped; mproc reaps its own children).
+ */
+/** @{ */
+
+/** @brief A barrier shared between processes. */
+typedef struct mproc_barrier {
+  /** Internal: copy the struct whole, never edit its bytes. */
+  uint64_t opaque[8];
+} mproc_barrier_t;
+
+/** @brief Most argument bytes a barrier's action can be given. */
+#define MPROC_BARRIER_ACTION_ARG_MAX 256
+
+/** @brief For mproc_barrier_wait(): use the barrier's own timeout
+ *  (mproc_barrier_options_t::timeout_ms). */
+#define MPROC_BARRIER_DEFAULT_TIMEOUT ((int64_t)-2)
+
+/** @brief Options for mproc_barrier_create(); zero means the default. */
+typedef struct mproc_barrier_options {
+  /** NULL, or the action, registered with MPROC_TARGET() (it runs in
+   *  whichever participant arrives last, whatever its start method); its
+   *  non-zero return value breaks the barrier. */
+  mproc_target_fn action;
+  /** The action's argument bytes, copied at create. */
+  const void *action_arg;
+  /** Their size, at most #MPROC_BARRIER_ACTION_ARG_MAX. */
+  size_t action_arg_size;
+  /** Default timeout of waits given #MPROC_BARRIER_DEFAULT_TIMEOUT, in
+   *  milliseconds; 0: none. */
+  int64_t timeout_ms;
+} mproc_barrier_options_t;
+
+/**
+ * @brief Create a barrier for `parties` participants.
+ * @param out      Receives the handle.
+ * @param parties  1 to 2^20.
+ * @param options  NULL for the defaults.
+ * @return 0; MPROC_EINVAL (NULL out, parties out of range, a negative
+ *         timeout, arguments too large or NULL with a size); MPROC_ENOTREG
+ *         (the action is not registered); MPROC_ENOMEM; MPROC_EOS.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_barrier_create(mproc_barrier_t *out, unsigned parties,
+                                   const mproc_barrier_options_t *options);
+
+/**
+ * @brief Arrive and wait for the others.
+ * @param barrier     The barrier.
+ * @param timeout_ms  #MPROC_INFINITE, 0, milliseconds, or
+ *                    #MPROC_BARRIER_DEFAULT_TIMEOUT. At the timeout the
+ *                    barrier breaks, for every participant.
+ * @param index       NULL, or receives this participant's index in the
+ *                    round, 0..parties-1.
+ * @return 0; MPROC_EBROKEN (broken: before or during this wait, by a
+ *         timeout, an abort, a reset during the wait, a failed action or a
+ *         participant's death); MPROC_EINVAL; MPROC_EBADHANDLE (also when
+ *         destroyed during the wait).
+ * Any process, any thread.
+ */
+MPROC_API int mproc_barrier_wait(mproc_barrier_t *barrier, int64_t timeout_ms,
+                                 unsigned *index);
+
+/** @brief Break the barrier: waits in progress and later ones fail with
+ *  MPROC_EBROKEN until reset. @return 0, MPROC_EINVAL, MPROC_EBADHANDLE. */
+MPROC_API int mproc_barrier_abort(mproc_barrier_t *barrier);
+
+/** @brief Return to the empty, unbroken state; waits in progress fail with
+ *  MPROC_EBROKEN. @return 0, MPROC_EINVAL, MPROC_EBADHANDLE. */
+MPROC_API int mproc_barrier_reset(mproc_barrier_t *barrier);
+
+/**
+ * @brief A snapshot of the barrier (Python's `parties`, `n_waiting`,
+ * `broken`).
+ * @param parties    NULL, or receives the number of parties.
+ * @param n_waiting  NULL, or receives how many wait in this round.
+ * @param broken     NULL, or receives 1 when broken, else 0.
+ * @return 0, MPROC_EINVAL, MPROC_EBADHANDLE.
+ */
+MPROC_API int mproc_barrier_state(mproc_barrier_t *barrier, unsigned *parties,
+                                  unsigned *n_waiting, int *broken);
+
+/** @brief Destroy the barrier; as mproc_lock_destroy(). Waiters in every
+ *  process wake with MPROC_EBADHANDLE. */
+MPROC_API int mproc_barrier_destroy(mproc_barrier_t *barrier);
+/** @} */
+
+/**
  * @name Pool
  *
  * Python's `multiprocessing.Pool`: worker processes that run tasks given as

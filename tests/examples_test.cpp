@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <algorithm>
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 #include <string>
@@ -168,6 +169,23 @@ TEST(Examples, SharedCounter) {
   EXPECT_GT(unlocked, 0);
   EXPECT_LE(unlocked, 20000000);
   EXPECT_EQ(l[1], "with the lock: 1000000 of 1000000");
+}
+
+TEST(Examples, BarrierPhases) {
+  Lines l = lines_of(run_example("barrier_phases").out);
+  ASSERT_EQ(l.size(), 12u);
+  // Each phase: three worker lines in any order, then the line that closes
+  // it, before any line of the next phase.
+  for (int phase = 1; phase <= 3; phase++) {
+    size_t base = (size_t)(phase - 1) * 4;
+    std::vector<std::string> workers(l.begin() + base, l.begin() + base + 3);
+    std::sort(workers.begin(), workers.end());
+    for (int w = 1; w <= 3; w++)
+      EXPECT_EQ(workers[w - 1], "worker " + std::to_string(w) + ": phase " +
+                                    std::to_string(phase));
+    EXPECT_EQ(l[base + 3],
+              "all 3 workers finished phase " + std::to_string(phase));
+  }
 }
 
 TEST(Examples, QueuePair) {
