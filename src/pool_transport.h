@@ -163,24 +163,28 @@ typedef struct mproc__transport {
   void (*info)(void *state, int slot, char *buf, size_t n);
 } mproc__transport_t;
 
+/* The three declarations below are exported from the shared library,
+ * though no public header has them: libmproc_mpi (the MPI transport,
+ * src/mpi/) is built on them. */
+
 /* The local transport: mproc Processes and pipes (pool_local.c). */
-extern const mproc__transport_t mproc__transport_local;
+MPROC_API extern const mproc__transport_t mproc__transport_local;
 
 /* The worker's side (pool_worker.c): read jobs from the channel, run them,
  * answer each, until the channel ends or the worker has run its
  * maxtasksperchild. args are the bytes the engine gave start. Returns 0
  * on an orderly end, MPROC__EXIT_BOOTSTRAP_FAILED when args are not a
  * pool's worker arguments. */
-int mproc__pool_worker_run(const mproc__pool_channel_t *ch, const void *args,
-                           size_t args_size);
+MPROC_API int mproc__pool_worker_run(const mproc__pool_channel_t *ch,
+                                     const void *args, size_t args_size);
 
 /* Make a pool whose workers are reached through `transport` (opened with
  * `transport_arg` as cfg.arg). mproc_pool_create() is this with
  * mproc__transport_local. Same returns as mproc_pool_create(). */
-int mproc__pool_create_with(mproc_pool_t **out,
-                            const mproc_pool_options_t *options,
-                            const mproc__transport_t *transport,
-                            const void *transport_arg);
+MPROC_API int mproc__pool_create_with(mproc_pool_t **out,
+                                      const mproc_pool_options_t *options,
+                                      const mproc__transport_t *transport,
+                                      const void *transport_arg);
 
 #ifdef __cplusplus
 }
