@@ -22,6 +22,11 @@ else
   # there (pkg-config finds it); poll() otherwise.
   command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
   [ -f /usr/include/uv.h ] || missing+=(libuv1-dev)
+  # The MPI pool transport: Open MPI to build and test it, MPICH to compile
+  # it against a second implementation.
+  command -v mpiexec.openmpi >/dev/null 2>&1 || missing+=(openmpi-bin)
+  dpkg -s libopenmpi-dev >/dev/null 2>&1 || missing+=(libopenmpi-dev)
+  dpkg -s libmpich-dev >/dev/null 2>&1 || missing+=(libmpich-dev)
 fi
 for extra in "$@"; do
   dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra")

@@ -9,15 +9,22 @@
 #
 # The configurations are the presets of CMakePresets.json
 # (cmake --preset NAME, cmake --build --preset NAME, ctest --preset NAME):
-# default:  warnings are errors
+# default:  warnings are errors; the MPI pool transport (Open MPI) and its
+#           tests under mpiexec
 # sanitize: AddressSanitizer + UndefinedBehaviorSanitizer
 # portable: POSIX.1-2008 only (the path macOS and the BSDs take)
 # windows:  MinGW-w64 cross-build, tests under Wine (ci/test-windows.sh)
 #
+# The MPI transport is built and tested in default only: it is the same
+# code in the others, MPI's libraries are not built with the sanitizers,
+# and its tests take a minute and a half.
+#
 # checks, once per full run: SPDX lines, the installed and embedded library
 # as a user's project sees it (ci/consumer.sh), a first run without
-# GoogleTest (ci/first-run.sh), the Debian packages (ci/debian.sh), and the
-# API reference built with warnings as errors. Each says how long it took.
+# GoogleTest (ci/first-run.sh), the Debian packages (ci/debian.sh), the MPI
+# transport compiled against MPICH (preset mpich: `ci/test.sh mpich`), and
+# the API reference built with warnings as errors. Each says how long it
+# took.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/ci/install-deps.sh"
@@ -40,11 +47,18 @@ docs() {
     -DMPROC_BUILD_EXAMPLES=OFF -DMPROC_BUILD_BENCH=OFF >/dev/null
   cmake --build "$root/build/ci-docs" --target mproc_docs
 }
+# The MPI transport against a second implementation: compiled, not run.
+mpich() {
+  echo "=== mpich: the MPI pool transport against MPICH"
+  cmake --preset mpich >/dev/null
+  cmake --build --preset mpich -j "$jobs"
+}
 checks() {
   timed "$root/ci/check-spdx.sh"
   timed "$root/ci/consumer.sh"
   timed "$root/ci/first-run.sh"
   timed "$root/ci/debian.sh"
+  timed mpich
   timed docs
 }
 
@@ -52,6 +66,7 @@ cd "$root"
 for config in "${configs[@]}"; do
   case "$config" in
     checks) checks; continue ;;
+    mpich) mpich; continue ;;
     windows) "$root/ci/test-windows.sh"; continue ;;
     default|sanitize|portable) ;;
     *) echo "unknown configuration: $config" >&2; exit 2 ;;

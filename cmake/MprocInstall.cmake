@@ -17,6 +17,18 @@ install(TARGETS mproc mproc_static
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The MPI pool transport, when it is built: its header and library, in the
+# same CMake package (mproc::mpi; find_package(mproc COMPONENTS mpi)) and
+# with a pkg-config file of its own, mproc-mpi.pc.
+if(TARGET mproc_mpi)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/mproc_mpi.h
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(TARGETS mproc_mpi
+    EXPORT mprocTargets
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endif()
 install(EXPORT mprocTargets
   NAMESPACE mproc::
   DESTINATION ${MPROC_CMAKE_DIR})
@@ -39,6 +51,12 @@ mproc_install_pkg_config(NAME mproc
   DESCRIPTION "Python's multiprocessing model for C: Process, Pool, Queue, Lock"
   LIBS -lmproc
   LIBS_PRIVATE_FROM mproc_static)
+if(TARGET mproc_mpi)
+  mproc_install_pkg_config(NAME mproc-mpi
+    DESCRIPTION "mproc's Pool on MPI ranks (static or spawned workers)"
+    LIBS -lmproc_mpi
+    REQUIRES mproc)
+endif()
 
 # mproc-ps's manual page, wherever the tree keeps it.
 if(MPROC_BUILD_TOOLS)
