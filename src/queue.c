@@ -95,7 +95,7 @@ typedef struct queue_body {
    * are counted. */
   _Alignas(64) mproc__atomic_u32 data_seq;
   mproc__atomic_u32 data_sleeping;
-  mproc__atomic_u32 data_watchers; /* waits on many (src/wait.c) */
+  mproc__atomic_u32 data_watch; /* raised by waits on many (src/wait.c) */
   _Alignas(64) mproc__atomic_u32 space_seq;
   mproc__atomic_u32 space_sleeping;
   _Alignas(64) mproc__atomic_u32 done_seq;
@@ -154,6 +154,19 @@ static void wake_if_sleeping(mproc__atomic_u32 *seq,
 static void wake_all(mproc__atomic_u32 *seq) {
   mproc__add32(seq, 1);
   mproc__wake32(seq);
+}
+
+/* After a put: wake the consumer sleeping for data, and the waits on many
+ * (src/wait.c), which raise a flag of their own: the consumer lowers its
+ * flag when it wakes, and must not lower theirs. The first put that finds
+ * either raised takes it down and wakes; the puts after it make no call. */
+static void wake_data(queue_body_t *b) {
+  int sleeping =
+      mproc__load32(&b->data_sleeping) && mproc__xchg32(&b->data_sleeping, 0);
+  int watched =
+      mproc__load32(&b->data_watch) && mproc__xchg32(&b->data_watch, 0);
+  if (sleeping || watched)
+    wake_all(&b->data_seq);
 }
 
 static int check_timeout(int64_t timeout_ms) {
@@ -409,11 +422,7 @@ int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
   if (side)
     mproc__store64(&b->p_side, 0);
   mproc__store32_rel(&b->p_valid, 0);
-  /* Watchers are many and keep no flag of their own: they are counted. */
-  if (mproc__load32(&b->data_watchers))
-    wake_all(&b->data_seq);
-  else
-    wake_if_sleeping(&b->data_seq, &b->data_sleeping);
+  wake_data(b);
 
 unlock:
   mproc__xlock_release(&b->plock);
@@ -655,17 +664,14 @@ int mproc_queue_close(mproc_queue_t *q) {
 int mproc__queue_watch(const mproc_queue_t *q, int on, mproc__watch_t *w) {
   queue_body_t *b;
   int rc = mproc__object_get(q, MPROC__KIND_QUEUE, (void **)&b);
-  if (rc != 0)
-    return rc;
-  if (!on) {
-    mproc__sub32(&b->data_watchers, 1);
-    return 0;
-  }
-  /* Counted first, then looked: a put committed after this look sees the
-   * count and bumps the sequence (both sequentially consistent). */
-  mproc__add32(&b->data_watchers, 1);
+  if (rc != 0 || !on)
+    return rc; /* the flag stays: one put then wakes nobody, needlessly */
+  /* The sequence read, then the flag raised, then the queue looked at:
+   * a put committed after this look sees the flag and bumps the sequence
+   * (all sequentially consistent). */
   w->word = &b->data_seq;
   w->seq = mproc__load32(&b->data_seq);
+  mproc__store32(&b->data_watch, 1);
   w->ready = mproc__load64(&b->head) != mproc__load64(&b->tail) ||
              mproc__load32(&b->closed) || mproc__object_destroyed(b);
   return 0;

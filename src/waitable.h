@@ -20,9 +20,11 @@ typedef struct mproc__watch {
   int ready; /* a get or recv would return at once */
 } mproc__watch_t;
 
-/* A queue's side for data: watch-on (on != 0) makes producers wake watchers
- * and fills *w; watch-off undoes it. Ready: a message is queued or the
- * queue is closed. Returns 0, MPROC_EINVAL, MPROC_EBADHANDLE. */
+/* A queue's side for data: watch-on (on != 0) raises the queue's watch
+ * flag, so that the next put wakes every sleeper on its data word, and
+ * fills *w; watch-off has nothing to undo (a flag left raised costs one
+ * needless wake). Ready: a message is queued or the queue is closed.
+ * Returns 0, MPROC_EINVAL, MPROC_EBADHANDLE. */
 int mproc__queue_watch(const mproc_queue_t *q, int on, mproc__watch_t *w);
 
 /* A connection end's receiving side, as a queue's; also ready once the
