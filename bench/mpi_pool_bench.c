@@ -2,7 +2,8 @@
 /* The Pool on MPI ranks, with the workloads of bench/mpi_pool_bench.py
  * (mpi4py.futures.MPIPoolExecutor): apply round trip, map with chunksize
  * 1, map of tiny items with default chunking, and the speed-up of a
- * CPU-bound map over running it here, plus what an idle worker rank costs.
+ * CPU-bound map over running it here, plus what an idle worker rank costs
+ * and, for the same run, the first three with a local pool.
  * Run it as the Python one is run, under the same launcher:
  *
  *   mpiexec -n 3 ./mpi_pool_bench          two worker ranks
@@ -165,6 +166,20 @@ int main(int argc, char **argv) {
   printf("cpu_speedup_per_worker %.3f\n",
          cpu_speedup(pool, 8 * workers) / workers);
   printf("idle_worker_core_share %.4f\n", idle_share(pool));
+  mproc_pool_close(pool);
+  mproc_pool_join(pool, MPROC_INFINITE);
+  mproc_pool_free(pool);
+
+  /* The same figures from a local pool of as many workers, in the same
+   * run: what the machine gives now, without MPI. */
+  o.processes = workers;
+  if ((rc = mproc_pool_create(&pool, &o)) != 0)
+    bench_die("mproc_pool_create", rc);
+  apply_round_trip(pool, 200);
+  printf("local_apply_round_trip_us %.2f\n",
+         apply_round_trip(pool, 5000) * 1e6);
+  printf("local_map_chunksize1_per_s %.0f\n", map_rate(pool, 200000, 1));
+  printf("local_map_tiny_per_s %.0f\n", map_rate(pool, 20000000, 0));
   mproc_pool_close(pool);
   mproc_pool_join(pool, MPROC_INFINITE);
   mproc_pool_free(pool);

@@ -38,3 +38,7 @@ for key in apply_round_trip_us map_chunksize1_per_s map_tiny_per_s \
 done
 printf '%-26s %14s\n' idle_worker_core_share \
   "$(median idle_worker_core_share "$tmp/mproc")"
+echo "a local pool of as many workers, same rounds (mproc's local transport):"
+for key in apply_round_trip_us map_chunksize1_per_s map_tiny_per_s; do
+  printf '%-26s %14s\n' "$key" "$(median "local_$key" "$tmp/mproc")"
+done
