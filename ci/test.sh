@@ -9,8 +9,8 @@
 #
 # The configurations are the presets of CMakePresets.json
 # (cmake --preset NAME, cmake --build --preset NAME, ctest --preset NAME):
-# default:  warnings are errors; the MPI pool transport (Open MPI) and its
-#           tests under mpiexec
+# default:  warnings are errors; the MPI pool transport (when MPI is found:
+#           ci/install-deps.sh installs Open MPI) and its tests
 # sanitize: AddressSanitizer + UndefinedBehaviorSanitizer
 # portable: POSIX.1-2008 only (the path macOS and the BSDs take)
 # windows:  MinGW-w64 cross-build, tests under Wine (ci/test-windows.sh)
