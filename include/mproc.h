@@ -1282,6 +1282,111 @@ MPROC_API int mproc_barrier_destroy(mproc_barrier_t *barrier);
 /** @} */
 
 /**
+ * @name Shared state: SharedMemory
+ *
+ * Python's `multiprocessing.shared_memory.SharedMemory`: a block of bytes
+ * with a name, which any process of the same user attaches by that name —
+ * also a process that is not a child of its creator, or another program.
+ * Unlike the shared objects, a block is held through a pointer to a
+ * per-process record (mproc_shm_t): create or attach gives one, close
+ * ends this process's use of it, and unlink removes the name.
+ *
+ * **Names**: 1 to #MPROC_SHM_NAME_MAX characters of `A-Z a-z 0-9 . _ -`;
+ * anything else (empty, too long, a `/`) is MPROC_EINVAL. mproc gives
+ * the system the name `mpb-<name>` (`/dev/shm/mpb-<name>` on Linux,
+ * `Local\mpb-<name>` on Windows).
+ *
+ * **Permissions**: owner-only (0600) by default on POSIX; Windows uses the
+ * creator's default security, which admits the same user.
+ *
+ * **Lifetime.** POSIX: the name lasts until mproc_shm_unlink(), and the
+ * memory until the last process using it has closed it or exited. A block
+ * whose creator died — or exited — without unlinking it is removed by the
+ * next mproc_init() or mproc_shared_reclaim() in any program of the same
+ * user, unless it was made persistent. Windows: a block lives while some
+ * process has it open (as Python's does there), and its name goes with
+ * the last close; unlink only refuses later attaches.
+ */
+/** @{ */
+
+/** @brief A named block as attached in this process. */
+typedef struct mproc_shm mproc_shm_t;
+
+/** @brief Longest block name, in characters. */
+#define MPROC_SHM_NAME_MAX 24
+
+/** @brief Options for mproc_shm_create(); zero means the default. */
+typedef struct mproc_shm_options {
+  /** POSIX permission bits, e.g. 0640; 0: 0600. Windows accepts only 0 and
+   *  0600 (MPROC_ENOTSUP otherwise). */
+  unsigned mode;
+  /** Non-zero: survive its creator's death (not reclaimed); it lasts until
+   *  unlinked. Has no effect on Windows. */
+  int persistent;
+} mproc_shm_options_t;
+
+/**
+ * @brief Create a block of `size` zero bytes and attach it.
+ * @param out      Receives the block; close it with mproc_shm_close().
+ * @param name     The name, or NULL for a generated one (see
+ *                 mproc_shm_name()).
+ * @param size     Bytes, at least 1. The memory is backed when created.
+ * @param options  NULL for the defaults.
+ * @return 0; MPROC_EINVAL (NULL out, size 0, a bad name, mode bits beyond
+ *         0777); MPROC_EEXIST (the name exists); MPROC_ENOMEM (more than
+ *         the system can hold); MPROC_EPERM; MPROC_ENOTSUP (a mode on
+ *         Windows); MPROC_EOS.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_shm_create(mproc_shm_t **out, const char *name,
+                               size_t size,
+                               const mproc_shm_options_t *options);
+
+/**
+ * @brief Attach the block called `name`.
+ * @return 0; MPROC_EINVAL (NULL out, a bad name); MPROC_ENOENT (no such
+ *         block, or unlinked); MPROC_EPERM (its mode refuses this user);
+ *         MPROC_ENOMEM; MPROC_EOS.
+ * Any process, any thread.
+ */
+MPROC_API int mproc_shm_attach(mproc_shm_t **out, const char *name);
+
+/** @brief The block's name (without mproc's prefix); NULL for NULL. Valid
+ *  until closed. */
+MPROC_API const char *mproc_shm_name(const mproc_shm_t *shm);
+
+/** @brief The size asked for at create; 0 for NULL. */
+MPROC_API size_t mproc_shm_size(const mproc_shm_t *shm);
+
+/** @brief The first byte in this process, page-aligned; NULL for NULL.
+ *  Valid until closed. */
+MPROC_API void *mproc_shm_ptr(const mproc_shm_t *shm);
+
+/**
+ * @brief Mark the block persistent (not reclaimed after its creator's
+ * death) or not.
+ * @return 0, MPROC_EINVAL (NULL). Any process that has it attached.
+ */
+MPROC_API int mproc_shm_set_persistent(mproc_shm_t *shm, int persistent);
+
+/**
+ * @brief Remove the name: later attaches fail with MPROC_ENOENT; processes
+ * that have it attached keep using it.
+ * @return 0; MPROC_ENOENT (already unlinked); MPROC_EINVAL (NULL).
+ * Any process that has it attached.
+ */
+MPROC_API int mproc_shm_unlink(mproc_shm_t *shm);
+
+/**
+ * @brief End this process's use: unmap the block and free the record (the
+ * name stays, see mproc_shm_unlink()).
+ * @return 0, MPROC_EINVAL (NULL). Not concurrently with other calls on
+ * the same record.
+ */
+MPROC_API int mproc_shm_close(mproc_shm_t *shm);
+/** @} */
+
+/**
  * @name Pool
  *
  * Python's `multiprocessing.Pool`: worker processes that run tasks given as

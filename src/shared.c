@@ -360,10 +360,20 @@ static void reclaim_one(const char *name, void *ctx) {
     (*removed)++;
 }
 
+static void reclaim_block(const char *name, void *ctx) {
+  size_t *removed = (size_t *)ctx;
+  if (mproc__shm_block_reclaim(name) && removed)
+    (*removed)++;
+}
+
 int mproc_shared_reclaim(size_t *removed) {
+  int rc;
   if (removed)
     *removed = 0;
-  return mproc__shm_list(MPROC__SHM_PREFIX, reclaim_one, removed);
+  rc = mproc__shm_list(MPROC__SHM_PREFIX, reclaim_one, removed);
+  if (rc == 0)
+    rc = mproc__shm_list(MPROC__SHM_BLOCK_PREFIX, reclaim_block, removed);
+  return rc;
 }
 
 void mproc__shm_reclaim(void) { (void)mproc_shared_reclaim(NULL); }

@@ -162,6 +162,13 @@ int mproc__object_destroyed(void *body);
 int mproc__object_destroy(void *handle, unsigned kind,
                           void (*wake)(void *body));
 
+/* Names SharedMemory blocks have in the system, without the '/'. */
+#define MPROC__SHM_BLOCK_PREFIX "mpb-"
+
+/* Reclaim one listed block (shared_memory.c): removes its name when its
+ * creator is gone and it does not persist. 1 when removed. */
+int mproc__shm_block_reclaim(const char *listed);
+
 /* ---- the Lock or RLock under a Condition (lock.c) ----------------------- */
 
 /* Whether the calling thread holds the Lock or RLock (kind) of handle: 1,
