@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "pool_engine.h"
 
 static size_t default_chunksize(const mproc_pool_t *pool, size_t count) {
@@ -63,10 +64,13 @@ static int batch_start(mproc_pool_t *pool, enum batch_mode mode,
                        struct mproc_imap **out) {
   struct mproc_imap *b;
   const char *name;
+  size_t bytes;
   int err;
   if (!fn || (!items && item_size > 0 && count > 0))
     return MPROC_EINVAL;
-  if (item_size > 0 && count > SIZE_MAX / item_size)
+  /* No caller's array can be larger than MPROC__SIZE_LIMIT: a product
+   * beyond it is a mistake, refused before a frame's size is summed. */
+  if (mproc__mul_size(item_size, count, &bytes) || bytes > MPROC__SIZE_LIMIT)
     return MPROC_EINVAL;
   if ((err = mproc__check_pool(pool)) != 0)
     return err;
@@ -115,10 +119,11 @@ static int map_start(mproc_pool_t *pool, mproc_task_fn fn, const void *items,
                      void *results, size_t result_size, int *statuses,
                      struct mproc_imap **out) {
   struct mproc_imap *b;
+  size_t bytes;
   int err;
   if ((!results && result_size > 0 && count > 0) || result_size > UINT32_MAX)
     return MPROC_EINVAL;
-  if (result_size > 0 && count > SIZE_MAX / result_size)
+  if (mproc__mul_size(result_size, count, &bytes) || bytes > MPROC__SIZE_LIMIT)
     return MPROC_EINVAL;
   if ((err = batch_start(pool, BATCH_MAP, fn, items, item_size, count,
                          chunksize, &b)) != 0)
@@ -127,7 +132,9 @@ static int map_start(mproc_pool_t *pool, mproc_task_fn fn, const void *items,
   b->result_size = result_size;
   b->statuses = statuses;
   if (!statuses && count > 0) {
-    if (!(b->statuses_owned = malloc(count * sizeof(int)))) {
+    /* calloc checks count * sizeof(int): with item_size and result_size
+     * 0, nothing above bounds count. */
+    if (!(b->statuses_owned = calloc(count, sizeof(int)))) {
       mproc__batch_free(b);
       return MPROC_ENOMEM;
     }

@@ -508,6 +508,25 @@ TEST(Pool, BadInput) {
   EXPECT_EQ(mproc_pool_map(pool.p, double_it, items, SIZE_MAX / 2, 4, 0,
                            nullptr, 0, nullptr),
             MPROC_EINVAL);
+  // Products of a count and a size past any array's size (PTRDIFF_MAX),
+  // whether or not they wrap SIZE_MAX: refused before a byte is read.
+  EXPECT_EQ(mproc_pool_map(pool.p, double_it, items, 2, (size_t)PTRDIFF_MAX, 0,
+                           nullptr, 0, nullptr),
+            MPROC_EINVAL);
+  EXPECT_EQ(mproc_pool_map(pool.p, double_it, items, 8, 2, 0, items,
+                           (size_t)PTRDIFF_MAX, nullptr),
+            MPROC_EINVAL);
+  EXPECT_EQ(mproc_pool_map(pool.p, double_it, items, 8, 2, 0, items,
+                           SIZE_MAX - 3, nullptr),
+            MPROC_EINVAL);
+  mproc_imap_t *it = nullptr;
+  EXPECT_EQ(mproc_pool_imap(pool.p, double_it, items, SIZE_MAX - 7, 2, 0, &it),
+            MPROC_EINVAL);
+  // Items of no bytes: nothing bounds the count but memory, and the
+  // statuses it needs (count * sizeof(int) wraps here) are refused.
+  EXPECT_EQ(mproc_pool_map(pool.p, double_it, nullptr, 0, SIZE_MAX / 4 + 2,
+                           SIZE_MAX, nullptr, 0, nullptr),
+            MPROC_ENOMEM);
   EXPECT_EQ(mproc_pool_imap(pool.p, double_it, items, 8, 2, 0, nullptr),
             MPROC_EINVAL);
   EXPECT_EQ(mproc_async_result_get(nullptr, 0, &status, nullptr, nullptr),
