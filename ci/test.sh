@@ -74,6 +74,12 @@ for config in "${configs[@]}"; do
   echo "=== $config: configure and build"
   cmake --preset "$config" >/dev/null
   cmake --build --preset "$config" -j "$jobs"
+  if [ "$config" = default ]; then
+    # Kills, stops and timeouts over queues, locks and a pool at once, for a
+    # bounded time; the seed it prints replays a failure.
+    echo "=== $config: chaos"
+    MPROC_CHAOS_SECONDS=${MPROC_CHAOS_SECONDS:-90} "$build/tests/chaos_test"
+  fi
   echo "=== $config: test"
   ctest --preset "$config" -j "$jobs"
 done
