@@ -131,7 +131,10 @@ int mproc_mpi_init(int *argc, char ***argv) {
   if (provided < MPI_THREAD_SERIALIZED)
     return MPROC_ENOTSUP;
   mproc__mpi_layer_init(provided);
+  /* Errors are returned, not fatal: a failed spawn (on MPI_COMM_SELF) is
+   * MPROC_EOS, and a lost rank is reported before the job ends. */
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
   if (MPI_Comm_dup(MPI_COMM_WORLD, &g.world) != MPI_SUCCESS)
     return MPROC_EOS;
   MPI_Comm_size(g.world, &g.world_size);

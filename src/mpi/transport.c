@@ -148,7 +148,9 @@ static int mpi_start(void *state, int slot, const void *args, size_t args_size,
   pthread_mutex_unlock(&p->lock);
   r = send_kind(p, slot, MPROC__MPI_START, args, args_size);
   if (r != 0) {
-    s->epoch = 0;
+    pthread_mutex_lock(&p->lock);
+    s->epoch = 0; /* the slot stays empty */
+    pthread_mutex_unlock(&p->lock);
     return r;
   }
   *id = p->ranks[s->rank_index].pid;

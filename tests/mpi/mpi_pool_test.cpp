@@ -9,6 +9,7 @@
 //   --processes=N              worker ranks (dynamic; static takes them all)
 //   --layout=supervisor        ranks run tasks in local worker processes
 //   --local=N                  local workers per supervisor rank
+//   --hosts=LIST               dynamic: the hosts to spawn the ranks on
 //   --lose-rank                no tests: kill a worker rank under a task
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -731,6 +732,8 @@ int main(int argc, char **argv) {
       g_processes = atoi(a.c_str() + 12);
     else if (a.rfind("--local=", 0) == 0)
       g_mpi.local_processes = atoi(a.c_str() + 8);
+    else if (a.rfind("--hosts=", 0) == 0)
+      g_mpi.hosts = argv[i] + 8;
   }
   for (int i = 1; i < argc; i++)
     if (std::string(argv[i]) == "--lose-rank")
