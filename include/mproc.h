@@ -1268,6 +1268,7 @@ MPROC_API int mproc_barrier_reset(mproc_barrier_t *barrier);
 /**
  * @brief A snapshot of the barrier (Python's `parties`, `n_waiting`,
  * `broken`).
+ * @param barrier    The barrier.
  * @param parties    NULL, or receives the number of parties.
  * @param n_waiting  NULL, or receives how many wait in this round.
  * @param broken     NULL, or receives 1 when broken, else 0.
