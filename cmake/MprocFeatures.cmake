@@ -72,19 +72,25 @@ int main(void) { return epoll_create1(EPOLL_CLOEXEC); }" MPROC_HAVE_EPOLL)
 check_c_source_compiles("
 #include <fcntl.h>
 int main(void) { return posix_fallocate(0, 0, 1); }" MPROC_HAVE_POSIX_FALLOCATE)
+check_c_source_compiles("
+#include <spawn.h>
+int main(void) {
+  posix_spawn_file_actions_t fa; posix_spawn_file_actions_init(&fa);
+  return posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+}" MPROC_HAVE_SPAWN_CLOSEFROM)
 cmake_pop_check_state()
 
 # The portable build keeps only what POSIX.1-2008 promises.
 if(MPROC_PORTABLE)
   foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX GETTID
-                  MUTEX_CLOCKLOCK GETAUXVAL EPOLL)
+                  MUTEX_CLOCKLOCK GETAUXVAL EPOLL SPAWN_CLOSEFROM)
     set(MPROC_HAVE_${feature} OFF)
   endforeach()
 endif()
 
 foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX
                 CONDATTR_SETCLOCK GETTID MUTEX_CLOCKLOCK GETAUXVAL ISSETUGID
-                EPOLL POSIX_FALLOCATE)
+                EPOLL POSIX_FALLOCATE SPAWN_CLOSEFROM)
   if(MPROC_HAVE_${feature})
     set(MPROC_HAVE_${feature} 1)
   else()

@@ -163,7 +163,9 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
   b->nhandles = get_u16(h + 34);
   if ((b->flags & ~(MPROC__BOOT_DAEMON | MPROC__BOOT_PDEATHSIG)) != 0 ||
       b->nhandles > MPROC__BOOT_HANDLES_MAX || b->parent_pid <= 0 ||
-      b->status_channel < -1 || b->death_channel < -1) {
+      b->status_channel < -1 || b->death_channel < -1 ||
+      b->status_channel > MPROC__BOOT_CHANNEL_MAX ||
+      b->death_channel > MPROC__BOOT_CHANNEL_MAX) {
     *why = "bootstrap header out of range";
     return MPROC_EINVAL;
   }
@@ -177,7 +179,8 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
     return MPROC_EINVAL;
   }
   for (i = 0; i < b->nhandles; i++) {
-    if (read(ctx, hv, sizeof hv) != 0 || (int64_t)get_u64(hv) < 0) {
+    if (read(ctx, hv, sizeof hv) != 0 || (int64_t)get_u64(hv) < 0 ||
+        (int64_t)get_u64(hv) > MPROC__BOOT_CHANNEL_MAX) {
       *why = "bad handle in bootstrap message";
       return MPROC_EINVAL;
     }
@@ -257,7 +260,9 @@ int mproc__boot_parse_flag_as(const char *prefix, const char *arg,
   p = arg + len;
   for (; *p >= '0' && *p <= '9' && digits < 12; p++, digits++)
     value = value * 10 + (*p - '0');
-  if (digits == 0 || *p != ':')
+  /* A descriptor or handle number is an int in the child: a larger value
+   * would be cut to another one. */
+  if (digits == 0 || *p != ':' || value > MPROC__BOOT_CHANNEL_MAX)
     return MPROC_EINVAL;
   p++;
   for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++) {
@@ -285,6 +290,70 @@ void mproc__boot_refuse(int code, const char *why) {
   fprintf(stderr, "mproc: not starting as a child: %s\n", why);
   fflush(stderr);
   mproc__os_exit(code);
+}
+
+int mproc__boot_from_spec(const mproc__child_spec_t *spec,
+                          const unsigned char *cookie, mproc__boot_t *b) {
+  size_t i;
+  int r = 0;
+  memset(b, 0, sizeof *b);
+  if (strlen(spec->name) > MPROC__NAME_MAX ||
+      strlen(spec->identity) > MPROC__BOOT_IDENTITY_MAX ||
+      strlen(spec->target_name) > MPROC__BOOT_TARGET_MAX ||
+      spec->nhandles > MPROC__BOOT_HANDLES_MAX)
+    return MPROC_EINVAL;
+  if (cookie)
+    memcpy(b->cookie, cookie, sizeof b->cookie);
+  else if ((r = mproc__os_random(b->cookie, sizeof b->cookie)) != 0)
+    return r;
+  b->flags = spec->daemon ? MPROC__BOOT_DAEMON : 0;
+  b->parent_pid = (int64_t)mproc__os_getpid();
+  b->status_channel = -1;
+  b->death_channel = -1;
+  snprintf(b->name, sizeof b->name, "%s", spec->name);
+  snprintf(b->identity, sizeof b->identity, "%s", spec->identity);
+  snprintf(b->target, sizeof b->target, "%s", spec->target_name);
+  b->arg_size = spec->arg_size;
+  for (i = 0; i < spec->nhandles; i++)
+    b->handles[i] = (int64_t)spec->handles[i];
+  b->nhandles = (uint32_t)spec->nhandles;
+  return 0;
+}
+
+void mproc__boot_to_spec(const mproc__boot_t *b, mproc_start_method_t method,
+                         mproc__child_spec_t *spec) {
+  uint32_t i;
+  memset(spec, 0, sizeof *spec);
+  spec->target = mproc__target_lookup(b->target);
+  spec->arg = b->arg;
+  spec->arg_size = (size_t)b->arg_size;
+  spec->name = b->name;
+  spec->identity = b->identity;
+  spec->target_name = b->target;
+  spec->daemon = (b->flags & MPROC__BOOT_DAEMON) != 0;
+  spec->method = method;
+  for (i = 0; i < b->nhandles; i++)
+    spec->handles[i] = (mproc__pipe_t)b->handles[i];
+  spec->nhandles = b->nhandles;
+}
+
+int mproc__boot_send(const mproc__boot_t *b, const void *arg,
+                     mproc__boot_writer_fn write, void *ctx) {
+  unsigned char prefix[MPROC__BOOT_PREFIX_MAX];
+  size_t len;
+  int r = mproc__boot_encode(b, prefix, &len);
+  if (r == 0)
+    r = write(ctx, prefix, len);
+  if (r == 0 && b->arg_size > 0)
+    r = write(ctx, arg, (size_t)b->arg_size);
+  return r;
+}
+
+int mproc__boot_answer(int64_t channel) {
+  int32_t answer = 0;
+  if (mproc__os_channel_read(channel, &answer, sizeof answer) != 0)
+    return MPROC_ECLOSED;
+  return answer;
 }
 
 static int read_channel(void *ctx, void *buf, size_t n) {
@@ -319,23 +388,11 @@ void mproc__boot_child_if_asked(int *argc, char ***argv) {
     mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED,
                        "bootstrap cookie does not match");
 
-  memset(&spec, 0, sizeof spec);
-  spec.target = mproc__target_lookup(boot.target);
+  mproc__boot_to_spec(&boot, MPROC_START_SPAWN, &spec);
   answer = spec.target ? 0 : MPROC_ENOTREG;
   mproc__os_channel_write(channel, &answer, sizeof answer);
   mproc__os_channel_close(channel);
   if (!spec.target)
     mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED, "target not registered");
-
-  spec.arg = boot.arg;
-  spec.arg_size = (size_t)boot.arg_size;
-  spec.name = boot.name;
-  spec.identity = boot.identity;
-  spec.target_name = boot.target;
-  spec.daemon = (boot.flags & MPROC__BOOT_DAEMON) != 0;
-  spec.method = MPROC_START_SPAWN;
-  for (i = 0; i < (int)boot.nhandles; i++)
-    spec.handles[i] = (mproc__pipe_t)boot.handles[i];
-  spec.nhandles = boot.nhandles;
   mproc__os_child_run_spawned(&boot, &spec);
 }

@@ -37,6 +37,9 @@ extern "C" {
 #define MPROC__BOOT_IDENTITY_MAX 63
 #define MPROC__BOOT_TARGET_MAX 127
 #define MPROC__BOOT_HANDLES_MAX 2 /* MPROC__CHILD_HANDLES_MAX */
+/* Largest channel number (a descriptor, or a handle value, which Windows
+ * keeps within 32 bits): the flag and the message refuse anything above. */
+#define MPROC__BOOT_CHANNEL_MAX 0x7fffffff
 #define MPROC__BOOT_DAEMON 1u
 #define MPROC__BOOT_PDEATHSIG 2u
 
@@ -97,6 +100,36 @@ int mproc__boot_same_cookie(const unsigned char *a, const unsigned char *b);
 
 /* Print "mproc: not starting as a child: WHY" and end the process. */
 void mproc__boot_refuse(int code, const char *why);
+
+struct mproc__child_spec;
+
+/* The message that starts the child `spec` describes: its flags (daemon),
+ * this process's pid, name, identity, target, argument size and handles
+ * as the spec holds them; no status or death channel. The backend then
+ * sets what only it knows (channels, PDEATHSIG, handle numbers as the child
+ * will see them). cookie: the one to send, or NULL for a fresh random one.
+ * Returns 0, MPROC_EINVAL (a string too long for the message), or the
+ * random source's error. */
+int mproc__boot_from_spec(const struct mproc__child_spec *spec,
+                          const unsigned char *cookie, mproc__boot_t *b);
+
+/* The child spec a checked message describes; it points into b. The target
+ * is looked up by name (NULL when this program has not registered it). */
+void mproc__boot_to_spec(const mproc__boot_t *b, mproc_start_method_t method,
+                         struct mproc__child_spec *spec);
+
+/* Writes all n bytes; returns 0 or an MPROC_E* code. */
+typedef int (*mproc__boot_writer_fn)(void *ctx, const void *buf, size_t n);
+
+/* Send b: the header and strings in one call of write, then the argument
+ * bytes (arg, b->arg_size of them). Returns 0, MPROC_EINVAL, or what write
+ * returned. */
+int mproc__boot_send(const mproc__boot_t *b, const void *arg,
+                     mproc__boot_writer_fn write, void *ctx);
+
+/* In the parent, after the message: the child's answer on the channel, 0
+ * or an MPROC_E* code; MPROC_ECLOSED when it refused or died first. */
+int mproc__boot_answer(int64_t channel);
 
 /* In mproc_init: when argv says this is a spawned child, strip the flag,
  * read and check the bootstrap, and run the target; never returns then.

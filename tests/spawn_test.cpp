@@ -103,6 +103,47 @@ TEST(SpawnBootstrap, MalformedFlagIsRefused) {
   expect_refused(forged("--mproc-child=0:" + std::string(40, 'a'), ""));
 }
 
+TEST(SpawnBootstrap, ChannelAboveIntMaxIsRefused) {
+  // 2^31 and 2^32 + 0 would be cut to a small descriptor number.
+  const char *hex = "0102030405060708090a0b0c0d0e0f10";
+  expect_refused(forged(std::string("--mproc-child=2147483648:") + hex, ""));
+  expect_refused(forged(std::string("--mproc-child=4294967296:") + hex, ""));
+  int64_t channel = -1;
+  unsigned char cookie[MPROC__BOOT_COOKIE_SIZE];
+  EXPECT_NE(
+      mproc__boot_parse_flag(flag_for(2147483648LL).c_str(), &channel, cookie),
+      0);
+  EXPECT_EQ(
+      mproc__boot_parse_flag(flag_for(2147483647LL).c_str(), &channel, cookie),
+      0);
+  EXPECT_EQ(channel, 2147483647LL);
+}
+
+TEST(SpawnBootstrap, ChannelsInTheMessageAboveIntMaxAreRefused) {
+  for (int which = 0; which < 3; which++) {
+    mproc__boot_t b = {};
+    b.parent_pid = 1;
+    b.status_channel = b.death_channel = -1;
+    snprintf(b.target, sizeof b.target, "spawned_marker");
+    b.nhandles = which == 2 ? 1 : 0;
+    int64_t *field = which == 0   ? &b.status_channel
+                     : which == 1 ? &b.death_channel
+                                  : &b.handles[0];
+    unsigned char buf[MPROC__BOOT_PREFIX_MAX];
+    size_t len = 0;
+    mproc__boot_t out;
+    const char *why = nullptr;
+    *field = 2147483647LL;
+    ASSERT_EQ(mproc__boot_encode(&b, buf, &len), 0);
+    EXPECT_EQ(mproc__boot_decode_buffer(buf, len, &out, &why), 0) << why;
+    mproc__boot_free(&out);
+    *field = 2147483648LL;
+    ASSERT_EQ(mproc__boot_encode(&b, buf, &len), 0);
+    EXPECT_EQ(mproc__boot_decode_buffer(buf, len, &out, &why), MPROC_EINVAL)
+        << which;
+  }
+}
+
 TEST(SpawnBootstrap, TruncatedOrGarbageMessageIsRefused) {
   std::string m = message();
   expect_refused(forged_on_stdin(m.substr(0, 10)));

@@ -32,8 +32,11 @@ struct mproc__child {
   int64_t retry_step; /* back-off between those attempts */
 };
 
-/* Take a freshly forked child under watch. Called with the start lock. */
-void mproc__reaper_add(mproc__child_t *c);
+/* Take a freshly started child under watch: record its pid and status
+ * descriptor (a fork server's socket for a foreign child) and, for a child
+ * of this process, open its pidfd where the kernel has them. Called with
+ * the start lock. */
+void mproc__reaper_add(mproc__child_t *c, pid_t pid, int status_fd);
 
 /* The start lock: held across fork so that the child inherits a consistent
  * list of its siblings' descriptors, which it then closes. */
@@ -64,10 +67,11 @@ void mproc__posix_forkserver_after_fork_child(void);
  * children. */
 void mproc__posix_pipe_adopt(int fd);
 
-/* A close-on-exec AF_UNIX stream pair, and a send of all n bytes that
- * never raises SIGPIPE (src/posix/spawn.c; the fork server uses both). */
-int mproc__posix_socketpair(int fds[2]);
-int mproc__posix_send_all(int fd, const void *buf, size_t n);
+/* posix_spawn of this executable (argv[0] NULL: its path) with a cleared
+ * signal mask. The new program inherits its standard streams and keep[i]
+ * as descriptor 3 + i, nothing else. */
+int mproc__posix_spawn_self(char **argv, const int *keep, int nkeep,
+                            pid_t *pid);
 
 /* The path that runs this executable again. */
 int mproc__posix_exe_path(char *buf, size_t size);

@@ -16,23 +16,21 @@
  * Targets must be registered (MPROC_TARGET), as for spawn: the server is a
  * new run of the program, not a copy of the parent's memory.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bootstrap.h"
 #include "child.h"
+#include "fd.h"
 #include "mproc_config.h"
 #include "targets.h"
 
@@ -40,126 +38,114 @@
 /* The per-child socket, the death pipe and the handed ends. */
 #define REQUEST_FDS_MAX (2 + MPROC__CHILD_HANDLES_MAX)
 
-extern char **environ;
-
 static struct {
   pthread_mutex_t lock; /* one request at a time on the control socket */
   int ctl;
   unsigned char cookie[MPROC__BOOT_COOKIE_SIZE];
 } S = {PTHREAD_MUTEX_INITIALIZER, -1, {0}};
 
-static void close_fd(int *fd) {
-  if (*fd >= 0)
-    close(*fd);
-  *fd = -1;
-}
-
-/* Send the first bytes of a request with descriptors attached. */
-static int send_with_fds(int fd, const void *buf, size_t n, const int *fds,
-                         int nfds) {
+/* A message of bytes with room for a request's descriptors. */
+typedef struct {
   struct msghdr msg;
   struct iovec iov;
   union {
     struct cmsghdr align;
     char buf[CMSG_SPACE(REQUEST_FDS_MAX * sizeof(int))];
   } control;
+} fd_message_t;
+
+static void fd_message_init(fd_message_t *m, const void *buf, size_t n,
+                            size_t control_len) {
+  memset(m, 0, sizeof *m);
+  m->iov.iov_base = (void *)(uintptr_t)buf;
+  m->iov.iov_len = n;
+  m->msg.msg_iov = &m->iov;
+  m->msg.msg_iovlen = 1;
+  m->msg.msg_control = m->control.buf;
+  m->msg.msg_controllen = control_len;
+}
+
+/* Send the first bytes of a request with descriptors attached. */
+static int send_with_fds(int fd, const void *buf, size_t n, const int *fds,
+                         int nfds) {
+  fd_message_t m;
   struct cmsghdr *cmsg;
   ssize_t put;
-  memset(&msg, 0, sizeof msg);
-  memset(&control, 0, sizeof control);
-  iov.iov_base = (void *)(uintptr_t)buf;
-  iov.iov_len = n;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-  cmsg = CMSG_FIRSTHDR(&msg);
+  fd_message_init(&m, buf, n, CMSG_SPACE((size_t)nfds * sizeof(int)));
+  cmsg = CMSG_FIRSTHDR(&m.msg);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
   memcpy(CMSG_DATA(cmsg), fds, (size_t)nfds * sizeof(int));
   do {
-    put = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    put = sendmsg(fd, &m.msg, MSG_NOSIGNAL);
   } while (put < 0 && errno == EINTR);
   if (put < 0)
     return mproc__os_translate(errno);
-  return mproc__posix_send_all(fd, (const unsigned char *)buf + put,
-                               n - (size_t)put);
+  return mproc__posix_write_all(fd, (const unsigned char *)buf + put,
+                                n - (size_t)put);
 }
 
 /* Start the server. Called with S.lock held. */
 static int start_server(void) {
-  int ctl[2] = {-1, -1}, status_pipe[2] = {-1, -1};
-  char exe[4096], flag[96];
+  int ctl[2] = {-1, -1}, status_pipe[2] = {-1, -1}, keep[2];
+  char flag[96];
   char *argv[3];
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  sigset_t none;
   mproc__child_t *c;
   pid_t pid;
   int r;
 
-  if ((r = mproc__posix_exe_path(exe, sizeof exe)) != 0)
-    return r;
   if ((r = mproc__os_random(S.cookie, sizeof S.cookie)) != 0)
     return r;
   c = calloc(1, sizeof *c);
   if (!c)
     return MPROC_ENOMEM;
-  c->pidfd = -1;
-  if ((r = mproc__posix_socketpair(ctl)) != 0)
+  if ((r = mproc__posix_socketpair(ctl)) != 0 ||
+      (r = mproc__posix_status_pipe(status_pipe)) != 0)
     goto fail;
-  if (pipe(status_pipe) != 0) {
-    r = mproc__os_translate(errno);
-    goto fail;
-  }
-  fcntl(status_pipe[0], F_SETFD, FD_CLOEXEC);
-  fcntl(status_pipe[1], F_SETFD, FD_CLOEXEC);
-  fcntl(status_pipe[0], F_SETFL, O_NONBLOCK);
-  mproc__boot_format_flag_as(FORKSERVER_FLAG, ctl[1], S.cookie, flag,
-                             sizeof flag);
-  argv[0] = exe;
+  /* The server finds the control socket as 3 and keeps the status pipe (4)
+   * open for its life: EOF on it tells the reaper that it ended. */
+  keep[0] = ctl[1];
+  keep[1] = status_pipe[1];
+  mproc__boot_format_flag_as(FORKSERVER_FLAG, 3, S.cookie, flag, sizeof flag);
+  argv[0] = NULL;
   argv[1] = flag;
   argv[2] = NULL;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, ctl[1], ctl[1]);
-  /* Kept open by the server for its life: EOF tells the reaper it ended. */
-  posix_spawn_file_actions_adddup2(&fa, status_pipe[1], status_pipe[1]);
-  posix_spawnattr_init(&attr);
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-  r = posix_spawn(&pid, exe, &fa, &attr, argv, environ);
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&fa);
-  if (r != 0) {
-    r = mproc__os_translate(r);
+  if ((r = mproc__posix_spawn_self(argv, keep, 2, &pid)) != 0)
     goto fail;
-  }
-  close_fd(&ctl[1]);
-  close_fd(&status_pipe[1]);
+  mproc__posix_close_fd(&ctl[1]);
+  mproc__posix_close_fd(&status_pipe[1]);
   S.ctl = ctl[0];
 
   /* The server is our child like any other: reaped when it ends. */
-  c->pid = pid;
-  c->status_fd = status_pipe[0];
-#if MPROC_HAVE_PIDFD_OPEN
-  c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (c->pidfd >= 0)
-    fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
-#endif
   mproc__reaper_lock();
-  mproc__reaper_add(c);
+  mproc__reaper_add(c, pid, status_pipe[0]);
   mproc__reaper_unlock();
   mproc__child_release(c);
   return 0;
 
 fail:
-  close_fd(&ctl[0]);
-  close_fd(&ctl[1]);
-  close_fd(&status_pipe[0]);
-  close_fd(&status_pipe[1]);
+  mproc__posix_close_fd(&ctl[0]);
+  mproc__posix_close_fd(&ctl[1]);
+  mproc__posix_close_fd(&status_pipe[0]);
+  mproc__posix_close_fd(&status_pipe[1]);
   free(c);
+  return r;
+}
+
+/* The request's writer: its first bytes go with the descriptors. */
+typedef struct {
+  const int *fds;
+  int nfds;
+} request_writer_t;
+
+static int write_request(void *ctx, const void *buf, size_t n) {
+  request_writer_t *w = ctx;
+  int r;
+  if (w->nfds == 0)
+    return mproc__posix_write_all(S.ctl, buf, n);
+  r = send_with_fds(S.ctl, buf, n, w->fds, w->nfds);
+  w->nfds = 0;
   return r;
 }
 
@@ -167,24 +153,20 @@ fail:
  * (EPIPE) is replaced once. */
 static int send_request(const mproc__child_spec_t *spec, int conn,
                         int death_fd) {
-  unsigned char prefix[MPROC__BOOT_PREFIX_MAX];
   mproc__boot_t b;
+  request_writer_t w;
   int fds[REQUEST_FDS_MAX];
-  size_t len, i;
+  size_t i;
   int attempt, nfds, r = 0;
 
   for (attempt = 0; attempt < 2; attempt++) {
     if (S.ctl < 0 && (r = start_server()) != 0)
       return r;
-    memset(&b, 0, sizeof b);
-    memcpy(b.cookie, S.cookie, sizeof b.cookie);
-    b.flags = spec->daemon ? MPROC__BOOT_DAEMON : 0;
-    b.parent_pid = getpid();
-    b.status_channel = -1;
+    if ((r = mproc__boot_from_spec(spec, S.cookie, &b)) != 0)
+      return r;
     /* Channels are places among the descriptors sent: 0 is conn. */
     fds[0] = conn;
     nfds = 1;
-    b.death_channel = -1;
     if (death_fd >= 0) {
       b.death_channel = nfds;
       fds[nfds++] = death_fd;
@@ -193,19 +175,13 @@ static int send_request(const mproc__child_spec_t *spec, int conn,
       b.handles[i] = nfds;
       fds[nfds++] = (int)spec->handles[i];
     }
-    b.nhandles = (uint32_t)spec->nhandles;
-    snprintf(b.name, sizeof b.name, "%s", spec->name);
-    snprintf(b.identity, sizeof b.identity, "%s", spec->identity);
-    snprintf(b.target, sizeof b.target, "%s", spec->target_name);
-    b.arg_size = spec->arg_size;
-    if ((r = mproc__boot_encode(&b, prefix, &len)) != 0)
-      return r;
-    r = send_with_fds(S.ctl, prefix, len, fds, nfds);
-    if (r == 0 && spec->arg_size > 0)
-      r = mproc__posix_send_all(S.ctl, spec->arg, spec->arg_size);
-    if (r == 0)
+    w.fds = fds;
+    w.nfds = nfds;
+    if ((r = mproc__boot_send(&b, spec->arg, write_request, &w)) == 0)
       return 0;
-    close_fd(&S.ctl); /* the server is gone or broken: start another */
+    if (r == MPROC_EINVAL)
+      return r;
+    mproc__posix_close_fd(&S.ctl); /* the server is gone: start another */
   }
   return r;
 }
@@ -228,7 +204,7 @@ int mproc__posix_forkserver_start(const mproc__child_spec_t *spec,
   pthread_mutex_lock(&S.lock);
   r = send_request(spec, conn[1], death_fd);
   pthread_mutex_unlock(&S.lock);
-  close_fd(&conn[1]);
+  mproc__posix_close_fd(&conn[1]);
   if (r != 0)
     goto fail;
   /* The server answers with the child's pid, or a negative code. */
@@ -240,19 +216,16 @@ int mproc__posix_forkserver_start(const mproc__child_spec_t *spec,
     r = answer < 0 ? (int)answer : MPROC_EOS;
     goto fail;
   }
-  c->pid = (pid_t)answer;
   c->foreign = 1;
-  c->pidfd = -1;
-  c->status_fd = conn[0];
   fcntl(conn[0], F_SETFL, O_NONBLOCK);
   mproc__reaper_lock();
-  mproc__reaper_add(c);
+  mproc__reaper_add(c, (pid_t)answer, conn[0]);
   mproc__reaper_unlock();
   return 0;
 
 fail:
-  close_fd(&conn[0]);
-  close_fd(&conn[1]);
+  mproc__posix_close_fd(&conn[0]);
+  mproc__posix_close_fd(&conn[1]);
   free(c);
   return r;
 }
@@ -260,7 +233,7 @@ fail:
 void mproc__posix_forkserver_after_fork_child(void) {
   /* The server serves the process that started it, not its children. */
   pthread_mutex_init(&S.lock, NULL);
-  close_fd(&S.ctl);
+  mproc__posix_close_fd(&S.ctl);
 }
 
 /* ---- the server --------------------------------------------------------- */
@@ -298,28 +271,17 @@ typedef struct {
 } request_reader_t;
 
 static int recv_head(request_reader_t *rr) {
-  struct msghdr msg;
-  struct iovec iov;
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(REQUEST_FDS_MAX * sizeof(int))];
-  } control;
+  fd_message_t m;
   struct cmsghdr *cmsg;
   ssize_t got;
-  memset(&msg, 0, sizeof msg);
-  iov.iov_base = rr->head;
-  iov.iov_len = sizeof rr->head;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
+  fd_message_init(&m, rr->head, sizeof rr->head, sizeof m.control.buf);
   do {
-    got = recvmsg(rr->fd, &msg, 0);
+    got = recvmsg(rr->fd, &m.msg, 0);
   } while (got < 0 && errno == EINTR);
   if (got <= 0)
     return -1;
   rr->head_len = (size_t)got;
-  for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+  for (cmsg = CMSG_FIRSTHDR(&m.msg); cmsg; cmsg = CMSG_NXTHDR(&m.msg, cmsg)) {
     if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
       size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       if (n > REQUEST_FDS_MAX)
@@ -367,39 +329,6 @@ static void report_exits(void) {
   }
 }
 
-static int is_kept(int fd, const int *keep, int nkeep) {
-  int i;
-  for (i = 0; i < nkeep; i++)
-    if (keep[i] == fd)
-      return 1;
-  return 0;
-}
-
-/* Close every descriptor from 3 up except those in keep. The server holds
- * few, so the list of open ones (/dev/fd) is walked rather than every
- * number up to a limit that may be a million. */
-static void close_all_but(const int *keep, int nkeep) {
-  int fds[256];
-  int n = 0, i;
-  DIR *d = opendir("/dev/fd");
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < (int)(sizeof fds / sizeof fds[0])) {
-      int fd = atoi(e->d_name);
-      if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd > 2 &&
-          !is_kept(fd, keep, nkeep) && fd != dirfd(d))
-        fds[n++] = fd;
-    }
-    closedir(d);
-    for (i = 0; i < n; i++)
-      close(fds[i]);
-    return;
-  }
-  for (i = 3; i < 1024; i++)
-    if (!is_kept(i, keep, nkeep))
-      close(i);
-}
-
 static void serve_one(int ctl, const unsigned char *cookie) {
   request_reader_t rr;
   mproc__boot_t boot;
@@ -433,8 +362,7 @@ static void serve_one(int ctl, const unsigned char *cookie) {
   }
   for (i = 0; i < rr.nfds; i++)
     fcntl(rr.fds[i], F_SETFD, FD_CLOEXEC);
-  memset(&spec, 0, sizeof spec);
-  spec.target = mproc__target_lookup(boot.target);
+  mproc__boot_to_spec(&boot, MPROC_START_FORKSERVER, &spec);
   if (!spec.target) {
     answer(conn, MPROC_ENOTREG);
     goto done;
@@ -461,19 +389,9 @@ static void serve_one(int ctl, const unsigned char *cookie) {
      * given. */
     if (death_fd >= 0)
       keep[nkeep++] = death_fd;
-    for (i = 0; i < (int)boot.nhandles; i++) {
+    for (i = 0; i < (int)boot.nhandles; i++)
       keep[nkeep++] = (int)boot.handles[i];
-      spec.handles[i] = (mproc__pipe_t)boot.handles[i];
-    }
-    spec.nhandles = boot.nhandles;
-    close_all_but(keep, nkeep);
-    spec.arg = boot.arg;
-    spec.arg_size = (size_t)boot.arg_size;
-    spec.name = boot.name;
-    spec.identity = boot.identity;
-    spec.target_name = boot.target;
-    spec.daemon = (boot.flags & MPROC__BOOT_DAEMON) != 0;
-    spec.method = MPROC_START_FORKSERVER;
+    mproc__posix_close_all_but(keep, (size_t)nkeep);
     boot.status_channel = -1; /* the server reports the exit code */
     boot.death_channel = death_fd;
     boot.flags &= ~MPROC__BOOT_PDEATHSIG; /* our parent is the server */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "fd.h"
 #include "mproc_config.h"
 #include "platform.h"
 
@@ -92,19 +93,8 @@ int mproc__pipe_create(mproc__pipe_t *read_end, mproc__pipe_t *write_end) {
   }
   /* Created and recorded under the lock, so that no fork in another thread
    * sees an end that is not recorded yet. */
-#if MPROC_HAVE_PIPE2
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    r = mproc__os_translate(errno);
+  if ((r = mproc__posix_cloexec_pipe(fds)) != 0)
     goto finish;
-  }
-#else
-  if (pipe(fds) != 0) {
-    r = mproc__os_translate(errno);
-    goto finish;
-  }
-  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-#endif
 #ifdef F_SETNOSIGPIPE
   /* macOS: a write to a closed pipe fails with EPIPE, never a signal. */
   fcntl(fds[1], F_SETNOSIGPIPE, 1);
@@ -164,19 +154,7 @@ int mproc__pipe_set_nonblocking(mproc__pipe_t end) {
 }
 
 static int write_loop(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno == EPIPE)
-        return MPROC_ECLOSED;
-      return mproc__os_translate(errno);
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
+  return mproc__posix_write_all(fd, p, n);
 }
 
 int mproc__pipe_write_all(mproc__pipe_t end, const void *buf, size_t n) {
@@ -208,20 +186,7 @@ int mproc__pipe_write_all(mproc__pipe_t end, const void *buf, size_t n) {
 }
 
 int mproc__pipe_read_all(mproc__pipe_t end, void *buf, size_t n) {
-  char *p = buf;
-  while (n > 0) {
-    ssize_t got = read((int)end, p, n);
-    if (got < 0) {
-      if (errno == EINTR)
-        continue;
-      return mproc__os_translate(errno);
-    }
-    if (got == 0)
-      return MPROC_ECLOSED;
-    p += got;
-    n -= (size_t)got;
-  }
-  return 0;
+  return mproc__posix_read_all((int)end, buf, n);
 }
 
 int mproc__pipe_read_some(mproc__pipe_t end, void *buf, size_t n, size_t *got) {

@@ -4,16 +4,18 @@
  * bootstrap flag, then the bootstrap message on a socket the child inherits.
  * The protocol is common code (src/bootstrap.c); this file moves bytes and
  * descriptors.
+ *
+ * A spawned program (a child, or the fork server) inherits its standard
+ * streams and the descriptors named for it, under the numbers 3, 4, ... in
+ * the order given, and nothing else: every other descriptor of this
+ * process, close-on-exec or not, is closed in it, as Python's spawn does.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #if defined(__APPLE__)
@@ -22,6 +24,7 @@
 
 #include "bootstrap.h"
 #include "child.h"
+#include "fd.h"
 #include "mproc_config.h"
 
 extern char **environ;
@@ -40,89 +43,78 @@ int mproc__posix_exe_path(char *buf, size_t size) {
 #endif
 }
 
-static void close_fd(int *fd) {
-  if (*fd >= 0)
-    close(*fd);
-  *fd = -1;
+#if MPROC_HAVE_SPAWN_CLOSEFROM
+/* Close every descriptor from `first` up in the new program. */
+static int close_the_rest(posix_spawn_file_actions_t *fa, int first) {
+  return posix_spawn_file_actions_addclosefrom_np(fa, first) == 0
+             ? 0
+             : MPROC_ENOMEM;
 }
-
-int mproc__posix_socketpair(int fds[2]) {
-  int i;
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
-    return mproc__os_translate(errno);
-  for (i = 0; i < 2; i++)
-    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-  return 0;
-}
-
-/* Send on a socket without SIGPIPE if the other side is gone. */
-int mproc__posix_send_all(int fd, const void *buf, size_t n) {
-  const unsigned char *p = buf;
-  while (n > 0) {
-#if defined(MSG_NOSIGNAL)
-    ssize_t put = send(fd, p, n, MSG_NOSIGNAL);
 #else
-    ssize_t put = send(fd, p, n, 0); /* SO_NOSIGPIPE is set where needed */
+/* Where the descriptor walk adds a close for each descriptor this process
+ * holds above the inherited ones. */
+typedef struct {
+  posix_spawn_file_actions_t *fa;
+  int failed;
+} closer_t;
+
+static void add_close(int fd, void *ctx) {
+  closer_t *c = ctx;
+  if (posix_spawn_file_actions_addclose(c->fa, fd) != 0)
+    c->failed = 1;
+}
+
+/* No close-range action here: a close for each descriptor open now (one
+ * opened by another thread meanwhile has only close-on-exec to keep it). */
+static int close_the_rest(posix_spawn_file_actions_t *fa, int first) {
+  closer_t closer;
+  closer.fa = fa;
+  closer.failed = 0;
+  if (mproc__posix_each_open_fd(first, add_close, &closer) != 0)
+    return 0; /* nothing lists them: close-on-exec is all there is */
+  return closer.failed ? MPROC_ENOMEM : 0;
+}
 #endif
-    if (put < 0 && errno == EINTR)
-      continue;
-    if (put <= 0)
-      return mproc__os_translate(errno);
-    p += put;
-    n -= (size_t)put;
-  }
-  return 0;
+
+/* File actions that give the new program keep[i] as 3 + i and close
+ * everything else above its standard streams. Each descriptor goes first
+ * to a number above every source and target (top + 1 + i), then to its
+ * place, so no move overwrites a descriptor that has yet to move. */
+static int inherit_only(posix_spawn_file_actions_t *fa, const int *keep,
+                        int nkeep) {
+  int i, top = 2 + nkeep;
+  for (i = 0; i < nkeep; i++)
+    if (keep[i] > top)
+      top = keep[i];
+  for (i = 0; i < nkeep; i++)
+    if (posix_spawn_file_actions_adddup2(fa, keep[i], top + 1 + i) != 0)
+      return MPROC_ENOMEM;
+  /* dup2 clears close-on-exec on the copy it makes. */
+  for (i = 0; i < nkeep; i++)
+    if (posix_spawn_file_actions_adddup2(fa, top + 1 + i, 3 + i) != 0 ||
+        posix_spawn_file_actions_addclose(fa, top + 1 + i) != 0)
+      return MPROC_ENOMEM;
+  return close_the_rest(fa, 3 + nkeep);
 }
 
-static int fill_boot(const mproc__child_spec_t *spec, int status_fd,
-                     int death_fd, mproc__boot_t *b) {
-  int r = mproc__os_random(b->cookie, sizeof b->cookie);
-  if (r != 0)
-    return r;
-  if (strlen(spec->target_name) > MPROC__BOOT_TARGET_MAX ||
-      strlen(spec->identity) > MPROC__BOOT_IDENTITY_MAX)
-    return MPROC_EINVAL;
-  b->flags = 0;
-  if (spec->daemon) {
-    b->flags |= MPROC__BOOT_DAEMON;
-    /* PDEATHSIG follows the thread that started the child. */
-    if (MPROC_HAVE_PDEATHSIG && mproc__posix_is_main_thread())
-      b->flags |= MPROC__BOOT_PDEATHSIG;
-  }
-  b->parent_pid = getpid();
-  b->status_channel = status_fd;
-  b->death_channel = death_fd;
-  snprintf(b->name, sizeof b->name, "%s", spec->name);
-  snprintf(b->identity, sizeof b->identity, "%s", spec->identity);
-  snprintf(b->target, sizeof b->target, "%s", spec->target_name);
-  b->arg_size = spec->arg_size;
-  /* Inherited under the same numbers (see start_process). */
-  for (b->nhandles = 0; b->nhandles < spec->nhandles; b->nhandles++)
-    b->handles[b->nhandles] = (int64_t)spec->handles[b->nhandles];
-  return 0;
-}
-
-static int start_process(const mproc__child_spec_t *spec, char *exe, char *flag,
-                         const int *inherit, int ninherit, pid_t *pid) {
+int mproc__posix_spawn_self(char **argv, const int *keep, int nkeep,
+                            pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none;
-  char **argv;
-  int i, r, argc = spec->argc > 0 ? spec->argc : 0;
+  char exe[4096];
+  int r;
 
-  argv = calloc((size_t)argc + 3, sizeof *argv);
-  if (!argv)
+  if ((r = mproc__posix_exe_path(exe, sizeof exe)) != 0)
+    return r;
+  if (!argv[0])
+    argv[0] = exe;
+  if (posix_spawn_file_actions_init(&fa) != 0)
     return MPROC_ENOMEM;
-  argv[0] = exe;
-  argv[1] = flag;
-  for (i = 0; i < argc; i++)
-    argv[i + 2] = spec->argv[i];
-
-  posix_spawn_file_actions_init(&fa);
-  /* dup2 onto itself clears close-on-exec for exactly these descriptors. */
-  for (i = 0; i < ninherit; i++)
-    if (inherit[i] >= 0)
-      posix_spawn_file_actions_adddup2(&fa, inherit[i], inherit[i]);
+  if ((r = inherit_only(&fa, keep, nkeep)) != 0) {
+    posix_spawn_file_actions_destroy(&fa);
+    return r;
+  }
   posix_spawnattr_init(&attr);
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
@@ -130,90 +122,104 @@ static int start_process(const mproc__child_spec_t *spec, char *exe, char *flag,
   r = posix_spawn(pid, exe, &fa, &attr, argv, environ);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
-  free(argv);
   return r == 0 ? 0 : mproc__os_translate(r);
+}
+
+/* argv of a spawned child: the flag after the name (filled in by
+ * mproc__posix_spawn_self), then the program's own arguments. */
+static int child_argv(const mproc__child_spec_t *spec, char *flag,
+                      char ***out) {
+  int i, argc = spec->argc > 0 ? spec->argc : 0;
+  char **argv = calloc((size_t)argc + 3, sizeof *argv);
+  if (!argv)
+    return MPROC_ENOMEM;
+  argv[1] = flag;
+  for (i = 0; i < argc; i++)
+    argv[i + 2] = spec->argv[i];
+  *out = argv;
+  return 0;
+}
+
+static int write_fd(void *ctx, const void *buf, size_t n) {
+  return mproc__posix_write_all(*(int *)ctx, buf, n);
+}
+
+/* The descriptors the child inherits, in the order it finds them (3, 4,
+ * ...): the bootstrap socket, the status pipe, the death pipe of a daemon,
+ * the handed pipe ends. The message names each by its number there. */
+static int inherited(const mproc__child_spec_t *spec, int boot_fd,
+                     int status_fd, int death_fd, mproc__boot_t *b, int *keep) {
+  int n = 0;
+  size_t i;
+  keep[n++] = boot_fd;
+  b->status_channel = 3 + n;
+  keep[n++] = status_fd;
+  if (death_fd >= 0) {
+    b->death_channel = 3 + n;
+    keep[n++] = death_fd;
+  }
+  for (i = 0; i < spec->nhandles; i++) {
+    b->handles[i] = 3 + n;
+    keep[n++] = (int)spec->handles[i];
+  }
+  return n;
 }
 
 int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   int boot[2] = {-1, -1}, status_pipe[2] = {-1, -1}, death_fd = -1;
-  unsigned char prefix[MPROC__BOOT_PREFIX_MAX];
-  char exe[4096], flag[96];
+  int keep[3 + MPROC__CHILD_HANDLES_MAX], nkeep;
+  char flag[96], **argv = NULL;
   mproc__boot_t b;
-  size_t len;
   pid_t pid;
-  int32_t answer = 0;
-  int inherit[3 + MPROC__CHILD_HANDLES_MAX];
-  size_t i;
   int r;
 
-  memset(&b, 0, sizeof b);
-  if ((r = mproc__posix_exe_path(exe, sizeof exe)) != 0)
+  if ((r = mproc__boot_from_spec(spec, NULL, &b)) != 0)
+    return r;
+  if ((r = mproc__posix_socketpair(boot)) != 0 ||
+      (r = mproc__posix_status_pipe(status_pipe)) != 0)
     goto fail;
-  if ((r = mproc__posix_socketpair(boot)) != 0)
-    goto fail;
-  if (pipe(status_pipe) != 0) {
-    r = mproc__os_translate(errno);
-    goto fail;
-  }
-  fcntl(status_pipe[0], F_SETFD, FD_CLOEXEC);
-  fcntl(status_pipe[1], F_SETFD, FD_CLOEXEC);
-  fcntl(status_pipe[0], F_SETFL, O_NONBLOCK);
   if (spec->daemon) {
+    /* PDEATHSIG follows the thread that started the child. */
+    if (MPROC_HAVE_PDEATHSIG && mproc__posix_is_main_thread())
+      b.flags |= MPROC__BOOT_PDEATHSIG;
     mproc__reaper_lock();
     r = mproc__posix_death_fd(&death_fd);
     mproc__reaper_unlock();
     if (r != 0)
       goto fail;
   }
-  if ((r = fill_boot(spec, status_pipe[1], death_fd, &b)) != 0)
+  b.parent_pid = getpid();
+  nkeep = inherited(spec, boot[1], status_pipe[1], death_fd, &b, keep);
+  mproc__boot_format_flag(3, b.cookie, flag, sizeof flag);
+  if ((r = child_argv(spec, flag, &argv)) != 0)
     goto fail;
-  if ((r = mproc__boot_encode(&b, prefix, &len)) != 0)
+  r = mproc__posix_spawn_self(argv, keep, nkeep, &pid);
+  free(argv);
+  if (r != 0)
     goto fail;
-  mproc__boot_format_flag(boot[1], b.cookie, flag, sizeof flag);
-
-  inherit[0] = boot[1];
-  inherit[1] = status_pipe[1];
-  inherit[2] = death_fd;
-  for (i = 0; i < spec->nhandles; i++)
-    inherit[3 + i] = (int)spec->handles[i];
-  if ((r = start_process(spec, exe, flag, inherit, 3 + (int)spec->nhandles,
-                         &pid)) != 0)
-    goto fail;
-  close_fd(&boot[1]);
-  close_fd(&status_pipe[1]);
+  mproc__posix_close_fd(&boot[1]);
+  mproc__posix_close_fd(&status_pipe[1]);
 
   /* From here on a child exists: the reaper owns its record, so it is
    * reaped whatever happens to the bootstrap. */
-  c->pid = pid;
-  c->status_fd = status_pipe[0];
-#if MPROC_HAVE_PIDFD_OPEN
-  c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (c->pidfd >= 0)
-    fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
-#endif
   mproc__reaper_lock();
-  mproc__reaper_add(c);
+  mproc__reaper_add(c, pid, status_pipe[0]);
   mproc__reaper_unlock();
-
-  r = mproc__posix_send_all(boot[0], prefix, len);
-  if (r == 0 && spec->arg_size > 0)
-    r = mproc__posix_send_all(boot[0], spec->arg, spec->arg_size);
+  r = mproc__boot_send(&b, spec->arg, write_fd, &boot[0]);
   /* The child answers once it has checked the message and found the
    * target; EOF means it refused or died first. */
-  if (r == 0 && mproc__os_channel_read(boot[0], &answer, sizeof answer) != 0)
-    r = MPROC_ECLOSED;
   if (r == 0)
-    r = answer;
-  close_fd(&boot[0]);
+    r = mproc__boot_answer(boot[0]);
+  mproc__posix_close_fd(&boot[0]);
   if (r != 0)
     mproc__child_release(c);
   return r;
 
 fail:
-  close_fd(&boot[0]);
-  close_fd(&boot[1]);
-  close_fd(&status_pipe[0]);
-  close_fd(&status_pipe[1]);
+  mproc__posix_close_fd(&boot[0]);
+  mproc__posix_close_fd(&boot[1]);
+  mproc__posix_close_fd(&status_pipe[0]);
+  mproc__posix_close_fd(&status_pipe[1]);
   free(c);
   return r;
 }

@@ -16,6 +16,7 @@
 
 #include "bootstrap.h"
 #include "child.h"
+#include "fd.h"
 #include "mproc_config.h"
 
 #if MPROC_HAVE_PDEATHSIG
@@ -32,14 +33,8 @@ static int death_pipe[2] = {-1, -1};
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void close_fd(int *fd) {
-  if (*fd >= 0)
-    close(*fd);
-  *fd = -1;
-}
-
 static void after_fork_child(void) {
-  close_fd(&death_pipe[1]);
+  mproc__posix_close_fd(&death_pipe[1]);
   /* The read end is our parent's pipe: a child of ours must watch us, not
    * it. run_child() keeps or closes the inherited descriptor. */
   death_pipe[0] = -1;
@@ -52,19 +47,6 @@ static void register_atfork(void) {
   /* Also for the application's own fork(): its children must not keep our
    * descriptors (a daemon would outlive us) nor our children's records. */
   pthread_atfork(NULL, NULL, after_fork_child);
-}
-
-static int set_cloexec_pipe(int fds[2]) {
-#if MPROC_HAVE_PIPE2
-  if (pipe2(fds, O_CLOEXEC) != 0)
-    return mproc__os_translate(errno);
-#else
-  if (pipe(fds) != 0)
-    return mproc__os_translate(errno);
-  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-#endif
-  return 0;
 }
 
 int mproc__child_method_supported(mproc_start_method_t method) {
@@ -180,7 +162,7 @@ void mproc__os_child_run_spawned(const struct mproc__boot *boot,
 int mproc__posix_death_fd(int *fd) {
   int r = 0;
   if (death_pipe[0] < 0)
-    r = set_cloexec_pipe(death_pipe);
+    r = mproc__posix_cloexec_pipe(death_pipe);
   *fd = death_pipe[0];
   return r;
 }
@@ -208,15 +190,14 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
     return 0;
   }
 
-  r = set_cloexec_pipe(status_pipe);
+  r = mproc__posix_status_pipe(status_pipe);
   if (r != 0)
     goto fail;
-  fcntl(status_pipe[0], F_SETFL, O_NONBLOCK);
 
   mproc__reaper_lock();
   if (spec->daemon) {
     use_pdeathsig = MPROC_HAVE_PDEATHSIG && mproc__posix_is_main_thread();
-    if (death_pipe[0] < 0 && (r = set_cloexec_pipe(death_pipe)) != 0) {
+    if ((r = mproc__posix_death_fd(&death_fd)) != 0) {
       mproc__reaper_unlock();
       goto fail;
     }
@@ -242,22 +223,14 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
     goto fail;
   }
   close(status_pipe[1]);
-  c->pid = pid;
-  c->status_fd = status_pipe[0];
-#if MPROC_HAVE_PIDFD_OPEN
-  /* A kernel without pidfd_open (ENOSYS) leaves the status pipe to tell. */
-  c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (c->pidfd >= 0)
-    fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
-#endif
-  mproc__reaper_add(c);
+  mproc__reaper_add(c, pid, status_pipe[0]);
   mproc__reaper_unlock();
   *out = c;
   return 0;
 
 fail:
-  close_fd(&status_pipe[0]);
-  close_fd(&status_pipe[1]);
+  mproc__posix_close_fd(&status_pipe[0]);
+  mproc__posix_close_fd(&status_pipe[1]);
   free(c);
   return r;
 }

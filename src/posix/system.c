@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "mproc_config.h"
+#include "fd.h"
 #include "platform.h"
 
 #if MPROC_HAVE_GETAUXVAL
@@ -68,33 +69,11 @@ int mproc__os_secure_mode(void) {
 }
 
 int mproc__os_channel_read(int64_t channel, void *buf, size_t n) {
-  unsigned char *p = buf;
-  while (n > 0) {
-    ssize_t got = read((int)channel, p, n);
-    if (got < 0 && errno == EINTR)
-      continue;
-    if (got < 0)
-      return mproc__os_translate(errno);
-    if (got == 0)
-      return MPROC_ECLOSED;
-    p += got;
-    n -= (size_t)got;
-  }
-  return 0;
+  return mproc__posix_read_all((int)channel, buf, n);
 }
 
 int mproc__os_channel_write(int64_t channel, const void *buf, size_t n) {
-  const unsigned char *p = buf;
-  while (n > 0) {
-    ssize_t put = write((int)channel, p, n);
-    if (put < 0 && errno == EINTR)
-      continue;
-    if (put <= 0)
-      return mproc__os_translate(errno);
-    p += put;
-    n -= (size_t)put;
-  }
-  return 0;
+  return mproc__posix_write_all((int)channel, buf, n);
 }
 
 void mproc__os_channel_close(int64_t channel) { close((int)channel); }

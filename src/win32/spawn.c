@@ -13,7 +13,6 @@
  * and copies of the pipe ends handed to it (a Pool worker's); no other
  * inheritable handle of this process reaches it.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
@@ -193,27 +192,8 @@ static int copy_handed(const mproc__child_spec_t *spec, HANDLE *copies) {
   return 0;
 }
 
-static int fill_boot(const mproc__child_spec_t *spec, const HANDLE *handed,
-                     mproc__boot_t *b) {
-  int r = mproc__os_random(b->cookie, sizeof b->cookie);
-  if (r != 0)
-    return r;
-  if (strlen(spec->target_name) > MPROC__BOOT_TARGET_MAX ||
-      strlen(spec->identity) > MPROC__BOOT_IDENTITY_MAX)
-    return MPROC_EINVAL;
-  b->flags = spec->daemon ? MPROC__BOOT_DAEMON : 0;
-  b->parent_pid = (int64_t)GetCurrentProcessId();
-  /* Windows needs neither: the process handle tells the exit code, and
-   * the job tells the daemon of its parent's death. */
-  b->status_channel = -1;
-  b->death_channel = -1;
-  snprintf(b->name, sizeof b->name, "%s", spec->name);
-  snprintf(b->identity, sizeof b->identity, "%s", spec->identity);
-  snprintf(b->target, sizeof b->target, "%s", spec->target_name);
-  b->arg_size = spec->arg_size;
-  for (b->nhandles = 0; b->nhandles < spec->nhandles; b->nhandles++)
-    b->handles[b->nhandles] = (int64_t)(intptr_t)handed[b->nhandles];
-  return 0;
+static int write_handle(void *ctx, const void *buf, size_t n) {
+  return mproc__os_channel_write((int64_t)(intptr_t) * (HANDLE *)ctx, buf, n);
 }
 
 static int build_command_line(const mproc__child_spec_t *spec,
@@ -343,25 +323,24 @@ static int start_process(const mproc__child_spec_t *spec, wchar_t *exe,
 }
 
 int mproc__win32_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
-  unsigned char prefix[MPROC__BOOT_PREFIX_MAX];
   HANDLE server = NULL, client = NULL;
   HANDLE handed[MPROC__CHILD_HANDLES_MAX] = {NULL};
   PROCESS_INFORMATION pi;
   wchar_t *exe = NULL, *cmdline = NULL;
   char flag[96];
   mproc__boot_t b;
-  int32_t answer = 0;
-  size_t len;
   size_t i;
   int r;
 
-  memset(&b, 0, sizeof b);
+  if ((r = mproc__boot_from_spec(spec, NULL, &b)) != 0)
+    return r;
   if ((r = copy_handed(spec, handed)) != 0)
     goto finish;
-  if ((r = fill_boot(spec, handed, &b)) != 0)
-    goto finish;
-  if ((r = mproc__boot_encode(&b, prefix, &len)) != 0)
-    goto finish;
+  /* Windows needs no status or death channel: the process handle tells
+   * the exit code, and the job tells a daemon of its parent's death. An
+   * inherited handle has the same value in the child. */
+  for (i = 0; i < spec->nhandles; i++)
+    b.handles[i] = (int64_t)(intptr_t)handed[i];
   if ((r = exe_path(&exe)) != 0)
     goto finish;
   if ((r = boot_pipe(&server, &client)) != 0)
@@ -379,17 +358,11 @@ int mproc__win32_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   c->process = pi.hProcess;
   c->pid = pi.dwProcessId;
 
-  r = mproc__os_channel_write((int64_t)(intptr_t)server, prefix, len);
-  if (r == 0 && spec->arg_size > 0)
-    r = mproc__os_channel_write((int64_t)(intptr_t)server, spec->arg,
-                                spec->arg_size);
+  r = mproc__boot_send(&b, spec->arg, write_handle, &server);
   /* The child answers once it has checked the message and found the
    * target; end of file means it refused or died first. */
-  if (r == 0 && mproc__os_channel_read((int64_t)(intptr_t)server, &answer,
-                                       sizeof answer) != 0)
-    r = MPROC_ECLOSED;
   if (r == 0)
-    r = answer;
+    r = mproc__boot_answer((int64_t)(intptr_t)server);
   if (r != 0) {
     /* The child ends on its own once its pipe breaks; nothing to reap. */
     CloseHandle(c->process);
