@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <gtest/gtest.h>
+#ifdef _WIN32
+#include <windows.h> // the native codes mproc__os_translate() maps
+#endif
 
 #include <set>
 #include <string>

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The POSIX backend's crash-aware lock: a process-shared, robust,
  * error-checking pthread mutex. When its holder dies, the kernel (through
- * glibc's robust list) hands it to the next locker with EOWNERDEAD. Systems
- * without robust mutexes (macOS, the portable build) report "not
- * available", and common code uses its own owner-pid lock instead. */
+ * glibc's robust list) hands it to the next locker with EOWNERDEAD. The
+ * build lists this file only where robust mutexes exist; elsewhere
+ * src/native_lock_none.c answers "not available", and common code uses its
+ * own owner-pid lock instead. */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -14,8 +15,6 @@
 #include "mproc_config.h"
 #include "atomics.h"
 #include "platform.h"
-
-#if MPROC_HAVE_ROBUST_MUTEX
 
 _Static_assert(sizeof(pthread_mutex_t) <= MPROC__NATIVE_LOCK_BYTES,
                "a pthread mutex must fit its slot in shared memory");
@@ -127,26 +126,3 @@ int mproc__native_lock_held(void *mem) {
   return -1;
 #endif
 }
-
-#else
-
-int mproc__native_lock_available(void) { return 0; }
-int mproc__native_lock_init(void *mem) {
-  (void)mem;
-  return MPROC_ENOTSUP;
-}
-int mproc__native_lock_acquire(void *mem, int64_t deadline_ns) {
-  (void)mem;
-  (void)deadline_ns;
-  return MPROC_ENOTSUP;
-}
-int mproc__native_lock_release(void *mem) {
-  (void)mem;
-  return MPROC_ENOTSUP;
-}
-int mproc__native_lock_held(void *mem) {
-  (void)mem;
-  return -1;
-}
-
-#endif

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The Windows backend's record of a started child, shared by spawn.c
- * (which creates it) and start.c (which waits for it and signals it). */
+ * (which creates it) and reaper.c (which waits for it and signals it). */
 #ifndef MPROC_WIN32_CHILD_H
 #define MPROC_WIN32_CHILD_H
 
-#include "platform.h"
+#include "os.h"
 
 /* The exit codes mproc's terminate and kill hand to TerminateProcess, which
  * mproc__child_wait() reads back as -SIGTERM and -SIGKILL, as Python does.

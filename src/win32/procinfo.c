@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "platform.h"
+#include "os.h"
 
 #include <psapi.h>
 #include <shellapi.h>

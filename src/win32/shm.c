@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "platform.h"
+#include "os.h"
 #include "shared.h"
 #include "shm_views.h"
 
@@ -335,32 +335,4 @@ int mproc__os_atfork(void (*prepare)(void), void (*parent)(void),
   (void)parent;
   (void)child;
   return 0;
-}
-
-/* ---- the native crash-aware lock ---------------------------------------
- * A Windows mutex reports its owner's death (WAIT_ABANDONED), but it is a
- * handle, not bytes in shared memory that every process can use at its own
- * address. Common code's owner-pid lock is used instead. */
-
-int mproc__native_lock_available(void) { return 0; }
-
-int mproc__native_lock_init(void *mem) {
-  (void)mem;
-  return MPROC_ENOTSUP;
-}
-
-int mproc__native_lock_acquire(void *mem, int64_t deadline_ns) {
-  (void)mem;
-  (void)deadline_ns;
-  return MPROC_ENOTSUP;
-}
-
-int mproc__native_lock_release(void *mem) {
-  (void)mem;
-  return MPROC_ENOTSUP;
-}
-
-int mproc__native_lock_held(void *mem) {
-  (void)mem;
-  return -1;
 }

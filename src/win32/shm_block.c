@@ -5,7 +5,7 @@
  * sooner, and nothing outlives the last process that used it. */
 #include <stdio.h>
 
-#include "platform.h"
+#include "os.h"
 #include "shm_views.h"
 
 static void block_object_name(wchar_t *out, size_t cap, const char *name) {

@@ -3,7 +3,7 @@
  * in-process mutexes, the bootstrap channel's bytes, randomness. */
 #include <stdlib.h>
 
-#include "platform.h"
+#include "os.h"
 
 #include <bcrypt.h>
 #include <tlhelp32.h>
@@ -77,11 +77,15 @@ int mproc__os_cpu_count(void) {
 
 /* ---- in-process mutex -------------------------------------------------- */
 
-void mproc__mutex_init(mproc__mutex_t *m) { InitializeSRWLock(m); }
+void mproc__mutex_init(mproc__mutex_t *m) { InitializeSRWLock(MPROC__SRW(m)); }
 
-void mproc__mutex_lock(mproc__mutex_t *m) { AcquireSRWLockExclusive(m); }
+void mproc__mutex_lock(mproc__mutex_t *m) {
+  AcquireSRWLockExclusive(MPROC__SRW(m));
+}
 
-void mproc__mutex_unlock(mproc__mutex_t *m) { ReleaseSRWLockExclusive(m); }
+void mproc__mutex_unlock(mproc__mutex_t *m) {
+  ReleaseSRWLockExclusive(MPROC__SRW(m));
+}
 
 /* ---- spawned children -------------------------------------------------- */
 

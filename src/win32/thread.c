@@ -8,7 +8,7 @@
 #include <process.h>
 #include <stdlib.h>
 
-#include "platform.h"
+#include "os.h"
 
 struct mproc__thread {
   HANDLE thread;
@@ -83,7 +83,7 @@ int mproc__cond_wait(mproc__cond_t *c, mproc__mutex_t *m, int64_t deadline_ns) {
                               : (DWORD)left;
   /* A timeout is not reported here: the caller looks at its state and its
    * deadline again, as after any wake-up. */
-  SleepConditionVariableSRW(&c->cond, m, ms, 0);
+  SleepConditionVariableSRW(&c->cond, MPROC__SRW(m), ms, 0);
   return 0;
 }
 

@@ -9,7 +9,7 @@
  * raised the timer resolution): a wake is seen within that. The
  * uncontended paths of every object never come here. */
 #include "atomics.h"
-#include "platform.h"
+#include "os.h"
 
 /* How long one call may sleep before returning, so that callers re-check
  * what the word cannot tell them (a destroyed object, a dead lock owner). */
