@@ -1044,6 +1044,40 @@ TEST_P(PoolM, TaskTimeoutKillsAndReplacesTheWorker) {
   EXPECT_EQ(status, 0);
 }
 
+// Defect: a large task timeout overflowed the task's deadline (UBSan
+// aborted; otherwise the deadline lay in the past and tasks timed out at
+// once). MPROC_INFINITE, like every timeout, and any huge value mean no
+// limit; only other negatives are refused.
+TEST_P(PoolM, TaskTimeoutInfiniteOrHugeIsNoLimit) {
+  for (int64_t ms : {MPROC_INFINITE, INT64_MAX, INT64_MAX / 1000000 + 1,
+                     INT64_MAX / 1000000}) {
+    mproc_pool_options_t o = {};
+    o.processes = 1;
+    o.task_timeout_ms = ms;
+    Pool pool(&o);
+    ASSERT_NE(pool.p, nullptr) << ms;
+    int wait = 20, status = -1;
+    // Through the pool's thread and through a lease.
+    mproc_async_result_t *r;
+    ASSERT_EQ(mproc_pool_apply_async(pool.p, sleep_then_echo, &wait,
+                                     sizeof wait, nullptr, &r),
+              0);
+    get_string(r, &status);
+    EXPECT_EQ(status, 0) << ms;
+    mproc_async_result_free(r);
+    ASSERT_EQ(mproc_pool_apply(pool.p, sleep_then_echo, &wait, sizeof wait,
+                               &status, nullptr, nullptr),
+              0);
+    EXPECT_EQ(status, 0) << ms;
+  }
+  mproc_pool_options_t o = {};
+  mproc_pool_t *p = nullptr;
+  o.task_timeout_ms = -2;
+  EXPECT_EQ(mproc_pool_create(&p, &o), MPROC_EINVAL);
+  o.task_timeout_ms = INT64_MIN;
+  EXPECT_EQ(mproc_pool_create(&p, &o), MPROC_EINVAL);
+}
+
 // ---- blocking apply: the calling thread talks to an idle worker itself ---
 
 // The argument and result of one blocking apply from one of many threads.
