@@ -1689,6 +1689,53 @@ MPROC_API int mproc_pool_map(mproc_pool_t *pool, mproc_task_fn fn,
                              size_t result_size, int *statuses);
 
 /**
+ * @brief Run fn on every item without waiting (Python's `map_async`).
+ *
+ * The map's result handle is ready once every item has its outcome, and is
+ * read like mproc_pool_apply_async()'s: mproc_async_result_ready(),
+ * _wait(), _successful(), _free(). mproc_async_result_get() gives as
+ * status what mproc_pool_map() would return (0, or the status of the first
+ * item, in order, that failed), and as data the results: count slots of
+ * result_size bytes, item i's in slot i, the rest of each slot
+ * zero-filled (size count * result_size), valid until the handle is freed.
+ * mproc_async_result_statuses() gives each item's status.
+ *
+ * @param pool         The pool.
+ * @param fn           The task, run on each item.
+ * @param items        count items of item_size bytes each, copied now.
+ * @param item_size    The size of one item.
+ * @param count        The number of items.
+ * @param chunksize    As for mproc_pool_map().
+ * @param result_size  Slot size, as for mproc_pool_map().
+ * @param options      NULL, or callbacks: `callback` when every item
+ *                     succeeded, `error_callback` otherwise, called once
+ *                     (on the pool's thread; with no items, at once on the
+ *                     caller's) with the status and the results above,
+ *                     before the handle becomes ready.
+ * @param out          Receives the result handle.
+ * @return 0; MPROC_EINVAL; MPROC_ESTATE (closed or terminated pool);
+ *         MPROC_EBADHANDLE; MPROC_ENOTREG (spawn or forkserver pool, fn not
+ *         registered with MPROC_TASK()); MPROC_ENOMEM.
+ */
+MPROC_API int mproc_pool_map_async(mproc_pool_t *pool, mproc_task_fn fn,
+                                   const void *items, size_t item_size,
+                                   size_t count, size_t chunksize,
+                                   size_t result_size,
+                                   const mproc_apply_options_t *options,
+                                   mproc_async_result_t **out);
+
+/**
+ * @brief Each item's status of a ready mproc_pool_map_async() result.
+ * @param r         The result.
+ * @param statuses  Receives count ints, valid until r is freed.
+ * @param count     NULL, or receives the number of items.
+ * @return 0; MPROC_ESTATE (not ready yet, or r is an apply's result);
+ *         MPROC_EINVAL.
+ */
+MPROC_API int mproc_async_result_statuses(mproc_async_result_t *r,
+                                          const int **statuses, size_t *count);
+
+/**
  * @brief Run fn on every item; results come in item order from
  * mproc_imap_next() (Python's `imap`). The items are copied now.
  * @return As mproc_pool_apply_async(); *out receives the iterator.

@@ -186,6 +186,11 @@ void mproc__fail_job(job_t *j, int status, int has_exitcode, int exitcode);
 int mproc__complete_chunk(job_t *j, const unsigned char *p, size_t n);
 void mproc__batch_free(struct mproc_imap *b);
 int mproc__result_wait_locked(mproc_async_result_t *r, int64_t timeout_ms);
+/* The first failing item's status of a map, or 0. */
+int mproc__map_status(const struct mproc_imap *b);
+/* Every chunk of a map_async's batch has its outcome: complete its result
+ * (callbacks, then ready). */
+void mproc__map_async_done(struct mproc_imap *b);
 
 /* pool_thread.c */
 void mproc__pool_thread(void *arg);

@@ -30,6 +30,8 @@ int mproc__result_release(mproc_async_result_t *r) {
   if (--r->refs > 0)
     return 0;
   r->magic = 0;
+  if (r->map)
+    mproc__batch_free(r->map);
   free(r->data);
   free(r->arg);
   free(r);
@@ -94,14 +96,47 @@ static void batch_chunk_done(struct mproc_imap *b, const job_t *j) {
   mproc__cond_broadcast(b->core->cond);
 }
 
-/* The pool is done with this chunk; free the batch if its owner left. */
+int mproc__map_status(const struct mproc_imap *b) {
+  size_t i;
+  for (i = 0; i < b->count; i++)
+    if (b->statuses[i] != 0)
+      return b->statuses[i];
+  return 0;
+}
+
+void mproc__map_async_done(struct mproc_imap *b) {
+  mproc_async_result_t *r = b->async;
+  core_t *core = r->core;
+  int status = mproc__map_status(b), last;
+  size_t size = b->count * b->result_size;
+  mproc_pool_callback_fn cb =
+      status == 0 ? r->callbacks.callback : r->callbacks.error_callback;
+  /* As for apply: the callback runs before the result is ready. */
+  if (cb)
+    cb(r->callbacks.user, status, r->data, size);
+  mproc__mutex_lock(&core->lock);
+  r->status = status;
+  r->size = size;
+  r->ready = 1;
+  mproc__cond_broadcast(core->cond);
+  last = mproc__result_release(r);
+  mproc__mutex_unlock(&core->lock);
+  if (last)
+    mproc__core_destroy(core);
+}
+
+/* The pool is done with this chunk; free the batch if its owner left, or
+ * complete its map_async result with the last chunk. */
 static void batch_chunk_finish(struct mproc_imap *b, const job_t *j) {
   core_t *core = b->core;
-  int free_it;
+  int free_it, all_done;
   mproc__mutex_lock(&core->lock);
   batch_chunk_done(b, j);
   free_it = b->owner_gone && b->chunks_left == 0;
+  all_done = b->async && b->chunks_left == 0;
   mproc__mutex_unlock(&core->lock);
+  if (all_done)
+    mproc__map_async_done(b);
   if (free_it) {
     mproc__batch_free(b);
     mproc__core_release(core);
@@ -257,6 +292,23 @@ int mproc_async_result_exitcode(mproc_async_result_t *r, int *exitcode) {
     *exitcode = r->exitcode;
   else
     err = MPROC_ESTATE;
+  mproc__mutex_unlock(&r->core->lock);
+  return err;
+}
+
+int mproc_async_result_statuses(mproc_async_result_t *r, const int **statuses,
+                                size_t *count) {
+  int err = 0;
+  if (check_result(r) != 0 || !statuses)
+    return MPROC_EINVAL;
+  mproc__mutex_lock(&r->core->lock);
+  if (r->ready && r->map) {
+    *statuses = r->map->statuses;
+    if (count)
+      *count = r->map->count;
+  } else {
+    err = MPROC_ESTATE;
+  }
   mproc__mutex_unlock(&r->core->lock);
   return err;
 }

@@ -17,9 +17,20 @@ static size_t default_chunksize(const mproc_pool_t *pool, size_t count) {
   return c ? c : 1;
 }
 
+/* Copy the items, for a call that returns before they are all sent. */
+static int batch_copy_items(struct mproc_imap *b) {
+  if (b->count == 0 || b->item_size == 0)
+    return 0;
+  if (!(b->items_owned = malloc(b->count * b->item_size)))
+    return MPROC_ENOMEM;
+  memcpy(b->items_owned, b->items, b->count * b->item_size);
+  b->items = b->items_owned;
+  return 0;
+}
+
 /* The per-item arrays of an imap; the items are copied, as the caller's
  * array may go away before the iterator is done. */
-static int batch_alloc_imap(struct mproc_imap *b, const void *items) {
+static int batch_alloc_imap(struct mproc_imap *b) {
   size_t count = b->count;
   if (count == 0)
     return 0;
@@ -31,13 +42,7 @@ static int batch_alloc_imap(struct mproc_imap *b, const void *items) {
        !(b->order = calloc(count, sizeof *b->order))))
     return MPROC_ENOMEM;
   b->statuses = b->statuses_owned;
-  if (b->item_size > 0) {
-    if (!(b->items_owned = malloc(count * b->item_size)))
-      return MPROC_ENOMEM;
-    memcpy(b->items_owned, items, count * b->item_size);
-    b->items = b->items_owned;
-  }
-  return 0;
+  return batch_copy_items(b);
 }
 
 /* Cut the batch into chunks of chunksize items, linked in order. */
@@ -90,7 +95,7 @@ static int batch_start(mproc_pool_t *pool, enum batch_mode mode,
   b->count = count;
   b->items = items;
   if ((err = batch_chunks(b, chunksize)) != 0 ||
-      (mode != BATCH_MAP && (err = batch_alloc_imap(b, items)) != 0)) {
+      (mode != BATCH_MAP && (err = batch_alloc_imap(b)) != 0)) {
     mproc__batch_free(b);
     return err;
   }
@@ -144,15 +149,6 @@ static int map_start(mproc_pool_t *pool, mproc_task_fn fn, const void *items,
   return 0;
 }
 
-/* The first item's error, or 0. */
-static int map_status(const struct mproc_imap *b) {
-  size_t i;
-  for (i = 0; i < b->count; i++)
-    if (b->statuses[i] != 0)
-      return b->statuses[i];
-  return 0;
-}
-
 int mproc_pool_map(mproc_pool_t *pool, mproc_task_fn fn, const void *items,
                    size_t item_size, size_t count, size_t chunksize,
                    void *results, size_t result_size, int *statuses) {
@@ -171,10 +167,74 @@ int mproc_pool_map(mproc_pool_t *pool, mproc_task_fn fn, const void *items,
   while (b->chunks_left > 0)
     mproc__cond_wait(core->cond, &core->lock, MPROC_INFINITE);
   mproc__mutex_unlock(&core->lock);
-  err = map_status(b);
+  err = mproc__map_status(b);
   mproc__batch_free(b);
   mproc__core_release(core);
   return err;
+}
+
+/* The result of a map_async: it owns the batch, its copy of the items,
+ * its results (as the result's data) and its statuses. */
+static int map_async_result(struct mproc_imap *b,
+                            const mproc_apply_options_t *options,
+                            mproc_async_result_t **out) {
+  size_t bytes = b->count * b->result_size;
+  mproc_async_result_t *r = calloc(1, sizeof *r);
+  if (!r)
+    return MPROC_ENOMEM;
+  r->data = malloc(bytes ? bytes : 1);
+  b->statuses_owned = malloc(b->count ? b->count * sizeof(int) : 1);
+  if (!r->data || !b->statuses_owned || batch_copy_items(b) != 0) {
+    free(r->data);
+    free(r);
+    return MPROC_ENOMEM;
+  }
+  b->statuses = b->statuses_owned;
+  b->results = r->data;
+  b->async = r;
+  r->magic = RESULT_MAGIC;
+  r->core = b->core;
+  r->refs = 2; /* the caller's handle + the pool until the map is done */
+  r->map = b;
+  if (options)
+    r->callbacks = *options;
+  *out = r;
+  return 0;
+}
+
+int mproc_pool_map_async(mproc_pool_t *pool, mproc_task_fn fn,
+                         const void *items, size_t item_size, size_t count,
+                         size_t chunksize, size_t result_size,
+                         const mproc_apply_options_t *options,
+                         mproc_async_result_t **out) {
+  struct mproc_imap *b;
+  mproc_async_result_t *r;
+  int err;
+  if (!out)
+    return MPROC_EINVAL;
+  *out = NULL;
+  if (result_size > UINT32_MAX ||
+      (result_size > 0 && count > SIZE_MAX / result_size))
+    return MPROC_EINVAL;
+  if ((err = batch_start(pool, BATCH_MAP, fn, items, item_size, count,
+                         chunksize, &b)) != 0)
+    return err;
+  b->result_size = result_size;
+  if ((err = map_async_result(b, options, &r)) != 0) {
+    mproc__batch_free(b);
+    return err;
+  }
+  if ((err = batch_enqueue(pool, b)) != 0) {
+    free(r->data);
+    free(r);
+    mproc__batch_free(b);
+    return err;
+  }
+  /* No items: nothing will complete it but this. */
+  if (count == 0)
+    mproc__map_async_done(b);
+  *out = r;
+  return 0;
 }
 
 static int imap_common(mproc_pool_t *pool, enum batch_mode mode,
