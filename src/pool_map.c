@@ -183,7 +183,8 @@ static int map_async_result(struct mproc_imap *b,
   if (!r)
     return MPROC_ENOMEM;
   r->data = malloc(bytes ? bytes : 1);
-  b->statuses_owned = malloc(b->count ? b->count * sizeof(int) : 1);
+  /* calloc checks count * sizeof(int) (see map_start). */
+  b->statuses_owned = calloc(b->count ? b->count : 1, sizeof(int));
   if (!r->data || !b->statuses_owned || batch_copy_items(b) != 0) {
     free(r->data);
     free(r);
@@ -209,12 +210,13 @@ int mproc_pool_map_async(mproc_pool_t *pool, mproc_task_fn fn,
                          mproc_async_result_t **out) {
   struct mproc_imap *b;
   mproc_async_result_t *r;
+  size_t bytes;
   int err;
   if (!out)
     return MPROC_EINVAL;
   *out = NULL;
-  if (result_size > UINT32_MAX ||
-      (result_size > 0 && count > SIZE_MAX / result_size))
+  if (result_size > UINT32_MAX || mproc__mul_size(result_size, count, &bytes) ||
+      bytes > MPROC__SIZE_LIMIT)
     return MPROC_EINVAL;
   if ((err = batch_start(pool, BATCH_MAP, fn, items, item_size, count,
                          chunksize, &b)) != 0)
