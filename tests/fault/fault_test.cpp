@@ -518,6 +518,18 @@ TEST_P(FaultSweep, EveryCallInterruptedOnce) {
          (unsigned long long)parse_calls(r.out));
 }
 
+// At the end of a run of the whole suite in one process: how many
+// distinct failure points (site and error) its sweeps exercised.
+class SiteCount : public ::testing::Environment {
+public:
+  void TearDown() override {
+    printf("fault: %zu distinct failure points exercised\n",
+           all_sites().size());
+  }
+};
+::testing::Environment *const site_count =
+    ::testing::AddGlobalTestEnvironment(new SiteCount);
+
 std::vector<const char *> scenario_names() {
   std::vector<const char *> names;
   for (const Scenario &s : kScenarios)
