@@ -64,7 +64,7 @@ static int request(const void *arg, size_t size) {
 MPROC_TARGET(request);
 
 int main(int argc, char **argv) {
-  mproc_queue_options_t options = {3, 0, 0}; /* Queue(3) */
+  mproc_queue_options_t options = {.maxsize = 3}; /* Queue(3) */
   mproc_queue_t q;
   mproc_process_t *p1, *p2;
   if (mproc_init(&argc, &argv) != 0)

@@ -56,9 +56,33 @@ extern "C" {
 #define MPROC_VERSION_MINOR 1
 /** @brief Patch version: fixes only. */
 #define MPROC_VERSION_PATCH 0
+/** @brief The version as one number, 0xMMmmpp (major, minor, patch), for
+ * comparisons in the preprocessor: `#if MPROC_VERSION_HEX >= 0x000200`. */
+#define MPROC_VERSION_HEX                                                      \
+  ((MPROC_VERSION_MAJOR << 16) | (MPROC_VERSION_MINOR << 8) |                  \
+   MPROC_VERSION_PATCH)
 /** @brief The library's version as "MAJOR.MINOR.PATCH". Any process, any
  * thread. */
 MPROC_API const char *mproc_version(void);
+/** @brief The version of the library running, as #MPROC_VERSION_HEX (which
+ * gives the version of the header the caller was compiled with). Any
+ * process, any thread. */
+MPROC_API unsigned int mproc_version_hex(void);
+/** @} */
+
+/** @name ABI
+ *
+ * Every options struct ends with `reserved`, room for fields of later
+ * versions: a caller compiled against this header keeps working with a
+ * library that has given some of that room a meaning, because the struct's
+ * size and the offsets of its fields never change within a major version.
+ * The reserved words must be zero (a `= {0}` initialiser or memset does
+ * it); a call given non-zero ones fails with MPROC_EINVAL, so that a caller
+ * cannot come to depend on a field that does not exist yet. */
+/** @{ */
+/** @brief How many 64-bit words of room an options struct keeps for later
+ * fields. */
+#define MPROC_RESERVED_WORDS 8
 /** @} */
 
 /** @name Errors */
@@ -88,7 +112,7 @@ MPROC_API const char *mproc_version(void);
   X(EBADHANDLE, -16, "invalid or freed handle")                                \
   X(ERANGE, -17, "result does not fit the buffer")                             \
   X(ENOTOWNER, -18, "not held by the caller")                                  \
-  X(EOVERFLOW, -19, "count would exceed its bound")                           \
+  X(EOVERFLOW, -19, "count would exceed its bound")                            \
   X(EBROKEN, -20, "broken: aborted, timed out or a participant died")          \
   X(ENOENT, -21, "no such object")                                             \
   X(EEXIST, -22, "already exists")
@@ -266,6 +290,8 @@ typedef struct mproc_process_options {
   int daemon;
   /** The start method; #MPROC_START_DEFAULT is the program's default. */
   mproc_start_method_t start_method;
+  /** Must be zero: room for later fields (see #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_process_options_t;
 
 /** @brief A child process (opaque; lives in the process that created it). */
@@ -485,12 +511,16 @@ enum mproc_proc_field {
   MPROC_PROC_HAS_CPU_TIMES = 1u << 5,  /**< user_time_us, system_time_us */
   MPROC_PROC_HAS_THREADS = 1u << 6,    /**< num_threads */
   MPROC_PROC_HAS_ARGV = 1u << 7,       /**< argc and argv */
-  MPROC_PROC_HAS_ALL = (1u << 8) - 1u  /**< every field above */
+  MPROC_PROC_HAS_USER = 1u << 8,       /**< user */
+  MPROC_PROC_HAS_ALL = (1u << 9) - 1u  /**< every field above */
 };
 
 /** @brief Longest process name kept, in bytes, with its NUL. Larger than any
  *  system's own limit (Linux keeps 15 bytes), so a name is never cut here. */
 #define MPROC_PROC_NAME_SIZE 256
+
+/** @brief Longest user name kept, in bytes, with its NUL. */
+#define MPROC_PROC_USER_SIZE 128
 
 /**
  * @brief One process as the system describes it: a snapshot.
@@ -533,6 +563,14 @@ typedef struct mproc_proc_info_s {
    *  the process holds it (any encoding, spaces kept), then a NULL. Allocated;
    *  NULL when argc is 0. */
   char **argv;
+  /** The user the process runs as, NUL-terminated UTF-8: on POSIX the name
+   *  of its effective user id, or the id in decimal when the user database
+   *  has no name for it (as `ps` shows it); on Windows `DOMAIN\\user` of
+   *  its token. */
+  char user[MPROC_PROC_USER_SIZE];
+  /** Written as zero by mproc: room for later fields (see
+   *  #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_proc_info_t;
 
 /**
@@ -841,6 +879,8 @@ typedef struct mproc_queue_options {
   /** Non-zero: a JoinableQueue (mproc_queue_task_done(), mproc_queue_join()).
    */
   int joinable;
+  /** Must be zero: room for later fields (see #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_queue_options_t;
 
 /**
@@ -1534,6 +1574,8 @@ typedef struct mproc_pool_options {
   mproc_start_method_t start_method;
   /** Milliseconds a task may run; 0 or #MPROC_INFINITE: no limit. */
   int64_t task_timeout_ms;
+  /** Must be zero: room for later fields (see #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_pool_options_t;
 
 /** @brief A pool (opaque; lives in the process that created it). */
@@ -1564,6 +1606,8 @@ typedef struct mproc_apply_options {
   mproc_pool_callback_fn error_callback;
   /** Passed to both. */
   void *user;
+  /** Must be zero: room for later fields (see #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_apply_options_t;
 
 /**

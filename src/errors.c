@@ -38,10 +38,3 @@ int mproc__os_fail(int native_error) {
   last_os_error = native_error;
   return MPROC_EOS;
 }
-
-const char *mproc_version(void) {
-#define MPROC__STR2(x) #x
-#define MPROC__STR(x) MPROC__STR2(x)
-  return MPROC__STR(MPROC_VERSION_MAJOR) "." MPROC__STR(
-      MPROC_VERSION_MINOR) "." MPROC__STR(MPROC_VERSION_PATCH);
-}

@@ -19,6 +19,10 @@ extern "C" {
  * MPROC_EOS, so backends can write `return mproc__os_fail(errno);`. */
 int mproc__os_fail(int native_error);
 
+/* 1 when the `words` reserved words of an options struct are all zero
+ * (src/abi.c); callers fail with MPROC_EINVAL otherwise. */
+int mproc__reserved_zero(const uint64_t *reserved, size_t words);
+
 /* Longest name a process may be given, in bytes, without the NUL. */
 #define MPROC__NAME_MAX 255
 

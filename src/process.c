@@ -156,6 +156,8 @@ int mproc_process_create(mproc_process_t **out, mproc_target_fn target,
     return MPROC_EINVAL;
   if (options->name && strlen(options->name) > MPROC__NAME_MAX)
     return MPROC_EINVAL;
+  if (!mproc__reserved_zero(options->reserved, MPROC_RESERVED_WORDS))
+    return MPROC_EINVAL;
 
   p = calloc(1, sizeof *p);
   if (!p)

@@ -258,7 +258,8 @@ int mproc_queue_create(mproc_queue_t *out,
   queue_body_t *b;
   uint64_t capacity = MPROC_QUEUE_DEFAULT_CAPACITY, c = MIN_CAPACITY;
   int rc;
-  if (!out)
+  if (!out || (options &&
+               !mproc__reserved_zero(options->reserved, MPROC_RESERVED_WORDS)))
     return MPROC_EINVAL;
   if (options && options->capacity)
     capacity = options->capacity;

@@ -622,7 +622,7 @@ void on_error(void *user, int status, const void *, size_t) {
 TEST_P(PoolM, CallbacksRunBeforeReady) {
   Pool pool(2);
   CallbackLog log;
-  mproc_apply_options_t cb = {on_ok, on_error, &log};
+  mproc_apply_options_t cb = {on_ok, on_error, &log, {0}};
   mproc_async_result_t *r1, *r2;
   ASSERT_EQ(mproc_pool_apply_async(pool.p, echo, "abc", 3, &cb, &r1), 0);
   int status;
@@ -772,7 +772,7 @@ void expect_map_async_matches_map(mproc_pool_t *pool, mproc_task_fn fn,
   int want_rc = mproc_pool_map(pool, fn, items.data(), 8, n, chunk, want.data(),
                                slot, want_st.data());
   MapCallback cb;
-  mproc_apply_options_t o = {on_map_done, on_map_done, &cb};
+  mproc_apply_options_t o = {on_map_done, on_map_done, &cb, {0}};
   mproc_async_result_t *r = nullptr;
   ASSERT_EQ(
       mproc_pool_map_async(pool, fn, items.data(), 8, n, chunk, slot, &o, &r),
@@ -989,7 +989,7 @@ TEST_P(PoolM, CloseThenJoinFinishesQueuedWork) {
 TEST_P(PoolM, TerminateFailsWorkInFlight) {
   Pool pool(2);
   CallbackLog log;
-  mproc_apply_options_t cb = {on_ok, on_error, &log};
+  mproc_apply_options_t cb = {on_ok, on_error, &log, {0}};
   std::vector<mproc_async_result_t *> rs(6);
   int ms = 30000;
   for (auto &r : rs)

@@ -27,6 +27,7 @@
 #include <shellapi.h>
 #else
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -612,6 +613,33 @@ const Json *find_pid(const Json &array, long long pid) {
   return nullptr;
 }
 
+// The user this process runs as, as mproc names it: the user database's
+// name of the effective uid on POSIX; DOMAIN\\user of the token on Windows.
+std::string self_user() {
+#ifdef _WIN32
+  HANDLE token;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+    return "?";
+  union {
+    TOKEN_USER user;
+    unsigned char bytes[sizeof(TOKEN_USER) + SECURITY_MAX_SID_SIZE];
+  } tu;
+  DWORD len = 0;
+  BOOL ok = GetTokenInformation(token, TokenUser, &tu, sizeof tu, &len);
+  CloseHandle(token);
+  char name[256], domain[256];
+  DWORD name_len = sizeof name, domain_len = sizeof domain;
+  SID_NAME_USE use;
+  if (!ok || !LookupAccountSidA(nullptr, tu.user.User.Sid, name, &name_len,
+                                domain, &domain_len, &use))
+    return "?";
+  return domain[0] ? std::string(domain) + "\\" + name : std::string(name);
+#else
+  struct passwd *pw = getpwuid(geteuid());
+  return pw ? pw->pw_name : std::to_string(geteuid());
+#endif
+}
+
 // ---- mproc_proc_info ------------------------------------------------------
 
 TEST(Procinfo, SelfIsDescribedWhole) {
@@ -636,6 +664,11 @@ TEST(Procinfo, SelfIsDescribedWhole) {
   EXPECT_EQ(argv_of(p), self_command_line());
   ASSERT_NE(p.argv, nullptr);
   EXPECT_EQ(p.argv[p.argc], nullptr);
+
+  EXPECT_EQ(std::string(p.user), self_user());
+  // The reserved words are written as zeros.
+  for (uint64_t word : p.reserved)
+    EXPECT_EQ(word, 0u);
 }
 
 TEST(Procinfo, SleepingChild) {

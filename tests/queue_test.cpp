@@ -69,7 +69,7 @@ TEST(QueueBadInput, Codes) {
   char buf[8];
   int flag;
   EXPECT_EQ(mproc_queue_create(nullptr, nullptr), MPROC_EINVAL);
-  mproc_queue_options_t huge = {0, (size_t)1 << 31, 0};
+  mproc_queue_options_t huge = {0, (size_t)1 << 31, 0, {0}};
   EXPECT_EQ(mproc_queue_create(&q, &huge), MPROC_EINVAL);
   EXPECT_EQ(mproc_queue_put(nullptr, "x", 1, 0), MPROC_EINVAL);
   EXPECT_EQ(mproc_queue_put(&zero, "x", 1, 0), MPROC_EBADHANDLE);
@@ -111,7 +111,7 @@ TEST(QueueBadInput, Codes) {
 // buffer here is 8 bytes), and leaves the queue as it was.
 TEST(QueueBadInput, SizesNearSizeMaxAreRefusedWithoutTouchingMemory) {
   const auto segments_before = shared_testing::mproc_segments(mproc_getpid());
-  mproc_queue_options_t o = {0, 4096, 0};
+  mproc_queue_options_t o = {0, 4096, 0, {0}};
   mproc_queue_t q;
   ASSERT_EQ(mproc_queue_create(&q, &o), 0);
   char buf[8] = "abcdefg";
@@ -144,7 +144,7 @@ TEST(QueueBadInput, SizesNearSizeMaxAreRefusedWithoutTouchingMemory) {
 // ---- sizes and order -----------------------------------------------------
 
 TEST(Queue, SizesAroundTheRingInOneProcess) {
-  mproc_queue_options_t o = {0, 4096, 0};
+  mproc_queue_options_t o = {0, 4096, 0, {0}};
   mproc_queue_t q;
   ASSERT_EQ(mproc_queue_create(&q, &o), 0);
   const size_t ring = 4096;
@@ -274,7 +274,7 @@ TEST_P(QueueProcs, QuarterGigabyteMessageBetweenProcesses) {
 // ---- full, empty, timeouts, close ----------------------------------------
 
 TEST(Queue, FullEmptyAndTimeoutCodes) {
-  mproc_queue_options_t o = {2, 0, 0};
+  mproc_queue_options_t o = {2, 0, 0, {0}};
   mproc_queue_t q;
   ASSERT_EQ(mproc_queue_create(&q, &o), 0);
   int flag = -1;
@@ -300,7 +300,7 @@ TEST(Queue, FullEmptyAndTimeoutCodes) {
   EXPECT_EQ(mproc_queue_destroy(&q), 0);
 
   // Bounded by bytes only.
-  mproc_queue_options_t bytes = {0, 4096, 0};
+  mproc_queue_options_t bytes = {0, 4096, 0, {0}};
   ASSERT_EQ(mproc_queue_create(&q, &bytes), 0);
   std::vector<unsigned char> m(1000);
   int puts = 0;
@@ -329,7 +329,7 @@ int get_from_empty_queue(const void *arg, size_t) {
 MPROC_TARGET(get_from_empty_queue);
 
 TEST_P(QueueProcs, CloseFailsPuttersAtOnceAndLetsGettersDrain) {
-  mproc_queue_options_t o = {1, 0, 0};
+  mproc_queue_options_t o = {1, 0, 0, {0}};
   mproc_queue_t full, empty;
   ASSERT_EQ(mproc_queue_create(&full, &o), 0);
   ASSERT_EQ(mproc_queue_create(&empty, nullptr), 0);
@@ -418,7 +418,7 @@ void wait_until_sleeping(const Child &child, uint32_t *flag) {
 
 TEST_P(QueueProcs, DestroyWakesSleepersWithBadHandle) {
   SharedMem<uint32_t> flags(2);
-  mproc_queue_options_t o = {1, 0, 0};
+  mproc_queue_options_t o = {1, 0, 0, {0}};
   DestroyCase c;
   ASSERT_EQ(mproc_queue_create(&c.full, &o), 0);
   ASSERT_EQ(mproc_queue_create(&c.empty, nullptr), 0);
@@ -523,7 +523,7 @@ TEST_P(QueueProcs, FourProducersFourConsumersNothingLostNothingDuplicated) {
   SharedMem<uint8_t> seen(4 * count);
   SharedMem<uint32_t> bad;
   StreamArgs a = {};
-  mproc_queue_options_t o = {0, 64 * 1024, 0};
+  mproc_queue_options_t o = {0, 64 * 1024, 0, {0}};
   ASSERT_EQ(mproc_queue_create(&a.q, &o), 0);
   a.count = count;
   a.seen = seen.ref();
@@ -566,7 +566,7 @@ TEST_P(QueueProcs, RandomKillsOfProducersAndConsumers) {
     StreamArgs a = {};
     // A small ring, so messages wrap; every 50th message is larger than
     // half of it and travels in its own segment.
-    mproc_queue_options_t o = {0, 16 * 1024, 0};
+    mproc_queue_options_t o = {0, 16 * 1024, 0, {0}};
     ASSERT_EQ(mproc_queue_create(&a.q, &o), 0);
     a.count = count;
     a.seen = seen.ref();
@@ -654,7 +654,7 @@ int work_off(const void *arg, size_t) {
 MPROC_TARGET(work_off);
 
 TEST_P(JoinableQueue, JoinWaitsForEveryTaskDone) {
-  mproc_queue_options_t o = {0, 0, 1};
+  mproc_queue_options_t o = {0, 0, 1, {0}};
   mproc_queue_t q;
   ASSERT_EQ(mproc_queue_create(&q, &o), 0);
   EXPECT_EQ(mproc_queue_join(&q, 0), 0); // nothing put yet

@@ -31,6 +31,7 @@
 #include <sys/sysctl.h>
 
 #include "platform.h"
+#include "user_name.h"
 
 /* A read that saw the process change state (alive, then a zombie) starts
  * over; exiting takes a moment, so a few attempts settle it. */
@@ -117,8 +118,9 @@ static void fill_from_kinfo(const struct kinfo_proc *kp,
             sizeof kp->kp_proc.p_comm);
   set_state(info, (unsigned int)(unsigned char)kp->kp_proc.p_stat);
   info->start_time_ms = kinfo_start_ms(kp);
-  info->valid |=
-      MPROC_PROC_HAS_PPID | MPROC_PROC_HAS_NAME | MPROC_PROC_HAS_START_TIME;
+  mproc__user_name(kp->kp_eproc.e_ucred.cr_uid, info->user, sizeof info->user);
+  info->valid |= MPROC_PROC_HAS_PPID | MPROC_PROC_HAS_NAME |
+                 MPROC_PROC_HAS_START_TIME | MPROC_PROC_HAS_USER;
 }
 
 /* Nanoseconds per tick of the task's CPU times, as numer/denom.
@@ -193,9 +195,11 @@ static int fill_from_task(const struct proc_taskallinfo *t,
   info->rss_bytes = t->ptinfo.pti_resident_size;
   info->num_threads =
       t->ptinfo.pti_threadnum > 0 ? (uint32_t)t->ptinfo.pti_threadnum : 0;
+  /* pbi_uid is the effective user id, as ps's USER column shows. */
+  mproc__user_name(b->pbi_uid, info->user, sizeof info->user);
   info->valid |= MPROC_PROC_HAS_PPID | MPROC_PROC_HAS_NAME |
                  MPROC_PROC_HAS_START_TIME | MPROC_PROC_HAS_RSS |
-                 MPROC_PROC_HAS_THREADS;
+                 MPROC_PROC_HAS_THREADS | MPROC_PROC_HAS_USER;
   return set_cpu_times(info, t->ptinfo.pti_total_user,
                        t->ptinfo.pti_total_system);
 }

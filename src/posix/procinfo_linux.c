@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "platform.h"
+#include "user_name.h"
 
 /* The kernel's PF_KTHREAD task flag (include/linux/sched.h), field 9 of
  * /proc/PID/stat; it is part of the kernel's user-visible ABI through that
@@ -24,6 +25,8 @@
 
 /* /proc/PID/stat is one line of at most ~50 numbers and a 64-byte name. */
 #define STAT_BUFFER_SIZE 4096
+/* /proc/PID/status is some fifty short lines. */
+#define STATUS_BUFFER_SIZE 16384
 
 /* Maps the errno of a failed /proc access. A file or directory that vanished
  * means the process ended; EACCES comes from hidepid or ptrace checks. */
@@ -288,6 +291,30 @@ static int parse_stat(char *text, size_t len, mproc_proc_info_t *info,
   return 0;
 }
 
+/* The effective user from the "Uid:" line of /proc/PID/status (real,
+ * effective, saved, filesystem ids), as ps's USER column shows it. The
+ * owner of /proc/PID is not used: it is root for a process that is not
+ * dumpable. */
+static int read_user(int dirfd, mproc_proc_info_t *info) {
+  char text[STATUS_BUFFER_SIZE], *line, *end;
+  unsigned long long uid;
+  size_t len = 0;
+  int rc = read_small(dirfd, "status", text, sizeof text, &len);
+  if (rc != 0)
+    return rc;
+  line = strstr(text, "\nUid:");
+  if (line == NULL)
+    return mproc__os_fail(EPROTO);
+  (void)strtoull(line + 5, &end, 10);
+  errno = 0;
+  uid = strtoull(end, &end, 10);
+  if (errno != 0 || uid > (uid_t)-1)
+    return mproc__os_fail(EPROTO);
+  mproc__user_name((uid_t)uid, info->user, sizeof info->user);
+  info->valid |= MPROC_PROC_HAS_USER;
+  return 0;
+}
+
 int mproc__proc_read(mproc_pid_t pid, unsigned int want,
                      mproc_proc_info_t *info) {
   char path[64], stat_text[STAT_BUFFER_SIZE];
@@ -327,6 +354,8 @@ int mproc__proc_read(mproc_pid_t pid, unsigned int want,
   rc = read_small(dirfd, "stat", stat_text, sizeof stat_text, &stat_len);
   if (rc == 0)
     rc = parse_stat(stat_text, stat_len, info, &flags);
+  if (rc == 0 && (want & MPROC_PROC_HAS_USER))
+    rc = read_user(dirfd, info);
   if (rc != 0)
     goto finish;
 

@@ -12,6 +12,7 @@
 #include "os.h"
 
 #include <psapi.h>
+#include <sddl.h>
 #include <shellapi.h>
 #include <tlhelp32.h>
 #include <winternl.h>
@@ -232,6 +233,64 @@ static int read_command_line(HANDLE h, mproc_proc_info_t *info) {
   return r;
 }
 
+/* "DOMAIN\user" (or the bare name when the account has no domain) as
+ * UTF-8; 0 when it does not fit. */
+static int format_account(const wchar_t *domain, const wchar_t *name, char *out,
+                          size_t size) {
+  wchar_t both[2 * 256 + 2];
+  size_t d = wcslen(domain), n = wcslen(name), at = 0;
+  if (d >= 256 || n >= 256)
+    return 0;
+  if (d > 0) {
+    memcpy(both, domain, d * sizeof(wchar_t));
+    both[d] = L'\\';
+    at = d + 1;
+  }
+  memcpy(both + at, name, (n + 1) * sizeof(wchar_t));
+  return WideCharToMultiByte(CP_UTF8, 0, both, -1, out, (int)size, NULL, NULL) >
+         0;
+}
+
+/* The account of the process's token; an account that has no name (a
+ * deleted user) shows its SID, as a number stands for a POSIX user with
+ * no name. */
+static int read_user(HANDLE h, mproc_proc_info_t *info) {
+  union {
+    TOKEN_USER user;
+    unsigned char bytes[sizeof(TOKEN_USER) + SECURITY_MAX_SID_SIZE];
+  } tu;
+  wchar_t name[256], domain[256];
+  DWORD name_len = 256, domain_len = 256, len = 0;
+  SID_NAME_USE use;
+  HANDLE token;
+  char *sid_text = NULL;
+  BOOL ok;
+
+  if (!OpenProcessToken(h, TOKEN_QUERY, &token))
+    return MPROC_EPERM;
+  ok = GetTokenInformation(token, TokenUser, &tu, sizeof tu, &len);
+  CloseHandle(token);
+  if (!ok)
+    return MPROC_EPERM;
+  if (LookupAccountSidW(NULL, tu.user.User.Sid, name, &name_len, domain,
+                        &domain_len, &use)) {
+    ok = format_account(domain, name, info->user, sizeof info->user);
+  } else if (ConvertSidToStringSidA(tu.user.User.Sid, &sid_text)) {
+    ok = strlen(sid_text) < sizeof info->user;
+    if (ok)
+      memcpy(info->user, sid_text, strlen(sid_text) + 1);
+    LocalFree(sid_text);
+  } else {
+    ok = FALSE;
+  }
+  if (!ok) {
+    memset(info->user, 0, sizeof info->user);
+    return MPROC_EPERM;
+  }
+  info->valid |= MPROC_PROC_HAS_USER;
+  return 0;
+}
+
 /* Times, memory, command line and state from an open handle. */
 static int read_handle(HANDLE h, unsigned int want, mproc_proc_info_t *info) {
   FILETIME created, exited, kernel, user;
@@ -263,6 +322,8 @@ static int read_handle(HANDLE h, unsigned int want, mproc_proc_info_t *info) {
   } else {
     r = MPROC_EPERM;
   }
+  if ((want & MPROC_PROC_HAS_USER) && read_user(h, info) != 0)
+    r = MPROC_EPERM;
   if (want & MPROC_PROC_HAS_ARGV) {
     int a = read_command_line(h, info);
     if (a != 0 && a != MPROC_EPERM)

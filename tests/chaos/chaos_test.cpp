@@ -185,7 +185,7 @@ TEST(Chaos, KillsStopsAndTimeoutsOverQueuesPoolsAndLocks) {
 
   SharedMem<Board> board;
   Args a = {};
-  mproc_queue_options_t qo = {16, 0, 0};
+  mproc_queue_options_t qo = {16, 0, 0, {0}};
   ASSERT_EQ(mproc_queue_create(&a.q, &qo), 0);
   ASSERT_EQ(mproc_lock_create(&a.lock), 0);
   a.board = board.ref();

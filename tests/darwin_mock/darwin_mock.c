@@ -143,6 +143,7 @@ int proc_pidinfo(int pid, int flavor, uint64_t arg, void *buffer,
   t.pbsd.pbi_status = (uint32_t)p.status;
   t.pbsd.pbi_pid = (uint32_t)p.pid;
   t.pbsd.pbi_ppid = (uint32_t)p.ppid;
+  t.pbsd.pbi_uid = (uid_t)p.uid;
   put_text(t.pbsd.pbi_comm, sizeof t.pbsd.pbi_comm, p.comm);
   put_text(t.pbsd.pbi_name, sizeof t.pbsd.pbi_name, p.name);
   t.pbsd.pbi_start_tvsec = (uint64_t)p.start_sec;
@@ -196,6 +197,7 @@ static int kinfo(int pid, void *oldp, size_t *oldlenp) {
   kp.kp_proc.p_pid = (pid_t)p.pid;
   put_text(kp.kp_proc.p_comm, sizeof kp.kp_proc.p_comm - 1, p.comm);
   kp.kp_eproc.e_ppid = (pid_t)p.ppid;
+  kp.kp_eproc.e_ucred.cr_uid = (uid_t)p.uid;
   memcpy(oldp, &kp, sizeof kp);
   *oldlenp = sizeof kp;
   return 0;

@@ -26,6 +26,7 @@ typedef struct darwin_mock_proc {
   uint64_t system_ticks;
   int32_t threads;
   int32_t running; /* pti_numrunning */
+  unsigned uid;    /* the effective user id: pbi_uid and cr_uid */
   /* Non-zero: PROC_PIDTASKALLINFO fails with it (EPERM: another user's
    * process). A zombie fails with ESRCH whatever this says. */
   int task_errno;

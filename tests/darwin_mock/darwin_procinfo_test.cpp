@@ -129,6 +129,7 @@ TEST_F(DarwinProcInfo, NormalProcessGivesEveryField) {
   EXPECT_EQ(info.pid, 100);
   EXPECT_EQ(info.ppid, 1);
   EXPECT_STREQ(info.name, "worker");
+  EXPECT_STREQ(info.user, "root"); // uid 0, from the user database
   EXPECT_EQ(info.state, MPROC_PROC_RUNNING);
   EXPECT_EQ(info.state_code, 'R');
   EXPECT_EQ(info.start_time_ms, 1700000000250LL);
@@ -221,11 +222,15 @@ TEST_F(DarwinProcInfo, AnotherUsersProcessGivesWhatKinfoTells) {
   p.args = nullptr; // KERN_PROCARGS2 answers EINVAL
   p.status = kSstop;
   p.comm = "sixteen-byte-cmd";
+  // A user id with no name in the user database shows as its number.
+  p.uid = 4000000123u;
   mproc_proc_info_t info;
   ASSERT_EQ(add_and_read(p, &info), MPROC_EPERM);
   EXPECT_EQ(info.valid,
             (unsigned)(MPROC_PROC_HAS_PPID | MPROC_PROC_HAS_NAME |
-                       MPROC_PROC_HAS_STATE | MPROC_PROC_HAS_START_TIME));
+                       MPROC_PROC_HAS_STATE | MPROC_PROC_HAS_START_TIME |
+                       MPROC_PROC_HAS_USER));
+  EXPECT_STREQ(info.user, "4000000123");
   EXPECT_EQ(info.ppid, 1);
   EXPECT_STREQ(info.name, "sixteen-byte-cmd");
   EXPECT_EQ(info.state, MPROC_PROC_STOPPED);

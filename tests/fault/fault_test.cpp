@@ -85,7 +85,7 @@ int process_forkserver(Disarm d) {
 
 // Put messages of a size into a queue, get them back, compare.
 int queue_round_trip(size_t size, Disarm disarm) {
-  mproc_queue_options_t o = {0, 4096, 0};
+  mproc_queue_options_t o = {0, 4096, 0, {0}};
   mproc_queue_t q;
   int rc = mproc_queue_create(&q, &o);
   if (rc != 0) {
@@ -142,7 +142,7 @@ int consume_five(const void *arg, size_t) {
 MPROC_TARGET(consume_five);
 
 int queue_between_processes(Disarm disarm) {
-  mproc_queue_options_t o = {1, 0, 0};
+  mproc_queue_options_t o = {1, 0, 0, {0}};
   mproc_queue_t q;
   int rc = mproc_queue_create(&q, &o);
   if (rc != 0) {

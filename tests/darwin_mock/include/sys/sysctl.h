@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Test mock of the part of macOS's <sys/sysctl.h> that src/posix/
  * procinfo_darwin.c uses (see sys/proc.h here). struct eproc keeps only
- * its fields up to e_pgid. */
+ * its fields up to e_pgid, and of the credentials only the user id. */
 #ifndef DARWIN_MOCK_SYS_SYSCTL_H
 #define DARWIN_MOCK_SYS_SYSCTL_H
 
@@ -17,9 +17,16 @@
 
 struct session;
 
+/* The credentials; the real one has the groups after cr_uid. */
+struct _ucred {
+  int32_t cr_ref;
+  uid_t cr_uid;
+};
+
 struct eproc {
   struct proc *e_paddr;
   struct session *e_sess;
+  struct _ucred e_ucred;
   pid_t e_ppid;
   pid_t e_pgid;
 };
