@@ -74,7 +74,9 @@ for config in "${configs[@]}"; do
   echo "=== $config: configure and build"
   cmake --preset "$config" >/dev/null
   cmake --build --preset "$config" -j "$jobs"
+  build="$root/build/ci-$config" # the presets' binaryDir
   if [ "$config" = default ]; then
+    "$root/ci/check-mproc-ps.sh" "$build"
     # Kills, stops and timeouts over queues, locks and a pool at once, for a
     # bounded time; the seed it prints replays a failure.
     echo "=== $config: chaos"

@@ -1069,6 +1069,7 @@ TEST(MprocPs, JsonMatchesTheApi) {
     ASSERT_EQ(i.rc, 0);
     EXPECT_EQ((*p)["ppid"].integer(), i.info.ppid);
     EXPECT_EQ((*p)["name"].str, std::string(i.info.name));
+    EXPECT_EQ((*p)["user"].str, std::string(i.info.user));
     EXPECT_EQ((*p)["threads"].integer(), (long long)i.info.num_threads);
     EXPECT_NEAR((double)(*p)["start_time_ms"].integer(),
                 (double)i.info.start_time_ms, 50.0);
@@ -1310,6 +1311,214 @@ TEST(MprocPs, ExitCodes) {
   Ran help = mproc_ps({"--help"});
   EXPECT_EQ(help.exit_code(), 0);
   EXPECT_NE(help.out.find("usage"), std::string::npos);
+}
+
+TEST(MprocPs, VersionAndHelp) {
+  REQUIRE_MPROC_PS();
+  Ran v = mproc_ps({"--version"});
+  EXPECT_EQ(v.exit_code(), 0) << v.err;
+  EXPECT_EQ(v.out, std::string("mproc-ps (mproc) ") + mproc_version() + "\n");
+  EXPECT_TRUE(v.err.empty());
+
+  Ran h = mproc_ps({"--help"});
+  EXPECT_EQ(h.exit_code(), 0);
+  for (const char *word :
+       {"usage", "-C NAME", "-o COLUMN", "--tree", "--json", "--sort",
+        "--version", "Exit status", "  0  success", "  1  ", "  2  bad usage",
+        "pid, ppid, user, s, %cpu, thr, rss, time, start, name, command",
+        "RSS(KiB)"})
+    EXPECT_NE(h.out.find(word), std::string::npos) << word;
+}
+
+// The words of a line, split at runs of spaces.
+std::vector<std::string> words_of(const std::string &line) {
+  std::vector<std::string> w;
+  std::istringstream in(line);
+  std::string word;
+  while (in >> word)
+    w.push_back(word);
+  return w;
+}
+
+TEST(MprocPs, DefaultColumnsHaveUnits) {
+  REQUIRE_MPROC_PS();
+  Ran r = mproc_ps({std::to_string(mproc_getpid())});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  std::vector<std::string> lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(words_of(lines[0]),
+            (std::vector<std::string>{"PID", "PPID", "S", "USER", "%CPU", "THR",
+                                      "RSS(KiB)", "TIME", "NAME"}));
+#ifndef _WIN32 // a Windows user name may hold a space ("NT AUTHORITY\...")
+  std::vector<std::string> row = words_of(lines[1]);
+  ASSERT_EQ(row.size(), 9u) << lines[1];
+  EXPECT_EQ(row[3], self_user());
+  // %CPU: a percentage with one decimal.
+  double pcpu = atof(row[4].c_str());
+  EXPECT_GE(pcpu, 0.0);
+  EXPECT_EQ(row[4].find('.'), row[4].size() - 2) << row[4];
+#endif
+}
+
+TEST(MprocPs, ChosenColumnsAsTextAndJson) {
+  REQUIRE_MPROC_PS();
+  Info self(mproc_getpid());
+  ASSERT_EQ(self.rc, 0);
+  std::string pid = std::to_string(mproc_getpid());
+
+  // -o in the order given; -o twice adds up; ps's names are accepted.
+  Ran r = mproc_ps({"-o", "user,pid", "-orss", "-o", "comm", pid});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  std::vector<std::string> lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(words_of(lines[0]),
+            (std::vector<std::string>{"USER", "PID", "RSS(KiB)", "NAME"}));
+  std::string user = self.info.user;
+  ASSERT_EQ(lines[1].compare(0, user.size(), user), 0) << lines[1];
+  std::vector<std::string> rest = words_of(lines[1].substr(user.size()));
+  ASSERT_EQ(rest.size(), 3u) << lines[1];
+  EXPECT_EQ(rest[0], pid);
+  EXPECT_GT(atoll(rest[1].c_str()), 0);
+  EXPECT_EQ(rest[2], self_comm());
+
+  // -f shows the command line in place of the name.
+  Ran full = mproc_ps({"-o", "pid,name", "-f", pid});
+  EXPECT_EQ(words_of(lines_of(full.out)[0]),
+            (std::vector<std::string>{"PID", "COMMAND"}));
+
+  // JSON holds the chosen columns' fields and the pid, nothing else.
+  Ran j = mproc_ps({"--json", "-o", "user,%cpu,rss,time", pid});
+  ASSERT_EQ(j.exit_code(), 0) << j.err;
+  Json doc;
+  ASSERT_TRUE(parse_json(j.out, &doc)) << j.out;
+  ASSERT_EQ(doc.items.size(), 1u);
+  std::set<std::string> keys;
+  for (auto &f : doc.items[0].fields)
+    keys.insert(f.first);
+  EXPECT_EQ(keys,
+            (std::set<std::string>{"pid", "user", "cpu_percent", "rss_bytes",
+                                   "user_time_us", "system_time_us"}));
+  EXPECT_EQ(doc.items[0]["user"].str, user);
+  EXPECT_EQ(doc.items[0]["cpu_percent"].kind, Json::Number);
+  EXPECT_GE(doc.items[0]["cpu_percent"].num, 0.0);
+
+  // Unknown or empty columns are usage errors.
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"-o", "colour"}, {"-o", "pid,,user"}, {"-o"}, {"--sort", "x"}}) {
+    Ran bad = mproc_ps(args);
+    EXPECT_EQ(bad.exit_code(), 2) << args[1 % args.size()];
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  }
+}
+
+TEST(MprocPs, SortsByAnyColumn) {
+  REQUIRE_MPROC_PS();
+  Ran r = mproc_ps({"--json", "--sort", "-thr", "-o", "thr"});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  Json doc;
+  ASSERT_TRUE(parse_json(r.out, &doc));
+  ASSERT_GT(doc.items.size(), 1u);
+  for (size_t k = 1; k < doc.items.size(); k++)
+    EXPECT_GE(doc.items[k - 1]["threads"].num, doc.items[k]["threads"].num);
+}
+
+TEST(MprocPs, FilterByName) {
+  REQUIRE_MPROC_PS();
+  SpawnedHelper a({"one"}), b({"two"});
+  ASSERT_GT(a.pid, 0);
+  ASSERT_GT(b.pid, 0);
+  const std::string name = self_comm();
+  const std::string self = std::to_string(mproc_getpid());
+
+  // Every process of that name, this one and its helpers among them, and
+  // no other.
+  Ran r = mproc_ps({"--json", "-C", name});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  Json doc;
+  ASSERT_TRUE(parse_json(r.out, &doc)) << r.out;
+  for (mproc_pid_t pid : {mproc_getpid(), a.pid, b.pid})
+    EXPECT_NE(find_pid(doc, pid), nullptr) << pid;
+  for (auto &p : doc.items) {
+    std::string argv0 = p["argv"].items.empty() ? "" : p["argv"].items[0].str;
+    argv0 = argv0.substr(argv0.find_last_of("\\/") + 1);
+    EXPECT_TRUE(p["name"].str == name || argv0 == name)
+        << p["name"].str << " " << argv0;
+  }
+
+  // With --children and --tree, as text: the helpers below this process.
+  Ran t = mproc_ps({"--tree", "--children", self, "-C", name + ",nosuch"});
+  ASSERT_EQ(t.exit_code(), 0) << t.err;
+  std::vector<std::string> lines = lines_of(t.out);
+  std::set<long long> shown;
+  for (size_t k = 1; k < lines.size(); k++)
+    shown.insert(atoll(lines[k].c_str()));
+  EXPECT_TRUE(shown.count(a.pid));
+  EXPECT_TRUE(shown.count(b.pid));
+
+#ifdef _WIN32
+  // Windows compares names without case, and without ".exe".
+  std::string bare = name.substr(0, name.size() - 4);
+  for (auto &c : bare)
+    c = (char)toupper((unsigned char)c);
+  Ran w = mproc_ps({"-C", bare, self});
+  EXPECT_EQ(w.exit_code(), 0) << w.err;
+  EXPECT_EQ(lines_of(w.out).size(), 2u);
+#endif
+
+  // A name no process has: the header alone, and exit status 1 (as pgrep).
+  Ran none = mproc_ps({"-C", "no-such-process-name"});
+  EXPECT_EQ(none.exit_code(), 1);
+  EXPECT_EQ(lines_of(none.out).size(), 1u);
+  Ran none_json = mproc_ps({"--json", "-C", "no-such-process-name"});
+  EXPECT_EQ(none_json.exit_code(), 1);
+  EXPECT_EQ(none_json.out, "[\n]\n");
+  // Given with pids, -C keeps those of them that have the name.
+  Ran some = mproc_ps({"-C", "no-such-process-name", self});
+  EXPECT_EQ(some.exit_code(), 1);
+  EXPECT_EQ(mproc_ps({"-C"}).exit_code(), 2);
+  EXPECT_EQ(mproc_ps({"-C", ""}).exit_code(), 2);
+}
+
+// A process may name itself with characters that reorder or break a
+// terminal's line: text output shows each as '?', as it does a control
+// byte; JSON keeps them, escaped.
+TEST(MprocPs, TextEscapesBidiControlsAndSeparators) {
+  REQUIRE_MPROC_PS();
+  const std::vector<std::string> unsafe = {
+      "\xe2\x80\xae",  // U+202E RIGHT-TO-LEFT OVERRIDE
+      "\xe2\x80\xaa",  // U+202A LEFT-TO-RIGHT EMBEDDING
+      "\xe2\x81\xa6",  // U+2066 LEFT-TO-RIGHT ISOLATE
+      "\xe2\x81\xa9",  // U+2069 POP DIRECTIONAL ISOLATE
+      "\xe2\x80\x8e",  // U+200E LEFT-TO-RIGHT MARK
+      "\xe2\x80\x8f",  // U+200F RIGHT-TO-LEFT MARK
+      "\xd8\x9c",      // U+061C ARABIC LETTER MARK
+      "\xe2\x80\xa8",  // U+2028 LINE SEPARATOR
+      "\xe2\x80\xa9"}; // U+2029 PARAGRAPH SEPARATOR
+  std::string arg = "x";
+  for (auto &u : unsafe)
+    arg += u + "x";
+  // Characters that are safe stay as they are.
+  arg += "caf\xc3\xa9\xe2\x80\x94";
+  SpawnedHelper h({arg});
+  ASSERT_GT(h.pid, 0);
+
+  Ran r = mproc_ps({"--full", "--wide", std::to_string(h.pid)});
+  ASSERT_EQ(r.exit_code(), 0) << r.err;
+  for (auto &u : unsafe)
+    EXPECT_EQ(r.out.find(u), std::string::npos);
+  std::vector<std::string> lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+#ifndef _WIN32 // the helper's arguments pass through the ANSI code page there
+  EXPECT_NE(lines[1].find("x?x?x?x?x?x?x?x?x?xcaf\xc3\xa9\xe2\x80\x94"),
+            std::string::npos)
+      << lines[1];
+  Ran j = mproc_ps({"--json", std::to_string(h.pid)});
+  ASSERT_EQ(j.exit_code(), 0);
+  EXPECT_NE(j.out.find("x\\u202ex\\u202ax\\u2066x\\u2069x\\u200ex\\u200fx"
+                       "\\u061cx\\u2028x\\u2029x"),
+            std::string::npos)
+      << j.out;
+#endif
 }
 
 #ifndef _WIN32 // the example shows zombies, which Windows does not have
