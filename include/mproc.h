@@ -1034,6 +1034,8 @@ typedef struct mproc_array_options {
   /** Guard with this RLock instead (Python's `lock=` argument); it is not
    *  destroyed with the array. NULL: a lock of the array's own. */
   const mproc_rlock_t *lock;
+  /** Must be zero: room for later fields (see #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_array_options_t;
 
 /**
@@ -1087,8 +1089,7 @@ MPROC_API int mproc_array_length(mproc_array_t *array, size_t *elem_size,
  * @return 0; MPROC_ESTATE for a raw array, which has none;
  *         MPROC_EINVAL; MPROC_EBADHANDLE.
  */
-MPROC_API int mproc_array_get_lock(mproc_array_t *array,
-                                   mproc_rlock_t *lock);
+MPROC_API int mproc_array_get_lock(mproc_array_t *array, mproc_rlock_t *lock);
 
 /**
  * @brief Acquire the array's lock: mproc_rlock_acquire() on
@@ -1149,6 +1150,8 @@ typedef struct mproc_condition_options {
   const mproc_lock_t *lock;
   /** Or to this RLock (not destroyed with the condition). */
   const mproc_rlock_t *rlock;
+  /** Must be zero: room for later fields (see #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_condition_options_t;
 
 /**
@@ -1167,8 +1170,7 @@ MPROC_API int mproc_condition_create(mproc_condition_t *out,
  * mproc_rlock_acquire() on it.
  * @return As those calls; MPROC_EBADHANDLE for a bad condition.
  */
-MPROC_API int mproc_condition_acquire(mproc_condition_t *c,
-                                      int64_t timeout_ms);
+MPROC_API int mproc_condition_acquire(mproc_condition_t *c, int64_t timeout_ms);
 
 /** @brief Release the bound lock once. @return As mproc_lock_release() or
  *  mproc_rlock_release(). */

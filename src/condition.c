@@ -155,7 +155,9 @@ int mproc_condition_create(mproc_condition_t *out,
   unsigned kind = MPROC__KIND_RLOCK;
   int owns = 0, rc;
   void *lock_body;
-  if (!out || (options && options->lock && options->rlock))
+  if (!out || (options && options->lock && options->rlock) ||
+      (options &&
+       !mproc__reserved_zero(options->reserved, MPROC_RESERVED_WORDS)))
     return MPROC_EINVAL;
   if (options && options->lock) {
     kind = MPROC__KIND_LOCK;

@@ -49,7 +49,8 @@ int mproc_array_create(mproc_array_t *out, size_t elem_size, size_t count,
   memset(&o, 0, sizeof o);
   if (options)
     o = *options;
-  if (!out || elem_size == 0 || (o.raw && o.lock))
+  if (!out || elem_size == 0 || (o.raw && o.lock) ||
+      !mproc__reserved_zero(o.reserved, MPROC_RESERVED_WORDS))
     return MPROC_EINVAL;
   rc = body_size(elem_size, count, &size);
   if (rc != 0)

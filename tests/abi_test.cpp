@@ -4,7 +4,7 @@
 // an older header fails here first. A field added later takes words from
 // `reserved`, leaving every size and offset below as it is. The values are
 // those of 64-bit Linux (LP64) and of 64-bit Windows built with MinGW-w64
-// (LLP64); CMake builds this test for 64-bit targets only.
+// (LLP64), side by side; CMake builds this test for 64-bit targets only.
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -22,122 +22,86 @@ struct Layout {
   size_t expected;
 };
 
-#define SIZE(T, n)                                                             \
-  { "sizeof(" #T ")", sizeof(T), n }
-#define AT(T, f, n)                                                            \
-  { "offsetof(" #T ", " #f ")", offsetof(T, f), n }
+// Each figure twice: on 64-bit Linux (LP64), then on 64-bit Windows
+// built with MinGW-w64 (LLP64). Windows's long is 32 bits, but no public
+// struct has a long, so the two agree field for field today.
+#if defined(_WIN64)
+#define EXPECTED(lp64, llp64) (llp64)
+#else
+#define EXPECTED(lp64, llp64) (lp64)
+#endif
+#define SIZE(T, lp64, llp64)                                                   \
+  { "sizeof(" #T ")", sizeof(T), EXPECTED(lp64, llp64) }
+#define AT(T, f, lp64, llp64)                                                  \
+  { "offsetof(" #T ", " #f ")", offsetof(T, f), EXPECTED(lp64, llp64) }
 
 std::vector<Layout> layouts() {
   // clang-format off
   return {
-#if defined(_WIN64)
-      // 64-bit Windows (MinGW-w64): long is 32 bits, but no public struct
-      // has a long, so the figures match LP64's field for field.
-      SIZE(mproc_process_options_t, 80),
-      AT(mproc_process_options_t, name, 0),
-      AT(mproc_process_options_t, daemon, 8),
-      AT(mproc_process_options_t, start_method, 12),
-      AT(mproc_process_options_t, reserved, 16),
-      SIZE(mproc_target_entry_t, 24),
-      AT(mproc_target_entry_t, name, 0),
-      AT(mproc_target_entry_t, fn, 8),
-      AT(mproc_target_entry_t, next, 16),
-      SIZE(mproc_task_entry_t, 24),
-      AT(mproc_task_entry_t, name, 0),
-      AT(mproc_task_entry_t, fn, 8),
-      AT(mproc_task_entry_t, next, 16),
-      SIZE(mproc_proc_info_t, 536),
-      AT(mproc_proc_info_t, valid, 0),
-      AT(mproc_proc_info_t, pid, 8),
-      AT(mproc_proc_info_t, ppid, 16),
-      AT(mproc_proc_info_t, name, 24),
-      AT(mproc_proc_info_t, state, 280),
-      AT(mproc_proc_info_t, state_code, 284),
-      AT(mproc_proc_info_t, start_time_ms, 288),
-      AT(mproc_proc_info_t, rss_bytes, 296),
-      AT(mproc_proc_info_t, user_time_us, 304),
-      AT(mproc_proc_info_t, system_time_us, 312),
-      AT(mproc_proc_info_t, num_threads, 320),
-      AT(mproc_proc_info_t, argc, 328),
-      AT(mproc_proc_info_t, argv, 336),
-      AT(mproc_proc_info_t, user, 344),
-      AT(mproc_proc_info_t, reserved, 472),
-      SIZE(mproc_queue_options_t, 88),
-      AT(mproc_queue_options_t, maxsize, 0),
-      AT(mproc_queue_options_t, capacity, 8),
-      AT(mproc_queue_options_t, joinable, 16),
-      AT(mproc_queue_options_t, reserved, 24),
-      SIZE(mproc_pool_options_t, 120),
-      AT(mproc_pool_options_t, processes, 0),
-      AT(mproc_pool_options_t, initializer, 8),
-      AT(mproc_pool_options_t, initargs, 16),
-      AT(mproc_pool_options_t, initargs_size, 24),
-      AT(mproc_pool_options_t, maxtasksperchild, 32),
-      AT(mproc_pool_options_t, start_method, 40),
-      AT(mproc_pool_options_t, task_timeout_ms, 48),
-      AT(mproc_pool_options_t, reserved, 56),
-      SIZE(mproc_apply_options_t, 88),
-      AT(mproc_apply_options_t, callback, 0),
-      AT(mproc_apply_options_t, error_callback, 8),
-      AT(mproc_apply_options_t, user, 16),
-      AT(mproc_apply_options_t, reserved, 24),
-#else
-      // 64-bit Linux (LP64).
-      SIZE(mproc_process_options_t, 80),
-      AT(mproc_process_options_t, name, 0),
-      AT(mproc_process_options_t, daemon, 8),
-      AT(mproc_process_options_t, start_method, 12),
-      AT(mproc_process_options_t, reserved, 16),
-      SIZE(mproc_target_entry_t, 24),
-      AT(mproc_target_entry_t, name, 0),
-      AT(mproc_target_entry_t, fn, 8),
-      AT(mproc_target_entry_t, next, 16),
-      SIZE(mproc_task_entry_t, 24),
-      AT(mproc_task_entry_t, name, 0),
-      AT(mproc_task_entry_t, fn, 8),
-      AT(mproc_task_entry_t, next, 16),
-      SIZE(mproc_proc_info_t, 536),
-      AT(mproc_proc_info_t, valid, 0),
-      AT(mproc_proc_info_t, pid, 8),
-      AT(mproc_proc_info_t, ppid, 16),
-      AT(mproc_proc_info_t, name, 24),
-      AT(mproc_proc_info_t, state, 280),
-      AT(mproc_proc_info_t, state_code, 284),
-      AT(mproc_proc_info_t, start_time_ms, 288),
-      AT(mproc_proc_info_t, rss_bytes, 296),
-      AT(mproc_proc_info_t, user_time_us, 304),
-      AT(mproc_proc_info_t, system_time_us, 312),
-      AT(mproc_proc_info_t, num_threads, 320),
-      AT(mproc_proc_info_t, argc, 328),
-      AT(mproc_proc_info_t, argv, 336),
-      AT(mproc_proc_info_t, user, 344),
-      AT(mproc_proc_info_t, reserved, 472),
-      SIZE(mproc_queue_options_t, 88),
-      AT(mproc_queue_options_t, maxsize, 0),
-      AT(mproc_queue_options_t, capacity, 8),
-      AT(mproc_queue_options_t, joinable, 16),
-      AT(mproc_queue_options_t, reserved, 24),
-      SIZE(mproc_pool_options_t, 120),
-      AT(mproc_pool_options_t, processes, 0),
-      AT(mproc_pool_options_t, initializer, 8),
-      AT(mproc_pool_options_t, initargs, 16),
-      AT(mproc_pool_options_t, initargs_size, 24),
-      AT(mproc_pool_options_t, maxtasksperchild, 32),
-      AT(mproc_pool_options_t, start_method, 40),
-      AT(mproc_pool_options_t, task_timeout_ms, 48),
-      AT(mproc_pool_options_t, reserved, 56),
-      SIZE(mproc_apply_options_t, 88),
-      AT(mproc_apply_options_t, callback, 0),
-      AT(mproc_apply_options_t, error_callback, 8),
-      AT(mproc_apply_options_t, user, 16),
-      AT(mproc_apply_options_t, reserved, 24),
-#endif
+      SIZE(mproc_process_options_t, 80, 80),
+      AT(mproc_process_options_t, name, 0, 0),
+      AT(mproc_process_options_t, daemon, 8, 8),
+      AT(mproc_process_options_t, start_method, 12, 12),
+      AT(mproc_process_options_t, reserved, 16, 16),
+      SIZE(mproc_target_entry_t, 24, 24),
+      AT(mproc_target_entry_t, name, 0, 0),
+      AT(mproc_target_entry_t, fn, 8, 8),
+      AT(mproc_target_entry_t, next, 16, 16),
+      SIZE(mproc_task_entry_t, 24, 24),
+      AT(mproc_task_entry_t, name, 0, 0),
+      AT(mproc_task_entry_t, fn, 8, 8),
+      AT(mproc_task_entry_t, next, 16, 16),
+      SIZE(mproc_proc_info_t, 536, 536),
+      AT(mproc_proc_info_t, valid, 0, 0),
+      AT(mproc_proc_info_t, pid, 8, 8),
+      AT(mproc_proc_info_t, ppid, 16, 16),
+      AT(mproc_proc_info_t, name, 24, 24),
+      AT(mproc_proc_info_t, state, 280, 280),
+      AT(mproc_proc_info_t, state_code, 284, 284),
+      AT(mproc_proc_info_t, start_time_ms, 288, 288),
+      AT(mproc_proc_info_t, rss_bytes, 296, 296),
+      AT(mproc_proc_info_t, user_time_us, 304, 304),
+      AT(mproc_proc_info_t, system_time_us, 312, 312),
+      AT(mproc_proc_info_t, num_threads, 320, 320),
+      AT(mproc_proc_info_t, argc, 328, 328),
+      AT(mproc_proc_info_t, argv, 336, 336),
+      AT(mproc_proc_info_t, user, 344, 344),
+      AT(mproc_proc_info_t, reserved, 472, 472),
+      SIZE(mproc_queue_options_t, 88, 88),
+      AT(mproc_queue_options_t, maxsize, 0, 0),
+      AT(mproc_queue_options_t, capacity, 8, 8),
+      AT(mproc_queue_options_t, joinable, 16, 16),
+      AT(mproc_queue_options_t, reserved, 24, 24),
+      SIZE(mproc_pool_options_t, 120, 120),
+      AT(mproc_pool_options_t, processes, 0, 0),
+      AT(mproc_pool_options_t, initializer, 8, 8),
+      AT(mproc_pool_options_t, initargs, 16, 16),
+      AT(mproc_pool_options_t, initargs_size, 24, 24),
+      AT(mproc_pool_options_t, maxtasksperchild, 32, 32),
+      AT(mproc_pool_options_t, start_method, 40, 40),
+      AT(mproc_pool_options_t, task_timeout_ms, 48, 48),
+      AT(mproc_pool_options_t, reserved, 56, 56),
+      SIZE(mproc_apply_options_t, 88, 88),
+      AT(mproc_apply_options_t, callback, 0, 0),
+      AT(mproc_apply_options_t, error_callback, 8, 8),
+      AT(mproc_apply_options_t, user, 16, 16),
+      AT(mproc_apply_options_t, reserved, 24, 24),
+      SIZE(mproc_array_options_t, 80, 80),
+      AT(mproc_array_options_t, raw, 0, 0),
+      AT(mproc_array_options_t, lock, 8, 8),
+      AT(mproc_array_options_t, reserved, 16, 16),
+      SIZE(mproc_condition_options_t, 80, 80),
+      AT(mproc_condition_options_t, lock, 0, 0),
+      AT(mproc_condition_options_t, rlock, 8, 8),
+      AT(mproc_condition_options_t, reserved, 16, 16),
       // The value handles: 64 bytes everywhere, copied whole.
-      SIZE(mproc_lock_t, 64),
-      SIZE(mproc_rlock_t, 64),
-      SIZE(mproc_semaphore_t, 64),
-      SIZE(mproc_event_t, 64),
-      SIZE(mproc_queue_t, 64),
+      SIZE(mproc_array_t, 64, 64),
+      SIZE(mproc_condition_t, 64, 64),
+      SIZE(mproc_lock_t, 64, 64),
+      SIZE(mproc_rlock_t, 64, 64),
+      SIZE(mproc_semaphore_t, 64, 64),
+      SIZE(mproc_event_t, 64, 64),
+      SIZE(mproc_queue_t, 64, 64),
   };
   // clang-format on
 }
@@ -154,6 +118,8 @@ TEST(Abi, EveryOptionsStructKeepsItsReservedWords) {
   EXPECT_EQ(sizeof(mproc_pool_options_t{}.reserved), 64u);
   EXPECT_EQ(sizeof(mproc_apply_options_t{}.reserved), 64u);
   EXPECT_EQ(sizeof(mproc_proc_info_t{}.reserved), 64u);
+  EXPECT_EQ(sizeof(mproc_array_options_t{}.reserved), 64u);
+  EXPECT_EQ(sizeof(mproc_condition_options_t{}.reserved), 64u);
 }
 
 TEST(Abi, VersionHexMatchesTheHeaderAndTheLibrary) {
@@ -185,6 +151,18 @@ TEST(Abi, NonZeroReservedWordIsRefused) {
     qo.reserved[word] = (uint64_t)1 << 63;
     mproc_queue_t q;
     EXPECT_EQ(mproc_queue_create(&q, &qo), MPROC_EINVAL) << word;
+
+    mproc_array_options_t ao;
+    memset(&ao, 0, sizeof ao);
+    ao.reserved[word] = 2;
+    mproc_array_t a;
+    EXPECT_EQ(mproc_array_create(&a, 8, 4, &ao), MPROC_EINVAL) << word;
+
+    mproc_condition_options_t co;
+    memset(&co, 0, sizeof co);
+    co.reserved[word] = 3;
+    mproc_condition_t c;
+    EXPECT_EQ(mproc_condition_create(&c, &co), MPROC_EINVAL) << word;
   }
   // All zero is the default, and accepted.
   mproc_process_options_t po = {};
@@ -195,6 +173,14 @@ TEST(Abi, NonZeroReservedWordIsRefused) {
   mproc_queue_t q;
   ASSERT_EQ(mproc_queue_create(&q, &qo), 0);
   EXPECT_EQ(mproc_queue_destroy(&q), 0);
+  mproc_array_options_t ao = {};
+  mproc_array_t a;
+  ASSERT_EQ(mproc_array_create(&a, 8, 4, &ao), 0);
+  EXPECT_EQ(mproc_array_destroy(&a), 0);
+  mproc_condition_options_t co = {};
+  mproc_condition_t c;
+  ASSERT_EQ(mproc_condition_create(&c, &co), 0);
+  EXPECT_EQ(mproc_condition_destroy(&c), 0);
 }
 
 } // namespace
