@@ -92,7 +92,8 @@ static int check_options(const mproc_pool_options_t *o) {
       (o->task_timeout_ms < 0 && o->task_timeout_ms != MPROC_INFINITE) ||
       (!o->initargs && o->initargs_size > 0) ||
       o->start_method < MPROC_START_DEFAULT ||
-      o->start_method > MPROC_START_FORKSERVER)
+      o->start_method > MPROC_START_FORKSERVER ||
+      !mproc__reserved_zero(o->reserved, MPROC_RESERVED_WORDS))
     return MPROC_EINVAL;
   return 0;
 }
@@ -338,6 +339,8 @@ int mproc_pool_apply_async(mproc_pool_t *pool, mproc_task_fn fn,
   if (!out)
     return MPROC_EINVAL;
   *out = NULL;
+  if (options && !mproc__reserved_zero(options->reserved, MPROC_RESERVED_WORDS))
+    return MPROC_EINVAL;
   if ((err = result_new(pool, fn, arg, arg_size, options, &r)) != 0)
     return err;
   if ((err = mproc__enqueue(pool, &r->job, &r->job)) != 0) {

@@ -134,6 +134,8 @@ TEST(Abi, VersionHexMatchesTheHeaderAndTheLibrary) {
 }
 
 int ignored_target(const void *, size_t) { return 0; }
+int ignored_task(const void *, size_t, mproc_buf_t *) { return 0; }
+MPROC_TASK(ignored_task);
 
 TEST(Abi, NonZeroReservedWordIsRefused) {
   for (int word = 0; word < MPROC_RESERVED_WORDS; word++) {
@@ -163,6 +165,13 @@ TEST(Abi, NonZeroReservedWordIsRefused) {
     co.reserved[word] = 3;
     mproc_condition_t c;
     EXPECT_EQ(mproc_condition_create(&c, &co), MPROC_EINVAL) << word;
+
+    mproc_pool_options_t plo;
+    memset(&plo, 0, sizeof plo);
+    plo.reserved[word] = 4;
+    mproc_pool_t *pool = nullptr;
+    EXPECT_EQ(mproc_pool_create(&pool, &plo), MPROC_EINVAL) << word;
+    EXPECT_EQ(pool, nullptr);
   }
   // All zero is the default, and accepted.
   mproc_process_options_t po = {};
@@ -181,6 +190,20 @@ TEST(Abi, NonZeroReservedWordIsRefused) {
   mproc_condition_t c;
   ASSERT_EQ(mproc_condition_create(&c, &co), 0);
   EXPECT_EQ(mproc_condition_destroy(&c), 0);
+
+  // apply_async's options, on a pool of one worker: refused before
+  // anything is queued.
+  mproc_pool_options_t plo = {};
+  plo.processes = 1;
+  mproc_pool_t *pool = nullptr;
+  ASSERT_EQ(mproc_pool_create(&pool, &plo), 0);
+  mproc_apply_options_t ao2 = {};
+  ao2.reserved[MPROC_RESERVED_WORDS - 1] = 1;
+  mproc_async_result_t *r = nullptr;
+  EXPECT_EQ(mproc_pool_apply_async(pool, ignored_task, nullptr, 0, &ao2, &r),
+            MPROC_EINVAL);
+  EXPECT_EQ(r, nullptr);
+  EXPECT_EQ(mproc_pool_free(pool), 0);
 }
 
 } // namespace
