@@ -34,6 +34,10 @@ static int batch_alloc_imap(struct mproc_imap *b) {
   size_t count = b->count;
   if (count == 0)
     return 0;
+  /* Arrays no allocation can hold are refused before calloc sees them
+   * (a sanitizer reports the overflow calloc would refuse). */
+  if (count > MPROC__SIZE_LIMIT / sizeof(size_t))
+    return MPROC_ENOMEM;
   if (!(b->data = calloc(count, sizeof *b->data)) ||
       !(b->sizes = calloc(count, sizeof *b->sizes)) ||
       !(b->done = calloc(count, 1)) ||
@@ -139,7 +143,8 @@ static int map_start(mproc_pool_t *pool, mproc_task_fn fn, const void *items,
   if (!statuses && count > 0) {
     /* calloc checks count * sizeof(int): with item_size and result_size
      * 0, nothing above bounds count. */
-    if (!(b->statuses_owned = calloc(count, sizeof(int)))) {
+    if (count > MPROC__SIZE_LIMIT / sizeof(int) ||
+        !(b->statuses_owned = calloc(count, sizeof(int)))) {
       mproc__batch_free(b);
       return MPROC_ENOMEM;
     }
@@ -184,7 +189,8 @@ static int map_async_result(struct mproc_imap *b,
     return MPROC_ENOMEM;
   r->data = malloc(bytes ? bytes : 1);
   /* calloc checks count * sizeof(int) (see map_start). */
-  b->statuses_owned = calloc(b->count ? b->count : 1, sizeof(int));
+  if (b->count <= MPROC__SIZE_LIMIT / sizeof(int))
+    b->statuses_owned = calloc(b->count ? b->count : 1, sizeof(int));
   if (!r->data || !b->statuses_owned || batch_copy_items(b) != 0) {
     free(r->data);
     free(r);
