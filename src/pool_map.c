@@ -221,6 +221,8 @@ int mproc_pool_map_async(mproc_pool_t *pool, mproc_task_fn fn,
   if (!out)
     return MPROC_EINVAL;
   *out = NULL;
+  if (options && !mproc__reserved_zero(options->reserved, MPROC_RESERVED_WORDS))
+    return MPROC_EINVAL;
   if (result_size > UINT32_MAX || mproc__mul_size(result_size, count, &bytes) ||
       bytes > MPROC__SIZE_LIMIT)
     return MPROC_EINVAL;

@@ -877,6 +877,11 @@ TEST_P(PoolM, MapAsyncBadInputAndStates) {
   EXPECT_EQ(mproc_pool_map_async(pool.p, double_it, &item, 8, SIZE_MAX / 4, 0,
                                  8, nullptr, &r),
             MPROC_EINVAL);
+  mproc_apply_options_t bad = {};
+  bad.reserved[0] = 1; // reserved words must be zero
+  EXPECT_EQ(
+      mproc_pool_map_async(pool.p, double_it, &item, 8, 1, 0, 8, &bad, &r),
+      MPROC_EINVAL);
   EXPECT_EQ(r, nullptr);
   // An apply's result has no per-item statuses; a map's only once ready.
   const int *st = nullptr;
