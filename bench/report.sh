@@ -51,12 +51,14 @@ run pool "$bin/pool_bench" 2000 "$rounds"
 for b in "$bin"/*_bench; do
   name=$(basename "$b" _bench)
   case "$name" in
-  process | shared | pool | boost | libuv | scaling | platform | ps) continue ;;
+  process | shared | pool | boost | libuv | scaling | platform | ps | mpi_pool) continue ;;
   esac
   [ -x "$b" ] && run "$name" "$b" "$rounds"
 done
-# The MPI pool beside mpi4py.futures, when the component has a runner.
-[ -x "$root/bench/mpi_bench.sh" ] && run mpi "$root/bench/mpi_bench.sh" "$build"
+# The MPI pool beside mpi4py.futures, when the MPI component was built.
+if [ -x "$bin/mpi_pool_bench" ] && command -v mpiexec >/dev/null; then
+  run mpi sh "$root/bench/mpi_pool_bench.sh" "$build" 2 "$rounds"
+fi
 if command -v python3 >/dev/null; then
   run python_process python3 "$root/bench/process_bench.py"
   run python_pool python3 "$root/bench/pool_bench.py"
