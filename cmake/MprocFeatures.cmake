@@ -78,19 +78,22 @@ int main(void) {
   posix_spawn_file_actions_t fa; posix_spawn_file_actions_init(&fa);
   return posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 }" MPROC_HAVE_SPAWN_CLOSEFROM)
+check_c_source_compiles("
+#include <unistd.h>
+int main(void) { return close_range(3, ~0U, 0); }" MPROC_HAVE_CLOSE_RANGE)
 cmake_pop_check_state()
 
 # The portable build keeps only what POSIX.1-2008 promises.
 if(MPROC_PORTABLE)
   foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX GETTID
-                  MUTEX_CLOCKLOCK GETAUXVAL EPOLL SPAWN_CLOSEFROM)
+                  MUTEX_CLOCKLOCK GETAUXVAL EPOLL SPAWN_CLOSEFROM CLOSE_RANGE)
     set(MPROC_HAVE_${feature} OFF)
   endforeach()
 endif()
 
 foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX
                 CONDATTR_SETCLOCK GETTID MUTEX_CLOCKLOCK GETAUXVAL ISSETUGID
-                EPOLL POSIX_FALLOCATE SPAWN_CLOSEFROM)
+                EPOLL POSIX_FALLOCATE SPAWN_CLOSEFROM CLOSE_RANGE)
   if(MPROC_HAVE_${feature})
     set(MPROC_HAVE_${feature} 1)
   else()

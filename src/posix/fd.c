@@ -171,9 +171,43 @@ static int close_batch(const int *keep, size_t nkeep) {
   return n;
 }
 
+#if MPROC_HAVE_CLOSE_RANGE
+/* close_range(2) around the kept descriptors, in a few system calls and
+ * without listing anything; returns -1 when the kernel lacks it. */
+static int close_ranges(const int *keep, size_t nkeep) {
+  int sorted[16];
+  unsigned lo = 3;
+  size_t i, j;
+  if (nkeep > sizeof sorted / sizeof sorted[0])
+    return -1;
+  for (i = 0; i < nkeep; i++) { /* insertion sort of a handful */
+    int v = keep[i];
+    for (j = i; j > 0 && sorted[j - 1] > v; j--)
+      sorted[j] = sorted[j - 1];
+    sorted[j] = v;
+  }
+  for (i = 0; i < nkeep; i++) {
+    if (sorted[i] < (int)lo)
+      continue;
+    if ((unsigned)sorted[i] > lo && close_range(lo, (unsigned)sorted[i] - 1, 0))
+      return -1;
+    lo = (unsigned)sorted[i] + 1;
+  }
+  return close_range(lo, ~0U, 0) == 0 ? 0 : -1;
+}
+#else
+static int close_ranges(const int *keep, size_t nkeep) {
+  (void)keep;
+  (void)nkeep;
+  return -1;
+}
+#endif
+
 void mproc__posix_close_all_but(const int *keep, size_t nkeep) {
   struct rlimit lim;
   int n, fd, max = 1024;
+  if (close_ranges(keep, nkeep) == 0)
+    return;
   do {
     n = close_batch(keep, nkeep);
   } while (n == CLOSE_BATCH);
