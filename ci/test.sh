@@ -71,6 +71,7 @@ for config in "${configs[@]}"; do
     default|sanitize|portable) ;;
     *) echo "unknown configuration: $config" >&2; exit 2 ;;
   esac
+  build="$root/build/ci-$config" # the preset's binaryDir
   echo "=== $config: configure and build"
   cmake --preset "$config" >/dev/null
   cmake --build --preset "$config" -j "$jobs"
@@ -81,6 +82,9 @@ for config in "${configs[@]}"; do
     # bounded time; the seed it prints replays a failure.
     echo "=== $config: chaos"
     MPROC_CHAOS_SECONDS=${MPROC_CHAOS_SECONDS:-90} "$build/tests/chaos_test"
+  fi
+  if [ "$config" = default ] && [ "$(uname -s)" = Linux ]; then
+    "$root/ci/check-ps-name.sh" "$build"
   fi
   echo "=== $config: test"
   ctest --preset "$config" -j "$jobs"

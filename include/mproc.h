@@ -164,9 +164,10 @@ typedef int64_t mproc_pid_t;
  * mproc_init() runs the target and ends the process with its exit code; it
  * never returns there.
  *
- * A child is recognised only by its first argument,
- * `--mproc-child=CHANNEL:COOKIE`, **and** a bootstrap message read from the
- * inherited CHANNEL that carries the same random cookie, the registered
+ * A child is recognised only by its first argument, `--mproc-child=CHANNEL`
+ * (with the random cookie in the environment variable MPROC_BOOT_COOKIE on
+ * POSIX, after a colon in the flag on Windows), **and** a bootstrap message
+ * read from the inherited CHANNEL that carries the same cookie, the registered
  * target name, the process name and the argument bytes. A forged or damaged
  * invocation prints one line to stderr and exits with code 121 without
  * running anything; a setuid/setgid (AT_SECURE) process refuses to be a child

@@ -9,7 +9,7 @@
 #include "platform.h"
 #include "targets.h"
 
-static const char magic[8] = {'M', 'P', 'R', 'O', 'C', 'B', 'T', '1'};
+static const char magic[8] = {'M', 'P', 'R', 'O', 'C', 'B', 'T', '2'};
 
 /* The message carries every handle a child spec may hold. */
 typedef char
@@ -55,12 +55,12 @@ static uint64_t get_u64(const unsigned char *p) {
 int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
                        size_t *len) {
   size_t name = strlen(b->name), identity = strlen(b->identity),
-         target = strlen(b->target);
+         target = strlen(b->target), title = strlen(b->title);
   unsigned char *p = buf + MPROC__BOOT_HEADER_SIZE;
   uint32_t i;
   if (name > MPROC__NAME_MAX || identity > MPROC__BOOT_IDENTITY_MAX ||
       target > MPROC__BOOT_TARGET_MAX || target == 0 ||
-      b->nhandles > MPROC__BOOT_HANDLES_MAX)
+      title > MPROC__TITLE_MAX || b->nhandles > MPROC__BOOT_HANDLES_MAX)
     return MPROC_EINVAL;
   memcpy(buf, magic, sizeof magic);
   memcpy(buf + 8, b->cookie, MPROC__BOOT_COOKIE_SIZE);
@@ -73,12 +73,15 @@ int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
   put_u64(buf + 44, (uint64_t)b->status_channel);
   put_u64(buf + 52, (uint64_t)b->death_channel);
   put_u64(buf + 60, b->arg_size);
+  put_u16(buf + 68, (uint32_t)title);
   memcpy(p, b->name, name);
   p += name;
   memcpy(p, b->identity, identity);
   p += identity;
   memcpy(p, b->target, target);
   p += target;
+  memcpy(p, b->title, title);
+  p += title;
   for (i = 0; i < b->nhandles; i++, p += 8)
     put_u64(p, (uint64_t)b->handles[i]);
   *len = (size_t)(p - buf);
@@ -161,7 +164,8 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
   b->death_channel = (int64_t)get_u64(h + 52);
   b->arg_size = get_u64(h + 60);
   b->nhandles = get_u16(h + 34);
-  if ((b->flags & ~(MPROC__BOOT_DAEMON | MPROC__BOOT_PDEATHSIG)) != 0 ||
+  if ((b->flags & ~(MPROC__BOOT_DAEMON | MPROC__BOOT_PDEATHSIG |
+                    MPROC__BOOT_NO_TITLE)) != 0 ||
       b->nhandles > MPROC__BOOT_HANDLES_MAX || b->parent_pid <= 0 ||
       b->status_channel < -1 || b->death_channel < -1 ||
       b->status_channel > MPROC__BOOT_CHANNEL_MAX ||
@@ -174,6 +178,8 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
                   MPROC__BOOT_IDENTITY_MAX) != 0 ||
       read_string(read, ctx, b->target, get_u16(h + 32),
                   MPROC__BOOT_TARGET_MAX) != 0 ||
+      read_string(read, ctx, b->title, get_u16(h + 68), MPROC__TITLE_MAX) !=
+          0 ||
       b->target[0] == 0) {
     *why = "bad name, identity or target in bootstrap message";
     return MPROC_EINVAL;
@@ -222,18 +228,33 @@ void mproc__boot_format_flag(int64_t channel, const unsigned char *cookie,
   mproc__boot_format_flag_as(MPROC__BOOT_FLAG, channel, cookie, buf, size);
 }
 
+static void format_cookie(const unsigned char *cookie, char *hex_out) {
+  static const char hex[] = "0123456789abcdef";
+  int i;
+  for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++) {
+    hex_out[2 * i] = hex[cookie[i] >> 4];
+    hex_out[2 * i + 1] = hex[cookie[i] & 15];
+  }
+  hex_out[2 * MPROC__BOOT_COOKIE_SIZE] = 0;
+}
+
 void mproc__boot_format_flag_as(const char *prefix, int64_t channel,
                                 const unsigned char *cookie, char *buf,
                                 size_t size) {
-  static const char hex[] = "0123456789abcdef";
   char cookie_hex[2 * MPROC__BOOT_COOKIE_SIZE + 1];
-  int i;
-  for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++) {
-    cookie_hex[2 * i] = hex[cookie[i] >> 4];
-    cookie_hex[2 * i + 1] = hex[cookie[i] & 15];
+  if (!cookie) {
+    snprintf(buf, size, "%s%lld", prefix, (long long)channel);
+    return;
   }
-  cookie_hex[2 * MPROC__BOOT_COOKIE_SIZE] = 0;
+  format_cookie(cookie, cookie_hex);
   snprintf(buf, size, "%s%lld:%s", prefix, (long long)channel, cookie_hex);
+}
+
+void mproc__boot_format_cookie_env(const unsigned char *cookie, char *buf,
+                                   size_t size) {
+  char cookie_hex[2 * MPROC__BOOT_COOKIE_SIZE + 1];
+  format_cookie(cookie, cookie_hex);
+  snprintf(buf, size, "%s=%s", MPROC__BOOT_COOKIE_ENV, cookie_hex);
 }
 
 static int hex_value(char c) {
@@ -249,11 +270,23 @@ int mproc__boot_parse_flag(const char *arg, int64_t *channel,
   return mproc__boot_parse_flag_as(MPROC__BOOT_FLAG, arg, channel, cookie);
 }
 
+/* Exactly 2 * MPROC__BOOT_COOKIE_SIZE hex digits. */
+static int parse_cookie(const char *p, unsigned char *cookie) {
+  int i;
+  for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++) {
+    int hi = hex_value(p[2 * i]), lo = hi < 0 ? -1 : hex_value(p[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return MPROC_EINVAL;
+    cookie[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return p[2 * MPROC__BOOT_COOKIE_SIZE] == 0 ? 0 : MPROC_EINVAL;
+}
+
 int mproc__boot_parse_flag_as(const char *prefix, const char *arg,
                               int64_t *channel, unsigned char *cookie) {
   const char *p;
   int64_t value = 0;
-  int i, digits = 0;
+  int digits = 0;
   size_t len = strlen(prefix);
   if (strncmp(arg, prefix, len) != 0)
     return MPROC_EINVAL;
@@ -262,16 +295,14 @@ int mproc__boot_parse_flag_as(const char *prefix, const char *arg,
     value = value * 10 + (*p - '0');
   /* A descriptor or handle number is an int in the child: a larger value
    * would be cut to another one. */
-  if (digits == 0 || *p != ':' || value > MPROC__BOOT_CHANNEL_MAX)
+  if (digits == 0 || (*p != ':' && *p != 0) || value > MPROC__BOOT_CHANNEL_MAX)
     return MPROC_EINVAL;
-  p++;
-  for (i = 0; i < MPROC__BOOT_COOKIE_SIZE; i++) {
-    int hi = hex_value(p[2 * i]), lo = hi < 0 ? -1 : hex_value(p[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return MPROC_EINVAL;
-    cookie[i] = (unsigned char)(hi << 4 | lo);
-  }
-  if (p[2 * MPROC__BOOT_COOKIE_SIZE] != 0)
+  /* Without ":COOKIE" the cookie is in the environment. */
+  if (*p == 0)
+    p = getenv(MPROC__BOOT_COOKIE_ENV);
+  else
+    p++;
+  if (!p || parse_cookie(p, cookie) != 0)
     return MPROC_EINVAL;
   *channel = value;
   return 0;
@@ -300,6 +331,7 @@ int mproc__boot_from_spec(const mproc__child_spec_t *spec,
   if (strlen(spec->name) > MPROC__NAME_MAX ||
       strlen(spec->identity) > MPROC__BOOT_IDENTITY_MAX ||
       strlen(spec->target_name) > MPROC__BOOT_TARGET_MAX ||
+      (spec->title && strlen(spec->title) > MPROC__TITLE_MAX) ||
       spec->nhandles > MPROC__BOOT_HANDLES_MAX)
     return MPROC_EINVAL;
   if (cookie)
@@ -307,12 +339,15 @@ int mproc__boot_from_spec(const mproc__child_spec_t *spec,
   else if ((r = mproc__os_random(b->cookie, sizeof b->cookie)) != 0)
     return r;
   b->flags = spec->daemon ? MPROC__BOOT_DAEMON : 0;
+  if (spec->no_title)
+    b->flags |= MPROC__BOOT_NO_TITLE;
   b->parent_pid = (int64_t)mproc__os_getpid();
   b->status_channel = -1;
   b->death_channel = -1;
   snprintf(b->name, sizeof b->name, "%s", spec->name);
   snprintf(b->identity, sizeof b->identity, "%s", spec->identity);
   snprintf(b->target, sizeof b->target, "%s", spec->target_name);
+  snprintf(b->title, sizeof b->title, "%s", spec->title ? spec->title : "");
   b->arg_size = spec->arg_size;
   for (i = 0; i < spec->nhandles; i++)
     b->handles[i] = (int64_t)spec->handles[i];
@@ -330,7 +365,9 @@ void mproc__boot_to_spec(const mproc__boot_t *b, mproc_start_method_t method,
   spec->name = b->name;
   spec->identity = b->identity;
   spec->target_name = b->target;
+  spec->title = b->title[0] ? b->title : NULL;
   spec->daemon = (b->flags & MPROC__BOOT_DAEMON) != 0;
+  spec->no_title = (b->flags & MPROC__BOOT_NO_TITLE) != 0;
   spec->method = method;
   for (i = 0; i < b->nhandles; i++)
     spec->handles[i] = (mproc__pipe_t)b->handles[i];

@@ -5,18 +5,21 @@
  * The protocol lives here once; backends only move the bytes.
  *
  * Message (integers little-endian):
- *   0   magic "MPROCBT1"                     8 bytes
- *   8   cookie                               16 bytes, also in the argv flag
- *   24  flags (bit 0 daemon, bit 1 pdeathsig) u32
+ *   0   magic "MPROCBT2"                     8 bytes
+ *   8   cookie                               16 bytes, also given apart
+ *                                            (MPROC__BOOT_COOKIE_ENV)
+ *   24  flags (bit 0 daemon, bit 1 pdeathsig, u32
+ *       bit 2 no title)
  *   28  name length, identity length, target length, handle count
  *                                            4 x u16
  *   36  parent pid                           i64
  *   44  status channel (-1: none)            i64
  *   52  death channel (-1: none)             i64
  *   60  argument size                        u64
- *   68  name, identity, target (no NUL), one i64 channel per handle (the
- *       pipe ends the child is handed, see mproc__child_spec_t), then the
- *       argument bytes
+ *   68  title length                         u16
+ *   70  name, identity, target, title (no NUL), one i64 channel per handle
+ *       (the pipe ends the child is handed, see mproc__child_spec_t), then
+ *       the argument bytes
  * The child answers with one i32: 0, or an MPROC_E* code.
  */
 #ifndef MPROC_BOOTSTRAP_H
@@ -33,7 +36,10 @@ extern "C" {
 
 #define MPROC__BOOT_FLAG "--mproc-child="
 #define MPROC__BOOT_COOKIE_SIZE 16
-#define MPROC__BOOT_HEADER_SIZE 68
+#define MPROC__BOOT_HEADER_SIZE 70
+/* Where a POSIX parent puts the cookie, so that no other user reads it in
+ * the child's command line: the flag then names only the channel. */
+#define MPROC__BOOT_COOKIE_ENV "MPROC_BOOT_COOKIE"
 #define MPROC__BOOT_IDENTITY_MAX 63
 #define MPROC__BOOT_TARGET_MAX 127
 #define MPROC__BOOT_HANDLES_MAX 2 /* MPROC__CHILD_HANDLES_MAX */
@@ -42,6 +48,7 @@ extern "C" {
 #define MPROC__BOOT_CHANNEL_MAX 0x7fffffff
 #define MPROC__BOOT_DAEMON 1u
 #define MPROC__BOOT_PDEATHSIG 2u
+#define MPROC__BOOT_NO_TITLE 4u
 
 /* Exit codes of a child that refuses to run anything. */
 #define MPROC__EXIT_REFUSED_SECURE 122
@@ -55,6 +62,7 @@ typedef struct mproc__boot {
   char name[MPROC__NAME_MAX + 1];
   char identity[MPROC__BOOT_IDENTITY_MAX + 1];
   char target[MPROC__BOOT_TARGET_MAX + 1];
+  char title[MPROC__TITLE_MAX + 1]; /* "" for none */
   int64_t handles[MPROC__BOOT_HANDLES_MAX];
   uint32_t nhandles;
   unsigned char *arg; /* malloc'd by the decoder; NULL when arg_size is 0 */
@@ -69,7 +77,7 @@ typedef int (*mproc__boot_reader_fn)(void *ctx, void *buf, size_t n);
  * 0 with *len set, or MPROC_EINVAL when a string is too long. */
 #define MPROC__BOOT_PREFIX_MAX                                                 \
   (MPROC__BOOT_HEADER_SIZE + MPROC__NAME_MAX + MPROC__BOOT_IDENTITY_MAX +      \
-   MPROC__BOOT_TARGET_MAX + 8 * MPROC__BOOT_HANDLES_MAX)
+   MPROC__BOOT_TARGET_MAX + MPROC__TITLE_MAX + 8 * MPROC__BOOT_HANDLES_MAX)
 int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf, size_t *len);
 
 /* Decode a whole message. Returns 0, or MPROC_EINVAL / MPROC_ENOMEM with
@@ -83,7 +91,13 @@ int mproc__boot_decode_buffer(const void *data, size_t size, mproc__boot_t *b,
 
 void mproc__boot_free(mproc__boot_t *b);
 
-/* The argv flag: format into buf (at least 64 bytes), and parse one. */
+/* The argv flag: format into buf (at least 64 bytes), and parse one. With
+ * cookie NULL the flag names only the channel, and the parser takes the
+ * cookie from the environment variable MPROC__BOOT_COOKIE_ENV instead,
+ * which mproc__boot_format_cookie_env() formats as "NAME=hex" (at least
+ * 64 bytes). */
+void mproc__boot_format_cookie_env(const unsigned char *cookie, char *buf,
+                                   size_t size);
 void mproc__boot_format_flag(int64_t channel, const unsigned char *cookie,
                              char *buf, size_t size);
 int mproc__boot_parse_flag(const char *arg, int64_t *channel,

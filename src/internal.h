@@ -26,6 +26,9 @@ int mproc__reserved_zero(const uint64_t *reserved, size_t words);
 /* Longest name a process may be given, in bytes, without the NUL. */
 #define MPROC__NAME_MAX 255
 
+/* Longest role a process title shows, in bytes, without the NUL. */
+#define MPROC__TITLE_MAX 63
+
 /* Exit code a child uses when mproc could not run its target at all (the
  * bootstrap failed); chosen to be unlikely as a target's own return value. */
 #define MPROC__EXIT_BOOTSTRAP_FAILED 121

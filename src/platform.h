@@ -76,6 +76,9 @@ typedef struct mproc__child_spec {
   const char *target_name;     /* spawn: the registered name */
   int argc;                    /* spawn: the program's own arguments */
   char **argv;                 /* (after argv[0]), from mproc_init */
+  const char *argv0;           /* spawn: the program's argv[0], or NULL */
+  const char *title;           /* the role its title shows (NULL: name) */
+  int no_title;                /* titles are off (MPROC_NO_TITLE) */
   /* Pipe ends the child keeps open whatever the start method: fork keeps
    * them (every other pool pipe is closed in it), spawn inherits them,
    * the fork server receives them and hands them on. In the child they
@@ -349,6 +352,20 @@ void mproc__os_exit(int code);
 void mproc__os_child_run_spawned(const struct mproc__boot *boot,
                                  const mproc__child_spec_t *spec);
 
+/* ---- process titles --------------------------------------------------- */
+/* Linux: posix/title_linux.c; elsewhere src/title_none.c (nothing). */
+
+/* In mproc_init, before anything else reads argv: remember where the
+ * program's arguments live, so that mproc__os_set_title() may rewrite
+ * that memory. The strings move to the heap and argv[i] points at the
+ * copies: the program sees the same arguments. */
+void mproc__os_title_init(int argc, char **argv);
+
+/* Name this process after its executable where the system keeps such a
+ * name (Linux's comm, which top shows and pkill matches), and, when role
+ * is not NULL, show "<program>: <role>" as its command line (ps, top). */
+void mproc__os_set_title(const char *role);
+
 /* ---- provided by common code, called by the backend ------------------ */
 
 /* Run a child's life after the backend has set the process up: take the
@@ -362,6 +379,16 @@ int mproc__child_main(const mproc__child_spec_t *spec);
  * MPROC_EINVAL, MPROC_EBADHANDLE, MPROC_ESTATE once started. */
 int mproc__process_set_handles(mproc_process_t *p, const mproc__pipe_t *handles,
                                size_t n);
+
+/* Before mproc_process_start(): the role the child's process title shows
+ * ("pool worker 2"; the process name when none is set). Returns 0,
+ * MPROC_EINVAL (too long), MPROC_EBADHANDLE, MPROC_ESTATE once started. */
+int mproc__process_set_title(mproc_process_t *p, const char *role);
+
+/* In a child before its work: show "<program>: <role>" as this process's
+ * title, unless the environment turns titles off (MPROC_NO_TITLE); name it
+ * after the program either way. */
+void mproc__process_title(const char *role);
 
 /* In a child: the i-th pipe end it was handed, valid in this process, or
  * MPROC__PIPE_INVALID. */

@@ -141,14 +141,20 @@ static void slot_clear(slot_t *s) {
 static int slot_process(local_t *t, slot_t *s, const void *args,
                         size_t args_size) {
   mproc_process_options_t po;
-  char name[48];
+  char name[48], title[48];
+  int r;
   memset(&po, 0, sizeof po);
   snprintf(name, sizeof name, "PoolWorker-%lu", ++t->counter);
   po.name = name;
   /* As in Python: workers do not outlive the pool's process. */
   po.daemon = 1;
   po.start_method = t->method;
-  return mproc_process_create(&s->proc, worker_main, args, args_size, &po);
+  r = mproc_process_create(&s->proc, worker_main, args, args_size, &po);
+  /* In ps: "myprog: pool worker 3". */
+  snprintf(title, sizeof title, "pool worker %lu", t->counter);
+  if (r == 0)
+    r = mproc__process_set_title(s->proc, title);
+  return r;
 }
 
 static int local_start(void *state, int slot, const void *args,

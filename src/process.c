@@ -30,7 +30,8 @@ struct mproc_process {
   char identity[64];
   mproc__pipe_t handles[MPROC__CHILD_HANDLES_MAX];
   size_t nhandles;
-  mproc__pipe_t sentinel; /* made on first ask, closed by free */
+  mproc__pipe_t sentinel;           /* made on first ask, closed by free */
+  char title[MPROC__TITLE_MAX + 1]; /* "" for the name */
 };
 
 /*
@@ -58,16 +59,27 @@ static void ensure_exit_handler(void) {
 }
 
 /* The program's arguments after argv[0], as mproc_init() saw them: spawned
- * children get them too, as Python's do. */
+ * children get them too, as Python's do, and its argv[0], so that they
+ * look like the program in ps. */
 static struct {
   int argc;
   char **argv;
+  const char *argv0;
 } program_args;
+
+/* Titles are on unless the environment says MPROC_NO_TITLE (any value but
+ * empty or "0"): docs/process.md. */
+static int titles_wanted(void) {
+  const char *off = getenv("MPROC_NO_TITLE");
+  return !off || off[0] == 0 || strcmp(off, "0") == 0;
+}
 
 /* 0 means the platform's default. */
 static mproc_start_method_t default_method;
 
 int mproc_init(int *argc, char ***argv) {
+  if (argc && argv && *argv)
+    mproc__os_title_init(*argc, *argv);
   /* A spawned child runs its target here and never returns. */
   mproc__boot_child_if_asked(argc, argv);
   mproc__os_forkserver_if_asked(argc, argv);
@@ -76,6 +88,8 @@ int mproc_init(int *argc, char ***argv) {
 
   mproc__mutex_lock(&registry.lock);
   ensure_exit_handler();
+  if (argc && argv && *argv && *argc > 0 && !program_args.argv0)
+    program_args.argv0 = (*argv)[0];
   if (argc && argv && *argv && *argc > 1 && !program_args.argv) {
     /* The strings live as long as the program; only the array is copied,
      * because the program may reorder its own. */
@@ -240,7 +254,10 @@ int mproc_process_start(mproc_process_t *p) {
     }
     spec.argc = program_args.argc;
     spec.argv = program_args.argv;
+    spec.argv0 = program_args.argv0;
   }
+  spec.title = p->title[0] ? p->title : NULL;
+  spec.no_title = !titles_wanted();
   spec.target = p->target;
   spec.arg = p->arg;
   spec.arg_size = p->arg_size;
@@ -282,6 +299,21 @@ int mproc__process_set_handles(mproc_process_t *p, const mproc__pipe_t *handles,
       memcpy(p->handles, handles, n * sizeof *handles);
     p->nhandles = n;
   }
+  mproc__mutex_unlock(&registry.lock);
+  return r;
+}
+
+int mproc__process_set_title(mproc_process_t *p, const char *role) {
+  int r;
+  if (!role || strlen(role) > MPROC__TITLE_MAX)
+    return MPROC_EINVAL;
+  r = lock_handle(p);
+  if (r != 0)
+    return r;
+  if (p->state != STATE_CREATED)
+    r = MPROC_ESTATE;
+  else
+    snprintf(p->title, sizeof p->title, "%s", role);
   mproc__mutex_unlock(&registry.lock);
   return r;
 }
@@ -549,6 +581,10 @@ mproc__pipe_t mproc__child_handle(size_t i) {
   return i < inherited.n ? inherited.handles[i] : MPROC__PIPE_INVALID;
 }
 
+void mproc__process_title(const char *role) {
+  mproc__os_set_title(titles_wanted() ? role : NULL);
+}
+
 int mproc__child_main(const mproc__child_spec_t *spec) {
   int code;
   inherited.n = spec->nhandles;
@@ -556,6 +592,9 @@ int mproc__child_main(const mproc__child_spec_t *spec) {
   snprintf(registry.identity, sizeof registry.identity, "%s", spec->identity);
   snprintf(registry.name, sizeof registry.name, "%s", spec->name);
   registry.counter = 0;
+  mproc__os_set_title(spec->no_title ? NULL
+                      : spec->title  ? spec->title
+                                     : spec->name);
   code = spec->target(spec->arg, spec->arg_size);
   mproc__process_exit_children();
   fflush(NULL);

@@ -92,6 +92,35 @@ TEST(SpawnBootstrap, WellFormedForgeryRunsOnlyWithMatchingCookie) {
   expect_refused(forged_on_stdin(other, message()));
 }
 
+#ifndef _WIN32 // a Windows parent keeps the cookie in the flag
+               // (docs/windows.md)
+// A POSIX parent puts the cookie in the environment, not in the command
+// line: the flag then names only the channel.
+TEST(SpawnBootstrap, CookieFromTheEnvironment) {
+  char var[96];
+  mproc__boot_format_cookie_env(kCookie, var, sizeof var);
+  std::string value = strchr(var, '=') + 1;
+  auto run = [&](const char *cookie_hex) {
+    if (cookie_hex)
+      setenv(MPROC__BOOT_COOKIE_ENV, cookie_hex, 1);
+    auto r = mproc_test::run_program_with_stdin_channel(
+        [&](int64_t channel) {
+          return std::vector<std::string>{
+              self_path(),
+              flag_for(channel).substr(0, flag_for(channel).find(':'))};
+        },
+        10000, message());
+    unsetenv(MPROC__BOOT_COOKIE_ENV);
+    return r;
+  };
+  auto ok = run(value.c_str());
+  EXPECT_EQ(ok.exit_code(), 0) << ok.err;
+  EXPECT_NE(ok.out.find("TARGET RAN"), std::string::npos);
+  expect_refused(run(std::string(32, '0').c_str())); // another cookie
+  expect_refused(run(nullptr));                      // none
+}
+#endif
+
 TEST(SpawnBootstrap, FlagWithoutChannelIsRefused) {
   expect_refused(forged(flag_for(57), "")); // fd 57 is not open
   expect_refused(forged_on_stdin(""));      // open, but empty

@@ -68,10 +68,11 @@ void mproc__posix_forkserver_after_fork_child(void);
 void mproc__posix_pipe_adopt(int fd);
 
 /* posix_spawn of this executable (argv[0] NULL: its path) with a cleared
- * signal mask. The new program inherits its standard streams and keep[i]
- * as descriptor 3 + i, nothing else. */
+ * signal mask and the bootstrap cookie in its environment. The new program
+ * inherits its standard streams and keep[i] as descriptor 3 + i, nothing
+ * else. */
 int mproc__posix_spawn_self(char **argv, const int *keep, int nkeep,
-                            pid_t *pid);
+                            const unsigned char *cookie, pid_t *pid);
 
 /* The path that runs this executable again. */
 int mproc__posix_exe_path(char *buf, size_t size);

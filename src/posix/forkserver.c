@@ -87,7 +87,7 @@ static int send_with_fds(int fd, const void *buf, size_t n, const int *fds,
 }
 
 /* Start the server. Called with S.lock held. */
-static int start_server(void) {
+static int start_server(const char *argv0) {
   int ctl[2] = {-1, -1}, status_pipe[2] = {-1, -1}, keep[2];
   char flag[96];
   char *argv[3];
@@ -107,11 +107,11 @@ static int start_server(void) {
    * open for its life: EOF on it tells the reaper that it ended. */
   keep[0] = ctl[1];
   keep[1] = status_pipe[1];
-  mproc__boot_format_flag_as(FORKSERVER_FLAG, 3, S.cookie, flag, sizeof flag);
-  argv[0] = NULL;
+  mproc__boot_format_flag_as(FORKSERVER_FLAG, 3, NULL, flag, sizeof flag);
+  argv[0] = (char *)(uintptr_t)argv0; /* it looks like the program */
   argv[1] = flag;
   argv[2] = NULL;
-  if ((r = mproc__posix_spawn_self(argv, keep, 2, &pid)) != 0)
+  if ((r = mproc__posix_spawn_self(argv, keep, 2, S.cookie, &pid)) != 0)
     goto fail;
   mproc__posix_close_fd(&ctl[1]);
   mproc__posix_close_fd(&status_pipe[1]);
@@ -160,7 +160,7 @@ static int send_request(const mproc__child_spec_t *spec, int conn,
   int attempt, nfds, r = 0;
 
   for (attempt = 0; attempt < 2; attempt++) {
-    if (S.ctl < 0 && (r = start_server()) != 0)
+    if (S.ctl < 0 && (r = start_server(spec->argv0)) != 0)
       return r;
     if ((r = mproc__boot_from_spec(spec, S.cookie, &b)) != 0)
       return r;
@@ -462,5 +462,8 @@ void mproc__os_forkserver_if_asked(int *argc, char ***argv) {
     mproc__boot_refuse(MPROC__EXIT_REFUSED_SECURE,
                        "the program runs setuid or setgid");
   fcntl((int)ctl, F_SETFD, FD_CLOEXEC);
+  /* Its children get no cookie: they are forked, not started. */
+  unsetenv(MPROC__BOOT_COOKIE_ENV);
+  mproc__process_title("forkserver");
   serve((int)ctl, cookie);
 }

@@ -15,6 +15,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -97,42 +98,72 @@ static int inherit_only(posix_spawn_file_actions_t *fa, const int *keep,
   return close_the_rest(fa, 3 + nkeep);
 }
 
+/* This process's environment with the cookie's variable set to `cookie`
+ * (an earlier value, inherited from our own parent, left out). */
+static char **environment_with(char *cookie) {
+  size_t n = 0, i, k = 0;
+  size_t len = sizeof MPROC__BOOT_COOKIE_ENV - 1;
+  char **env;
+  while (environ && environ[n])
+    n++;
+  env = calloc(n + 2, sizeof *env);
+  if (!env)
+    return NULL;
+  for (i = 0; i < n; i++)
+    if (strncmp(environ[i], MPROC__BOOT_COOKIE_ENV, len) != 0 ||
+        environ[i][len] != '=')
+      env[k++] = environ[i];
+  env[k] = cookie;
+  return env;
+}
+
 int mproc__posix_spawn_self(char **argv, const int *keep, int nkeep,
-                            pid_t *pid) {
+                            const unsigned char *cookie, pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none;
-  char exe[4096];
+  char exe[4096], cookie_var[96], **env;
   int r;
 
   if ((r = mproc__posix_exe_path(exe, sizeof exe)) != 0)
     return r;
   if (!argv[0])
     argv[0] = exe;
-  if (posix_spawn_file_actions_init(&fa) != 0)
+  /* The cookie goes in the environment, which only the same user may
+   * read, not in the command line, which everybody may. */
+  mproc__boot_format_cookie_env(cookie, cookie_var, sizeof cookie_var);
+  if (!(env = environment_with(cookie_var)))
     return MPROC_ENOMEM;
+  if (posix_spawn_file_actions_init(&fa) != 0) {
+    free(env);
+    return MPROC_ENOMEM;
+  }
   if ((r = inherit_only(&fa, keep, nkeep)) != 0) {
     posix_spawn_file_actions_destroy(&fa);
+    free(env);
     return r;
   }
   posix_spawnattr_init(&attr);
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-  r = posix_spawn(pid, exe, &fa, &attr, argv, environ);
+  r = posix_spawn(pid, exe, &fa, &attr, argv, env);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
+  free(env);
   return r == 0 ? 0 : mproc__os_translate(r);
 }
 
-/* argv of a spawned child: the flag after the name (filled in by
- * mproc__posix_spawn_self), then the program's own arguments. */
+/* argv of a spawned child: the program's argv[0] (or, unknown, this
+ * executable's path), the flag, then the program's own arguments: in ps
+ * it looks like the program. */
 static int child_argv(const mproc__child_spec_t *spec, char *flag,
                       char ***out) {
   int i, argc = spec->argc > 0 ? spec->argc : 0;
   char **argv = calloc((size_t)argc + 3, sizeof *argv);
   if (!argv)
     return MPROC_ENOMEM;
+  argv[0] = (char *)(uintptr_t)spec->argv0;
   argv[1] = flag;
   for (i = 0; i < argc; i++)
     argv[i + 2] = spec->argv[i];
@@ -190,10 +221,10 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   }
   b.parent_pid = getpid();
   nkeep = inherited(spec, boot[1], status_pipe[1], death_fd, &b, keep);
-  mproc__boot_format_flag(3, b.cookie, flag, sizeof flag);
+  mproc__boot_format_flag(3, NULL, flag, sizeof flag);
   if ((r = child_argv(spec, flag, &argv)) != 0)
     goto fail;
-  r = mproc__posix_spawn_self(argv, keep, nkeep, &pid);
+  r = mproc__posix_spawn_self(argv, keep, nkeep, b.cookie, &pid);
   free(argv);
   if (r != 0)
     goto fail;

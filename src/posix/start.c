@@ -140,6 +140,8 @@ void mproc__os_child_run_spawned(const struct mproc__boot *boot,
   int status_fd = (int)boot->status_channel;
   int death_fd = (int)boot->death_channel;
   pthread_once(&atfork_once, register_atfork);
+  /* The target and the programs it runs have no use for the cookie. */
+  unsetenv(MPROC__BOOT_COOKIE_ENV);
   /* Inherited across exec on purpose; our own children must not inherit
    * them again. */
   if (status_fd >= 0)

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* Process titles where a process cannot retitle itself in the system's
+ * process list (Windows shows the image name; macOS and the BSDs keep
+ * their own copy of the arguments): nothing to do. */
+#include "platform.h"
+
+void mproc__os_title_init(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+}
+
+void mproc__os_set_title(const char *role) { (void)role; }
