@@ -145,6 +145,56 @@ MPROC_API const char *mproc_error_name(int code);
 MPROC_API int mproc_os_error(void);
 /** @} */
 
+/**
+ * @defgroup log Logging
+ * @brief What mproc reports of itself: workers started, lost and replaced,
+ * start failures with their OS error, shared segments reclaimed.
+ *
+ * Silent by default. mproc_set_log_handler() installs a handler; the
+ * environment variable `MPROC_LOG` (`debug`, `info`, `warning` or `error`),
+ * read by mproc_init() or at the first message, logs to stderr one line per
+ * message, as Python's `multiprocessing.log_to_stderr()` does. A handler set
+ * by a call wins over the variable.
+ * @{
+ */
+
+/** @brief A failure mproc could not hide (a start failed). */
+#define MPROC_LOG_ERROR 1
+/** @brief A loss mproc recovered from (a pool worker died). */
+#define MPROC_LOG_WARNING 2
+/** @brief Lifecycle events (a worker replaced, segments reclaimed). */
+#define MPROC_LOG_INFO 3
+/** @brief Everything, including each worker started. */
+#define MPROC_LOG_DEBUG 4
+
+/**
+ * @brief A log handler.
+ * @param level   the message's level, MPROC_LOG_ERROR .. MPROC_LOG_DEBUG.
+ * @param message one line without a newline, NUL-terminated, valid only
+ *                during the call; a message longer than 511 bytes is cut and
+ *                ends with "...".
+ * @param ctx     the pointer given to mproc_set_log_handler().
+ *
+ * It may be called from any thread of mproc's (the pool's own thread, for
+ * one) and from several at once; it is called with no lock of mproc's held,
+ * so it may call mproc, including mproc_set_log_handler().
+ */
+typedef void (*mproc_log_fn)(int level, const char *message, void *ctx);
+
+/**
+ * @brief Send mproc's messages of `level` and more severe to `fn`.
+ * @param fn    the handler; NULL makes mproc silent again.
+ * @param ctx   passed to each call of fn.
+ * @param level the least severe level passed on (MPROC_LOG_ERROR ..
+ *              MPROC_LOG_DEBUG); ignored when fn is NULL.
+ * @return 0, or MPROC_EINVAL for a level out of range with a handler.
+ *
+ * Thread-safe. A message being delivered while the handler changes may
+ * still reach the previous handler.
+ */
+MPROC_API int mproc_set_log_handler(mproc_log_fn fn, void *ctx, int level);
+/** @} */
+
 /** @brief Wait forever. */
 #define MPROC_INFINITE ((int64_t)-1)
 

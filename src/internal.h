@@ -37,6 +37,19 @@ int mproc__reserved_zero(const uint64_t *reserved, size_t words);
  * no longer exists (src/shared.c); mproc_init() calls it once. */
 void mproc__shm_reclaim(void);
 
+#if defined(__GNUC__) || defined(__clang__)
+#define MPROC__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MPROC__PRINTF(f, a)
+#endif
+
+/* Pass a message to the log handler when `level` is enabled (src/log.c):
+ * formatted into a bounded buffer (a long one ends with "..."), the handler
+ * called with no lock of mproc's held. */
+void mproc__log(int level, const char *fmt, ...) MPROC__PRINTF(2, 3);
+/* Read MPROC_LOG now (mproc_init() calls it; mproc__log() does it lazily). */
+void mproc__log_init(void);
+
 #ifdef __cplusplus
 }
 #endif

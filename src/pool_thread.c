@@ -55,7 +55,33 @@ int mproc__worker_start(mproc_pool_t *pool, worker_t *w) {
   w->started = 1;
   w->id = id;
   mproc__mutex_unlock(&pool->core->lock);
+  mproc__log(MPROC_LOG_DEBUG, "pool worker %d started (pid %lld)",
+             slot_of(pool, w), (long long)id);
   return 0;
+}
+
+static void log_loss(mproc_pool_t *pool, const worker_t *w, int has_exitcode,
+                     int exitcode) {
+  int slot = slot_of(pool, w);
+  long long id = (long long)w->id;
+  const char *why = w->timed_out ? " (task timed out)" : "";
+  /* A worker that ends cleanly with nothing to do retired (maxtasksperchild)
+   * or was told to stop: not a loss. */
+  if (has_exitcode && exitcode == 0 && w->n_inflight == 0)
+    mproc__log(MPROC_LOG_DEBUG,
+               "pool worker %d (pid %lld) exited after %d tasks", slot, id,
+               (int)w->tasks_sent);
+  else if (!has_exitcode)
+    mproc__log(MPROC_LOG_WARNING, "pool worker %d (pid %lld) lost%s", slot, id,
+               why);
+  else if (exitcode < 0)
+    mproc__log(MPROC_LOG_WARNING,
+               "pool worker %d (pid %lld) lost: killed by signal %d%s", slot,
+               id, -exitcode, why);
+  else
+    mproc__log(MPROC_LOG_WARNING,
+               "pool worker %d (pid %lld) lost: exit code %d%s", slot, id,
+               exitcode, why);
 }
 
 /* The worker is lost: reap it, fail the job it was running, queue again
@@ -69,6 +95,7 @@ static void worker_lost(mproc_pool_t *pool, worker_t *w) {
 
   has_exitcode =
       pool->tp->reap(pool->ts, slot_of(pool, w), REAP_GRACE_MS, &exitcode);
+  log_loss(pool, w, has_exitcode, exitcode);
   for (i = 0; i < w->n_inflight; i++) {
     job_t *j = w->inflight[i];
     /* The oldest job whose frame arrived whole is the one it ran; later
@@ -441,6 +468,8 @@ static int fill_slots(mproc_pool_t *pool, pass_t *p) {
     }
     if (mproc__worker_start(pool, w) == 0) {
       p->busy = spawned = 1;
+      mproc__log(MPROC_LOG_INFO, "pool worker %d replaced (new pid %lld)", i,
+                 (long long)w->id);
     } else {
       pool->respawn_at_ns = mproc__deadline_after(p->now, RESPAWN_RETRY_MS);
       earliest(&p->deadline, pool->respawn_at_ns);

@@ -83,6 +83,7 @@ int mproc_init(int *argc, char ***argv) {
   /* A spawned child runs its target here and never returns. */
   mproc__boot_child_if_asked(argc, argv);
   mproc__os_forkserver_if_asked(argc, argv);
+  mproc__log_init();
   /* Not a child: reclaim what crashed programs left of shared objects. */
   mproc__shm_reclaim();
 
@@ -227,6 +228,8 @@ finish:
 int mproc_process_start(mproc_process_t *p) {
   mproc__child_spec_t spec;
   mproc__child_t *child = NULL;
+  char name[64] = "";
+  int os_error = -1;
   int r = lock_handle(p);
   if (r != 0)
     return r;
@@ -273,14 +276,21 @@ int mproc_process_start(mproc_process_t *p) {
   /* The lock is held across the start so that a concurrent free or join
    * never sees a half-started handle. */
   r = mproc__child_start(&spec, &child);
-  if (r != 0)
+  if (r != 0) {
+    os_error = r == MPROC_EOS ? mproc_os_error() : 0;
+    snprintf(name, sizeof name, "%s", p->name);
     goto finish;
+  }
   p->child = child;
   p->pid = mproc__child_pid(child);
   p->state = STATE_STARTED;
 
 finish:
   mproc__mutex_unlock(&registry.lock);
+  /* Logged with no lock held: the handler may call mproc. */
+  if (os_error >= 0)
+    mproc__log(MPROC_LOG_ERROR, "process %s: start failed: %s (OS error %d)",
+               name, mproc_strerror(r), os_error);
   return r;
 }
 

@@ -356,13 +356,18 @@ static void reclaim_one(const char *name, void *ctx) {
     return;
   snprintf(path, sizeof path, "/%s", name);
   mproc__shm_unlink(path);
+  mproc__log(MPROC_LOG_INFO,
+             "reclaimed shared segment %s of exited process %lu", name, pid);
   if (removed)
     (*removed)++;
 }
 
 static void reclaim_block(const char *name, void *ctx) {
   size_t *removed = (size_t *)ctx;
-  if (mproc__shm_block_reclaim(name) && removed)
+  if (!mproc__shm_block_reclaim(name))
+    return;
+  mproc__log(MPROC_LOG_INFO, "reclaimed shared memory block %s", name);
+  if (removed)
     (*removed)++;
 }
 
