@@ -4,6 +4,7 @@
 // MPROC_LOG logs to stderr (seen in a child process's stderr).
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +129,36 @@ TEST_P(LogM, LevelFiltersWhatIsPassedOn) {
   for (const Logged &l : sink.got)
     EXPECT_LE(l.level, MPROC_LOG_WARNING) << l.message;
 }
+
+#ifndef _WIN32 // no signals on Windows
+int kill_self(const void *, size_t, mproc_buf_t *) {
+  raise(SIGKILL);
+  return 0;
+}
+MPROC_TASK(kill_self);
+
+TEST_P(LogM, KilledWorkerNamesTheSignal) {
+  Sink sink;
+  HandlerGuard guard;
+  ASSERT_EQ(mproc_set_log_handler(record, &sink, MPROC_LOG_WARNING), 0);
+  mproc_pool_options_t o;
+  memset(&o, 0, sizeof o);
+  o.processes = 1;
+  o.start_method = GetParam();
+  mproc_pool_t *p = nullptr;
+  ASSERT_EQ(mproc_pool_create(&p, &o), 0);
+  int status = 0;
+  void *data = nullptr;
+  size_t size = 0;
+  EXPECT_EQ(mproc_pool_apply(p, kill_self, nullptr, 0, &status, &data, &size),
+            0);
+  EXPECT_EQ(status, MPROC_EWORKERLOST);
+  mproc_pool_result_free(data);
+  mproc_pool_terminate(p);
+  mproc_pool_free(p);
+  EXPECT_TRUE(sink.has(MPROC_LOG_WARNING, "lost: killed by signal 9"));
+}
+#endif
 
 INSTANTIATE_TEST_SUITE_P(Methods, LogM, ::testing::ValuesIn(methods()),
                          method_name);
