@@ -205,7 +205,7 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   int r;
 
   if ((r = mproc__boot_from_spec(spec, NULL, &b)) != 0)
-    return r;
+    goto fail;
   if ((r = mproc__posix_socketpair(boot)) != 0 ||
       (r = mproc__posix_status_pipe(status_pipe)) != 0)
     goto fail;

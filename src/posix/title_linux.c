@@ -25,8 +25,11 @@ extern char **environ;
 static struct {
   char *area; /* where the arguments were; NULL before title_init */
   size_t size;
-  size_t args_size; /* the part that held the arguments */
-  char name[64]; /* the executable's file name */
+  size_t args_size;   /* the part that held the arguments */
+  char name[64];      /* the executable's file name */
+  char **args;        /* the arguments' copies */
+  char **env;         /* the environment moved to the heap */
+  char **env_strings; /* its strings, whatever the program does to it */
 } T;
 
 /* The file name of the running executable ("myprog"), from
@@ -72,6 +75,14 @@ static char *take_environment(char *end) {
       return end;
     }
   }
+  /* The program may change its environment later (setenv, unsetenv), and
+   * the C library then drops these from environ without freeing them: the
+   * array and every string stay reachable from here, so they are never
+   * taken for leaks. */
+  T.env = copy;
+  T.env_strings = calloc(n + 1, sizeof *T.env_strings);
+  if (T.env_strings)
+    memcpy(T.env_strings, copy, n * sizeof *copy);
   environ = copy;
   return stop;
 }
@@ -90,11 +101,16 @@ void mproc__os_title_init(int argc, char **argv) {
   end = start + strlen(start) + 1;
   for (i = 1; i < argc && argv[i] == end; i++)
     end += strlen(argv[i]) + 1;
+  /* The copies are also kept here, so that they stay reachable whatever
+   * the program does to argv (and are never taken for leaks). */
+  T.args = calloc((size_t)argc + 1, sizeof *T.args);
+  if (!T.args)
+    return; /* the arguments stay where they are: no titles */
   for (i = 0; i < argc; i++) {
     char *copy = strdup(argv[i]);
     if (!copy)
-      return; /* the arguments stay where they are: no titles */
-    argv[i] = copy;
+      return;
+    T.args[i] = argv[i] = copy;
   }
   T.area = start;
   T.args_size = (size_t)(end - start);
