@@ -97,6 +97,29 @@ static inline void bench_record(const char *id, const char *subject_name,
   fclose(f);
 }
 
+/* Runs `a` and `b` (each doing `iters` operations) for `rounds`
+ * alternating rounds, after one short warm-up of each, and stores the
+ * medians of seconds per operation in *ma and *mb. */
+static inline void bench_alternate(void (*a)(int), void (*b)(int), int iters,
+                                   int rounds, double *ma, double *mb) {
+  double sa[64], sb[64], t;
+  int i;
+  if (rounds > 64)
+    rounds = 64;
+  a(iters / 10 + 1);
+  b(iters / 10 + 1);
+  for (i = 0; i < rounds; i++) {
+    t = bench_now();
+    a(iters);
+    sa[i] = (bench_now() - t) / iters;
+    t = bench_now();
+    b(iters);
+    sb[i] = (bench_now() - t) / iters;
+  }
+  *ma = bench_median(sa, rounds);
+  *mb = bench_median(sb, rounds);
+}
+
 /* Runs `subject` and `baseline` (each doing `iters` operations) for
  * `rounds` alternating rounds and prints the per-operation medians and
  * their ratio. Returns the ratio. */
@@ -105,22 +128,8 @@ static inline double bench_compare(const char *title, const char *subject_name,
                                    const char *baseline_name,
                                    void (*baseline)(int), int iters,
                                    int rounds) {
-  double s[64], b[64], ms, mb, t;
-  int i;
-  if (rounds > 64)
-    rounds = 64;
-  subject(iters / 10 + 1); /* warm up both */
-  baseline(iters / 10 + 1);
-  for (i = 0; i < rounds; i++) {
-    t = bench_now();
-    subject(iters);
-    s[i] = (bench_now() - t) / iters;
-    t = bench_now();
-    baseline(iters);
-    b[i] = (bench_now() - t) / iters;
-  }
-  ms = bench_median(s, rounds);
-  mb = bench_median(b, rounds);
+  double ms, mb;
+  bench_alternate(subject, baseline, iters, rounds, &ms, &mb);
   printf("%s\n  %-34s %10.1f us/op\n  %-34s %10.1f us/op\n  ratio %.2fx\n",
          title, subject_name, ms * 1e6, baseline_name, mb * 1e6, ms / mb);
   bench_record(title, subject_name, ms * 1e6, baseline_name, mb * 1e6, "us");

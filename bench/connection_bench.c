@@ -16,7 +16,6 @@
 #include "bench_util.h"
 #include "mproc.h"
 
-#define ROUNDS_MAX 64
 #define MIB ((size_t)1 << 20)
 
 typedef struct job {
@@ -198,26 +197,6 @@ static void pipe_throughput(int n) {
 
 /* ---- harness ------------------------------------------------------------ */
 
-static void compare(void (*a)(int), void (*b)(int), int iters, int rounds,
-                    double *ma, double *mb) {
-  double sa[ROUNDS_MAX], sb[ROUNDS_MAX], t;
-  int i;
-  if (rounds > ROUNDS_MAX)
-    rounds = ROUNDS_MAX;
-  a(iters / 10 + 1);
-  b(iters / 10 + 1);
-  for (i = 0; i < rounds; i++) {
-    t = bench_now();
-    a(iters);
-    sa[i] = (bench_now() - t) / iters;
-    t = bench_now();
-    b(iters);
-    sb[i] = (bench_now() - t) / iters;
-  }
-  *ma = bench_median(sa, rounds);
-  *mb = bench_median(sb, rounds);
-}
-
 static void print_pair(const char *title, const char *a_name, double a,
                        const char *b_name, double b, const char *unit,
                        double per_op_units) {
@@ -243,17 +222,17 @@ int main(int argc, char **argv) {
   memset(buf_a, 1, MIB);
   memset(buf_b, 2, MIB);
 
-  compare(conn_round_trip, pipe_round_trip, 20000, rounds, &a, &b);
+  bench_alternate(conn_round_trip, pipe_round_trip, 20000, rounds, &a, &b);
   print_pair("Connection, 64-byte round trip (target <= 1.3x the pipe's)",
              "mproc_connection send+recv_into", a, "pipe ping-pong (two pipes)",
              b, "k round trips/s", 1e-3);
   stream_size = 64;
-  compare(conn_throughput, pipe_throughput, 500000, rounds, &a, &b);
+  bench_alternate(conn_throughput, pipe_throughput, 500000, rounds, &a, &b);
   print_pair("Connection, 64-byte messages, 1 -> 1 (target >= the pipe's)",
              "mproc_connection send/recv_into", a,
              "pipe, one write+read per message", b, "k msg/s", 1e-3);
   stream_size = MIB;
-  compare(conn_throughput, pipe_throughput, 400, rounds, &a, &b);
+  bench_alternate(conn_throughput, pipe_throughput, 400, rounds, &a, &b);
   print_pair("Connection, 1 MiB messages, 1 -> 1 (target >= the pipe's)",
              "mproc_connection send/recv_into", a, "pipe, 1 MiB write+read", b,
              "MB/s", (double)MIB / 1e6);

@@ -17,33 +17,9 @@
 #include "bench_util.h"
 #include "mproc.h"
 
-#define ROUNDS_MAX 64
-
 static mproc_process_t *start(mproc_target_fn fn, const void *arg,
                               size_t size) {
   return bench_start(fn, arg, size, MPROC_START_DEFAULT);
-}
-
-/* Runs both sides `rounds` times, alternating; returns the medians of
- * seconds per operation. */
-static void compare(void (*a)(int), void (*b)(int), int iters, int rounds,
-                    double *ma, double *mb) {
-  double sa[ROUNDS_MAX], sb[ROUNDS_MAX], t;
-  int i;
-  if (rounds > ROUNDS_MAX)
-    rounds = ROUNDS_MAX;
-  a(iters / 10 + 1);
-  b(iters / 10 + 1);
-  for (i = 0; i < rounds; i++) {
-    t = bench_now();
-    a(iters);
-    sa[i] = (bench_now() - t) / iters;
-    t = bench_now();
-    b(iters);
-    sb[i] = (bench_now() - t) / iters;
-  }
-  *ma = bench_median(sa, rounds);
-  *mb = bench_median(sb, rounds);
 }
 
 /* ---- queue, small messages ------------------------------------------- */
@@ -316,23 +292,23 @@ int main(int argc, char **argv) {
   memset(big_src, 1, MIB);
   memset(big_dst, 2, MIB);
 
-  compare(queue_64, pipe_64, 1000000, rounds, &a, &b);
+  bench_alternate(queue_64, pipe_64, 1000000, rounds, &a, &b);
   print_pair("Queue, 64-byte messages, 1 -> 1 process (target >= 5 M msg/s)",
              "mproc_queue put/get_into", a, "pipe, one write+read per message",
              b, "k msg/s", 1e-3);
-  compare(queue_1m, memcpy_1m, 2000, rounds, &a, &b);
+  bench_alternate(queue_1m, memcpy_1m, 2000, rounds, &a, &b);
   print_pair("Queue, 1 MiB messages, 1 -> 1 process (target >= 5 GB/s)",
              "mproc_queue put/get_into (default ring)", a,
              "memcpy 1 MiB, one process", b, "MB/s", (double)MIB / 1e6);
-  compare(lock_loop, robust_loop, 10000000, rounds, &a, &b);
+  bench_alternate(lock_loop, robust_loop, 10000000, rounds, &a, &b);
   print_pair("Lock acquire+release, uncontended (target <= 25 ns)",
              "mproc_lock acquire+release", a, "robust pshared pthread_mutex", b,
              "M op/s", 1e-6);
-  compare(contended_mproc, contended_robust, 2000000, rounds, &a, &b);
+  bench_alternate(contended_mproc, contended_robust, 2000000, rounds, &a, &b);
   print_pair("Lock, two processes contending all the time",
              "mproc_lock acquire+increment+release", a,
              "robust pshared pthread_mutex", b, "M op/s", 1e-6);
-  compare(queue_4x4, pipe_4x4, 1000000, rounds, &a, &b);
+  bench_alternate(queue_4x4, pipe_4x4, 1000000, rounds, &a, &b);
   print_pair("Queue, 4 producers -> 4 consumers, 64-byte messages",
              "mproc_queue (one queue)", a, "4 pipes, 1 -> 1 each", b, "k msg/s",
              1e-3);

@@ -17,8 +17,6 @@
 #include "bench_util.h"
 #include "mproc.h"
 
-#define ROUNDS_MAX 64
-
 static mproc_rlock_t rlock;
 static mproc_semaphore_t sem;
 static mproc_event_t event;
@@ -95,22 +93,8 @@ static void raw_event_loop(int n) {
 
 static void compare(const char *title, const char *a_name, void (*a)(int),
                     const char *b_name, void (*b)(int), int iters, int rounds) {
-  double sa[ROUNDS_MAX], sb[ROUNDS_MAX], t, ma, mb;
-  int i;
-  if (rounds > ROUNDS_MAX)
-    rounds = ROUNDS_MAX;
-  a(iters / 10 + 1);
-  b(iters / 10 + 1);
-  for (i = 0; i < rounds; i++) {
-    t = bench_now();
-    a(iters);
-    sa[i] = (bench_now() - t) / iters;
-    t = bench_now();
-    b(iters);
-    sb[i] = (bench_now() - t) / iters;
-  }
-  ma = bench_median(sa, rounds);
-  mb = bench_median(sb, rounds);
+  double ma, mb;
+  bench_alternate(a, b, iters, rounds, &ma, &mb);
   printf("%s\n  %-44s %8.1f ns\n  %-44s %8.1f ns\n  ratio %.2fx\n", title,
          a_name, ma * 1e9, b_name, mb * 1e9, ma / mb);
   bench_record(title, a_name, ma * 1e9, b_name, mb * 1e9, "ns");
