@@ -18,9 +18,11 @@ enum { TAG_MSG = 7001, TAG_PIECE = 7002 };
  * together; larger ones send the payload from where it is, in pieces. */
 #define INLINE_MAX ((size_t)64 << 10)
 #define PIECE_MAX ((size_t)1 << 30)
-/* Probing goes on without a nap this long after the last message (a reply
- * usually comes within it), then naps grow from NAP_MIN to NAP_MAX. */
-#define SPIN_NS ((int64_t)200 * 1000)
+/* Probing goes on without a nap for the spin, between SPIN_MIN_NS and
+ * SPIN_MAX_NS after the wait began (a reply usually comes within the
+ * longest), then naps grow from NAP_MIN to NAP_MAX. */
+#define SPIN_MIN_NS ((int64_t)4 * 1000)
+#define SPIN_MAX_NS ((int64_t)200 * 1000)
 #define NAP_MIN_NS ((int64_t)20 * 1000)
 #define NAP_MAX_NS ((int64_t)1000 * 1000)
 
@@ -63,7 +65,24 @@ void mproc__mpi_nap(int64_t ns) {
   }
 }
 
-void mproc__mpi_backoff_reset(mproc__mpi_backoff_t *b) {
+void mproc__mpi_backoff_init(mproc__mpi_backoff_t *b) {
+  b->idle_since_ns = 0;
+  b->nap_ns = 0;
+  b->spin_ns = SPIN_MAX_NS;
+}
+
+void mproc__mpi_backoff_arrived(mproc__mpi_backoff_t *b) {
+  if (b->idle_since_ns != 0) {
+    int64_t waited = mproc__mpi_now_ns() - b->idle_since_ns;
+    if (waited >= 2 * SPIN_MAX_NS)
+      b->spin_ns /= 2; /* no spin would have caught it */
+    else if (waited > b->spin_ns)
+      b->spin_ns *= 2; /* a longer spin would have */
+    if (b->spin_ns < SPIN_MIN_NS)
+      b->spin_ns = SPIN_MIN_NS;
+    if (b->spin_ns > SPIN_MAX_NS)
+      b->spin_ns = SPIN_MAX_NS;
+  }
   b->idle_since_ns = 0;
   b->nap_ns = 0;
 }
@@ -72,7 +91,7 @@ int64_t mproc__mpi_backoff_next(mproc__mpi_backoff_t *b) {
   int64_t now = mproc__mpi_now_ns();
   if (b->idle_since_ns == 0)
     b->idle_since_ns = now;
-  if (now - b->idle_since_ns < SPIN_NS)
+  if (now - b->idle_since_ns < b->spin_ns)
     return 0;
   b->nap_ns = b->nap_ns == 0 ? NAP_MIN_NS : b->nap_ns * 2;
   if (b->nap_ns > NAP_MAX_NS)

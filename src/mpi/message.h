@@ -9,7 +9,8 @@
  * keeps messages from one sender on one tag in order, so the pieces follow
  * their header. Nothing here waits in MPI's own blocking calls, which spin:
  * a waiter probes, then naps between probes for longer and longer (up to
- * a millisecond), so that an idle rank costs almost no CPU.
+ * a millisecond), so that an idle rank, and an owner whose ranks compute,
+ * cost almost no CPU.
  */
 #ifndef MPROC_MPI_MESSAGE_H
 #define MPROC_MPI_MESSAGE_H
@@ -81,15 +82,22 @@ void mproc__mpi_msg_free(mproc__mpi_msg_t *msg);
  * byte when empty), which the caller frees; NULL when memory runs out. */
 unsigned char *mproc__mpi_msg_take(mproc__mpi_msg_t *msg);
 
-/* Backoff between probes: call mproc__mpi_backoff_reset() when something
- * arrived, mproc__mpi_backoff_nap() when nothing did; it returns how long
- * to nap in nanoseconds (0 while still spinning). */
+/* Backoff between probes. A waiter probes without a pause for a while
+ * (the spin), then naps between probes, for longer and longer. The spin
+ * adapts to the waits it serves: a message that came after the spin
+ * ended, within twice the longest spin, doubles it (up to 200 us: a round
+ * trip is caught without a nap); a longer wait halves it (down to 4 us:
+ * the ranks are computing, and a spin would only take their CPU). mproc__mpi_backoff_init() once; mproc__mpi_backoff_next() when
+ * nothing arrived, which returns how long to nap in nanoseconds (0 while
+ * still spinning); mproc__mpi_backoff_arrived() when a message did. */
 typedef struct mproc__mpi_backoff {
-  int64_t idle_since_ns;
-  int64_t nap_ns;
+  int64_t idle_since_ns; /* when this wait began; 0 between waits */
+  int64_t nap_ns;        /* the last nap of this wait; 0 while spinning */
+  int64_t spin_ns;       /* how long to spin: learned over the waits */
 } mproc__mpi_backoff_t;
 
-void mproc__mpi_backoff_reset(mproc__mpi_backoff_t *b);
+void mproc__mpi_backoff_init(mproc__mpi_backoff_t *b);
+void mproc__mpi_backoff_arrived(mproc__mpi_backoff_t *b);
 int64_t mproc__mpi_backoff_next(mproc__mpi_backoff_t *b);
 
 /* The monotonic clock in nanoseconds (the engine's: CLOCK_MONOTONIC). */

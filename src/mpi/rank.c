@@ -66,7 +66,7 @@ static int next_message(rank_state_t *st, mproc__mpi_msg_t *msg) {
     int r = mproc__mpi_try_recv(st->comm, st->owner, msg);
     int64_t nap;
     if (r == 0) {
-      mproc__mpi_backoff_reset(&st->backoff);
+      mproc__mpi_backoff_arrived(&st->backoff);
       return 0;
     }
     if (r != MPROC_EEMPTY && r != MPROC_ENOMEM)
@@ -271,7 +271,7 @@ static int relay_run(rank_state_t *st, relay_t *rl) {
     }
     moved |= relay_answers(rl);
     if (moved) {
-      mproc__mpi_backoff_reset(&st->backoff);
+      mproc__mpi_backoff_arrived(&st->backoff);
       continue;
     }
     nap = mproc__mpi_backoff_next(&st->backoff);
@@ -335,6 +335,7 @@ void mproc__mpi_serve(MPI_Comm comm, int owner) {
   memset(&st, 0, sizeof st);
   st.comm = comm;
   st.owner = owner;
+  mproc__mpi_backoff_init(&st.backoff);
   for (;;) {
     mproc__mpi_msg_t m;
     int end = 0;
