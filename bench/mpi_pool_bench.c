@@ -2,8 +2,9 @@
 /* The Pool on MPI ranks, with the workloads of bench/mpi_pool_bench.py
  * (mpi4py.futures.MPIPoolExecutor): apply round trip, map with chunksize
  * 1, map of tiny items with default chunking, and the speed-up of a
- * CPU-bound map over running it here, plus what an idle worker rank costs
- * and, for the same run, the first three with a local pool.
+ * CPU-bound map over running it here with the share of a core the owning
+ * rank takes meanwhile, plus what an idle worker rank costs and, for the
+ * same run, the first three with a local pool.
  * Run it as the Python one is run, under the same launcher:
  *
  *   mpiexec -n 3 ./mpi_pool_bench          two worker ranks
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "bench_util.h"
@@ -36,8 +38,14 @@ static int add_one(const void *arg, size_t size, mproc_buf_t *out) {
 MPROC_TASK(add_one);
 
 /* The same spin as pool_bench's and the Python one's, made longer so that
- * a task outweighs a message: SPIN_ROUNDS rounds of an LCG. */
-#define SPIN_ROUNDS 2000000
+ * a task outweighs a message: SPIN_ROUNDS rounds of an LCG, about 5 ms
+ * (as long as the Python one's). */
+#define SPIN_ROUNDS 5000000
+/* Tasks of the CPU-bound map per worker: enough that the map lasts much
+ * longer than the wake-up of a rank that was idle (up to a millisecond),
+ * and a whole number of tasks per worker, so that none idles at the end
+ * while another has a task to run. */
+#define SPIN_TASKS_PER_WORKER 24
 static uint64_t spin_value(uint64_t x) {
   int i;
   for (i = 0; i < SPIN_ROUNDS; i++)
@@ -90,23 +98,43 @@ static double map_rate(mproc_pool_t *pool, size_t count, size_t chunksize) {
   return (double)count / t;
 }
 
-/* The speed-up of spin over `tasks` items, pool against this process. */
-static double cpu_speedup(mproc_pool_t *pool, int tasks) {
-  uint64_t items[64], out[64], sink = 0;
-  double serial, parallel;
-  int i, rc;
+/* CPU time this process (all its threads) has used so far, in seconds. */
+static double own_cpu_seconds(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0)
+    return 0;
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* The speed-up of spin over `tasks` items, pool against this process, and
+ * the share of a core this rank (all its threads) used during the pool's
+ * map: what the owner takes from its workers while they compute. */
+static double cpu_speedup(mproc_pool_t *pool, size_t tasks,
+                          double *owner_share) {
+  uint64_t *items = malloc(tasks * sizeof *items);
+  uint64_t *out = malloc(tasks * sizeof *out), sink = 0;
+  double serial, parallel, own;
+  size_t i;
+  int rc;
+  if (!items || !out)
+    bench_die("malloc", MPROC_ENOMEM);
   for (i = 0; i < tasks; i++)
     items[i] = (uint64_t)i;
   serial = bench_now();
   for (i = 0; i < tasks; i++)
     sink += spin_value(items[i]);
   serial = bench_now() - serial;
+  own = own_cpu_seconds();
   parallel = bench_now();
-  rc = mproc_pool_map(pool, spin, items, sizeof items[0], (size_t)tasks, 1, out,
+  rc = mproc_pool_map(pool, spin, items, sizeof items[0], tasks, 1, out,
                       sizeof out[0], NULL);
   parallel = bench_now() - parallel;
+  *owner_share = (own_cpu_seconds() - own) / parallel;
   if (rc != 0 || out[tasks - 1] != spin_value(items[tasks - 1]) || sink == 1)
     bench_die("cpu map", rc);
+  free(items);
+  free(out);
   return serial / parallel;
 }
 
@@ -150,6 +178,7 @@ int main(int argc, char **argv) {
   mproc_pool_t *pool;
   mproc_pool_options_t o;
   size_t n = 0;
+  double speedup, owner_share;
   int rc, workers;
   if ((rc = mproc_mpi_init(&argc, &argv)) != 0)
     bench_die("mproc_mpi_init", rc);
@@ -163,8 +192,10 @@ int main(int argc, char **argv) {
   printf("apply_round_trip_us %.2f\n", apply_round_trip(pool, 5000) * 1e6);
   printf("map_chunksize1_per_s %.0f\n", map_rate(pool, 200000, 1));
   printf("map_tiny_per_s %.0f\n", map_rate(pool, 20000000, 0));
-  printf("cpu_speedup_per_worker %.3f\n",
-         cpu_speedup(pool, 8 * workers) / workers);
+  speedup =
+      cpu_speedup(pool, (size_t)workers * SPIN_TASKS_PER_WORKER, &owner_share);
+  printf("cpu_speedup_per_worker %.3f\n", speedup / workers);
+  printf("cpu_owner_core_share %.4f\n", owner_share);
   printf("idle_worker_core_share %.4f\n", idle_share(pool));
   mproc_pool_close(pool);
   mproc_pool_join(pool, MPROC_INFINITE);

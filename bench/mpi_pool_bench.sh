@@ -36,6 +36,9 @@ for key in apply_round_trip_us map_chunksize1_per_s map_tiny_per_s \
   esac
   printf '%-26s %14s %14s %10s\n' "$key" "$a" "$b" "$ratio"
 done
+printf '%-26s %14s %14s\n' cpu_owner_core_share \
+  "$(median cpu_owner_core_share "$tmp/mproc")" \
+  "$(median cpu_owner_core_share "$tmp/mpi4py")"
 printf '%-26s %14s\n' idle_worker_core_share \
   "$(median idle_worker_core_share "$tmp/mproc")"
 echo "a local pool of as many workers, same rounds (mproc's local transport):"
