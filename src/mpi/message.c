@@ -67,17 +67,22 @@ void mproc__mpi_nap(int64_t ns) {
 
 void mproc__mpi_backoff_init(mproc__mpi_backoff_t *b) {
   b->idle_since_ns = 0;
+  b->probed_ns = 0;
   b->nap_ns = 0;
   b->spin_ns = SPIN_MAX_NS;
 }
 
 void mproc__mpi_backoff_arrived(mproc__mpi_backoff_t *b) {
   if (b->idle_since_ns != 0) {
+    /* It came after the last probe that found nothing: between `earliest`
+     * and `waited` after the wait began (a nap may last much longer than
+     * asked on a busy machine). */
     int64_t waited = mproc__mpi_now_ns() - b->idle_since_ns;
-    if (waited >= 2 * SPIN_MAX_NS)
+    int64_t earliest = b->probed_ns - b->idle_since_ns;
+    if (earliest > SPIN_MAX_NS)
       b->spin_ns /= 2; /* no spin would have caught it */
-    else if (waited > b->spin_ns)
-      b->spin_ns *= 2; /* a longer spin would have */
+    else if (waited > b->spin_ns && earliest <= SPIN_MAX_NS / 2)
+      b->spin_ns *= 2; /* a longer spin would have, with room to spare */
     if (b->spin_ns < SPIN_MIN_NS)
       b->spin_ns = SPIN_MIN_NS;
     if (b->spin_ns > SPIN_MAX_NS)
@@ -91,6 +96,7 @@ int64_t mproc__mpi_backoff_next(mproc__mpi_backoff_t *b) {
   int64_t now = mproc__mpi_now_ns();
   if (b->idle_since_ns == 0)
     b->idle_since_ns = now;
+  b->probed_ns = now;
   if (now - b->idle_since_ns < b->spin_ns)
     return 0;
   b->nap_ns = b->nap_ns == 0 ? NAP_MIN_NS : b->nap_ns * 2;
