@@ -24,7 +24,7 @@ struct mproc__child {
   int sent_signal;    /* the last signal mproc sent it, for a lost status */
   int released;       /* common code dropped its handle */
   int retired;        /* off the watch list, descriptors closed */
-  int pollers;        /* joiners polling its descriptor: do not close it yet */
+  int pollers;        /* threads polling its descriptor: do not close it yet */
   int watched;        /* in the reaper's epoll set */
   int foreign;        /* a fork server's child: never waitpid() it; the exit
                          code arrives on status_fd */

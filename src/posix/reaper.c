@@ -8,9 +8,12 @@
  * holds the list, the reaping, and the seam's wait, signal and release; how
  * the thread waits (epoll or poll) is in the file reaper_wait.h names.
  *
- * A descriptor the reaper thread may be waiting on is never closed under
- * it: a child is retired (its descriptors closed) only where the waiting
- * mechanism allows (mproc__reaper_retire_anywhere) and no joiner polls it.
+ * A descriptor a thread may be waiting on is never closed under it: a
+ * reaped child is retired (its descriptors closed) by whichever thread finds
+ * that nobody polls it any more (c->pollers counts the joiners in poll(),
+ * and the reaper thread itself while its poll set holds the descriptor).
+ * Retiring never waits for a wake-up: a reaped child's descriptor is at end
+ * of file, so a poll that holds it returns by itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -98,9 +101,6 @@ static void mark_reaped(mproc__child_t *c, int exitcode) {
   c->retry_ns = 0;
   pthread_cond_broadcast(&R.cond);
   mproc__process_reaped(); /* waits on many (src/wait.c) */
-  /* Where only the reaper thread may retire it, it must look again. */
-  if (!mproc__reaper_retire_anywhere)
-    mproc__reaper_wake();
 }
 
 /* Try to reap c without blocking. Called with R.lock held. */
@@ -151,7 +151,7 @@ void mproc__reaper_try_reap(mproc__child_t *c) {
 }
 
 /* Remove a reaped child from the watch list and close its descriptors.
- * Called by the reaper thread with R.lock held. */
+ * Called with R.lock held, when nobody polls it. */
 static void retire(mproc__child_t *c) {
   if (c->prev)
     c->prev->next = c->next;
@@ -168,14 +168,12 @@ static void retire(mproc__child_t *c) {
     free(c);
 }
 
-/* Retire a reaped child nobody polls any more, where any thread may. */
+/* Retire a reaped child nobody polls any more. */
 static void retire_if_done(mproc__child_t *c) {
-  if (mproc__reaper_retire_anywhere && c->reaped && !c->retired &&
-      c->pollers == 0)
+  if (c->reaped && !c->retired && c->pollers == 0)
     retire(c);
 }
 
-/* Called by the reaper thread, which may always retire. */
 void mproc__reaper_retire_done(void) {
   mproc__child_t *c, *next;
   for (c = R.head; c; c = next) {
@@ -336,16 +334,11 @@ static void poll_child(mproc__child_t *c, int64_t deadline_ns) {
   poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
   pthread_mutex_lock(&R.lock);
   c->pollers--;
-  if (mproc__reaper_retire_anywhere) {
-    mproc__reaper_try_reap(c);
-    /* Not while a waitpid retry is pending: its end of file would be
-     * reported again at once (see mproc__reaper_try_reap). */
-    if (!c->reaped && c->pollers == 0 && !c->retry_ns)
-      mproc__reaper_wait_watch(c, 1);
-    return;
-  }
-  if (c->pollers == 0 && c->reaped)
-    mproc__reaper_wake(); /* it may retire c */
+  mproc__reaper_try_reap(c);
+  /* Not while a waitpid retry is pending: its end of file would be
+   * reported again at once (see mproc__reaper_try_reap). */
+  if (!c->reaped && c->pollers == 0 && !c->retry_ns)
+    mproc__reaper_wait_watch(c, 1);
 }
 
 int mproc__child_wait(mproc__child_t *c, int64_t timeout_ms, int *exitcode) {
@@ -413,12 +406,10 @@ void mproc__child_release(mproc__child_t *c) {
   pthread_mutex_lock(&R.lock);
   c->released = 1;
   /* Free it here only once it is retired (descriptors closed, off the
-   * list); otherwise the reaper thread frees it when it retires it. Without
-   * a reaper thread nobody polls the descriptors, so we retire it here. */
+   * list); otherwise whoever retires it frees it. */
   if (c->retired)
     free(c);
-  else if (c->reaped && c->pollers == 0 &&
-           (!R.running || mproc__reaper_retire_anywhere))
+  else if (c->reaped && c->pollers == 0)
     retire(c); /* frees it */
   pthread_mutex_unlock(&R.lock);
 }

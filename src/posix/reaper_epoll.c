@@ -18,8 +18,6 @@
 
 static int epfd = -1;
 
-const int mproc__reaper_retire_anywhere = 1;
-
 static int watch_fd(const mproc__child_t *c) {
   return c->pidfd >= 0 ? c->pidfd : c->status_fd;
 }

@@ -3,8 +3,11 @@
  * The reaper's waiting mechanism where there is no epoll: a poll set,
  * rebuilt from the list of children on every round. A start wakes the
  * reaper thread so that its next round includes the new child. The set
- * holds the descriptors while the thread sleeps in poll(), so only that
- * thread closes them: it alone retires reaped children.
+ * holds the descriptors while the thread sleeps in poll(): the thread
+ * counts itself among each child's pollers meanwhile, so that no other
+ * thread retires the child (closes its descriptor) under it. A child
+ * reaped meanwhile is at end of file, so that poll() returns by itself and
+ * the thread retires it; no wake-up is needed for that.
  */
 #include <poll.h>
 #include <stdlib.h>
@@ -19,8 +22,6 @@ static struct {
   mproc__child_t **owners;
   size_t capacity;
 } P;
-
-const int mproc__reaper_retire_anywhere = 0;
 
 int mproc__reaper_wait_init(void) { return 0; }
 
@@ -52,7 +53,8 @@ static int grow_poll_set(size_t n) {
 }
 
 /* Fill the set: the wake pipe, then each child not yet reaped (a child
- * waiting for a waitpid retry sits out the round). Returns its size, or 0
+ * waiting for a waitpid retry sits out the round), counting the thread
+ * among the pollers of each descriptor in it. Returns its size, or 0
  * without memory for it. */
 static size_t fill_poll_set(void) {
   mproc__child_t *c;
@@ -70,6 +72,8 @@ static size_t fill_poll_set(void) {
     if (c->reaped)
       continue; /* retired once its pollers are gone */
     P.fds[n].fd = c->retry_ns ? -1 : c->pidfd >= 0 ? c->pidfd : c->status_fd;
+    if (P.fds[n].fd >= 0)
+      c->pollers++;
     P.fds[n].events = POLLIN;
     P.fds[n].revents = 0;
     P.owners[n++] = c;
@@ -99,9 +103,12 @@ void *mproc__reaper_wait_main(void *unused) {
     pthread_mutex_lock(&R.lock);
     if (P.fds[0].revents & POLLIN)
       mproc__reaper_drain_wake();
-    for (i = 1; i < n; i++)
+    for (i = 1; i < n; i++) {
+      if (P.fds[i].fd >= 0)
+        P.owners[i]->pollers--;
       if (P.fds[i].revents)
         mproc__reaper_try_reap(P.owners[i]);
+    }
     mproc__reaper_retry_due();
   }
   return NULL;

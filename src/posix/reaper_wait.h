@@ -29,7 +29,7 @@ extern mproc__reaper_t mproc__reaper;
 /* Try to reap c without blocking. */
 void mproc__reaper_try_reap(mproc__child_t *c);
 
-/* Retire every reaped child that no joiner polls: off the list, its
+/* Retire every reaped child that nobody polls: off the list, its
  * descriptors closed. */
 void mproc__reaper_retire_done(void);
 
@@ -47,11 +47,6 @@ void mproc__reaper_wake(void);
 void mproc__reaper_drain_wake(void);
 
 /* ---- the mechanism (reaper_epoll.c or reaper_poll.c) ----------------- */
-
-/* 1 when any thread may retire a reaped child nobody polls (nothing else
- * holds its descriptor); 0 when only the reaper thread may, because its
- * own poll set may be using the descriptor. */
-extern const int mproc__reaper_retire_anywhere;
 
 /* Set up before the reaper thread first starts. Returns 0 or an MPROC_E*
  * code (the thread is then not started; joins reap on their own). */

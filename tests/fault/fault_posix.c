@@ -11,6 +11,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -192,6 +193,30 @@ int mproc__fi_posix_spawn(pid_t *pid, const char *path,
   return posix_spawn(pid, path, fa, attr, argv, envp);
 }
 
+/* The file actions of a spawn: each may need memory. */
+int mproc__fi_posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa) {
+  int e = decide("posix_spawn_file_actions_init", SITE, ENOMEM, 0);
+  if (e)
+    return e;
+  return posix_spawn_file_actions_init(fa);
+}
+
+int mproc__fi_posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa,
+                                               int fd, int to) {
+  int e = decide("posix_spawn_file_actions_adddup2", SITE, ENOMEM, 0);
+  if (e)
+    return e;
+  return posix_spawn_file_actions_adddup2(fa, fd, to);
+}
+
+int mproc__fi_posix_spawn_file_actions_addclose(posix_spawn_file_actions_t *fa,
+                                                int fd) {
+  int e = decide("posix_spawn_file_actions_addclose", SITE, ENOMEM, 0);
+  if (e)
+    return e;
+  return posix_spawn_file_actions_addclose(fa, fd);
+}
+
 pid_t mproc__fi_waitpid(pid_t pid, int *status, int options) {
   FAIL_ERRNO("waitpid", EINTR, 1);
   return waitpid(pid, status, options);
@@ -250,6 +275,17 @@ int mproc__fi_openat(int dir, const char *path, int flags, ...) {
   TAKE_MODE(flags, m);
   FAIL_ERRNO("openat", EMFILE, 1);
   return openat(dir, path, flags, m);
+}
+
+/* The descriptor walk (a spawn's closes, where no close-range action
+ * exists) and the listings of /proc and /dev/shm. */
+DIR *mproc__fi_opendir(const char *path) {
+  int e = decide("opendir", SITE, EMFILE, 0);
+  if (e) {
+    errno = e;
+    return NULL;
+  }
+  return opendir(path);
 }
 
 /* ---- reads, writes and waits ------------------------------------------- */
