@@ -972,6 +972,8 @@ MPROC_API int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
  * @param timeout_ms  MPROC_INFINITE, 0 to fail at once when empty, or ms.
  * @return 0; MPROC_EEMPTY at the deadline; MPROC_ECLOSED when the queue
  *         is closed and empty; MPROC_ENOMEM (the message stays queued);
+ *         MPROC_EBROKEN when the shared ring holds at its head what no put
+ *         writes (a process with the segment overwrote it);
  *         MPROC_EINVAL; MPROC_EBADHANDLE. Any process, any thread.
  */
 MPROC_API int mproc_queue_get(mproc_queue_t *q, void **data, size_t *size,
@@ -2023,7 +2025,8 @@ MPROC_API int mproc_connection_send(const mproc_connection_t *c,
  * @return 0; MPROC_ECLOSED (drained, and the other end is gone);
  *         MPROC_ETIMEDOUT; MPROC_ENOMEM (the message stays); MPROC_EINVAL
  *         (an end that only sends, NULL pointers, a negative timeout);
- *         MPROC_EBADHANDLE; MPROC_EOS.
+ *         MPROC_EBROKEN (as mproc_queue_get()); MPROC_EBADHANDLE;
+ *         MPROC_EOS.
  */
 MPROC_API int mproc_connection_recv(const mproc_connection_t *c, void **data,
                                     size_t *size, int64_t timeout_ms);

@@ -6,7 +6,8 @@
  * (kind, length) and its bytes, padded to 8, written at `tail` and read at
  * `head`, both 64-bit byte counters that only grow. A message larger than
  * half the ring is written into a segment of its own and the ring carries a
- * reference to it.
+ * reference to it. The records, and their decoding, which trusts no length
+ * found in the ring, are in queue_record.h.
  *
  * Producers are serialised by one crash-aware lock and consumers by
  * another, so one producer and one consumer work at the same time. Each side
@@ -21,28 +22,14 @@
 #include <string.h>
 
 #include "checked.h"
+#include "queue_record.h"
 #include "shared.h"
 #include "waitable.h"
 
 #define MIN_CAPACITY ((uint64_t)4096)
 #define MAX_CAPACITY ((uint64_t)1 << 30)
 
-enum { RECORD_INLINE = 1, RECORD_SIDE = 2 };
-
-typedef struct record_header {
-  uint32_t kind;
-  uint32_t length; /* inline: the message's bytes; side: sizeof(side_ref_t) */
-} record_header_t;
-
-/* A message in its own segment, named as objects are: the queue creator's
- * pid and a generation of its own. */
-typedef struct side_ref {
-  uint64_t generation;
-  uint64_t size;
-} side_ref_t;
-
 #define SIDE_MAGIC 0x6d70534du /* "mpSM" */
-#define SIDE_HEADER 64u
 
 typedef struct side_header {
   uint32_t magic;
@@ -107,8 +94,6 @@ typedef struct queue_body {
 static unsigned char *ring_of(queue_body_t *b) {
   return (unsigned char *)b + RING_OFFSET;
 }
-
-static uint64_t pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
 
 static void ring_write(queue_body_t *b, uint64_t pos, const void *src,
                        size_t n) {
@@ -376,9 +361,8 @@ int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
     return rc;
   }
 
-  /* Written without a sum, which a size near SIZE_MAX would wrap. */
-  inline_msg = (uint64_t)size <= b->capacity / 2 - sizeof hdr;
-  need = sizeof hdr + (inline_msg ? pad8(size) : sizeof ref);
+  inline_msg = mproc__record_is_inline((uint64_t)size, b->capacity);
+  need = sizeof hdr + (inline_msg ? mproc__record_pad8(size) : sizeof ref);
   if (mproc__object_destroyed(b)) {
     rc = MPROC_EBADHANDLE;
     goto unlock;
@@ -504,11 +488,19 @@ static int side_take(queue_body_t *b, const side_ref_t *ref, void *dst) {
   return 0;
 }
 
+/* Read and decode the record at head, of `published` bytes. */
+static int record_at(queue_body_t *b, uint64_t head, uint64_t published,
+                     queue_record_t *rec) {
+  unsigned char bytes[RECORD_HEAD_MAX];
+  size_t n = published < RECORD_HEAD_MAX ? (size_t)published : RECORD_HEAD_MAX;
+  ring_read(b, head, bytes, n);
+  return mproc__queue_record_decode(bytes, n, published, b->capacity, rec);
+}
+
 static int queue_take(mproc_queue_t *q, void **out, void *buf, size_t cap,
                       size_t *size, int64_t timeout_ms) {
   queue_body_t *b;
-  record_header_t hdr;
-  side_ref_t ref;
+  queue_record_t rec;
   uint64_t head, used, msg_size;
   unsigned char *dst;
   int64_t deadline;
@@ -533,19 +525,12 @@ static int queue_take(mproc_queue_t *q, void **out, void *buf, size_t cap,
     rc = wait_data(b, head, deadline);
     if (rc != 0)
       goto unlock;
-    ring_read(b, head, &hdr, sizeof hdr);
-    if (hdr.kind == RECORD_INLINE) {
-      msg_size = hdr.length;
-      used = sizeof hdr + pad8(hdr.length);
-    } else {
-      ring_read(b, head + sizeof hdr, &ref, sizeof ref);
-      msg_size = ref.size;
-      used = sizeof hdr + sizeof ref;
-    }
-    if (msg_size > (uint64_t)(MPROC__SIZE_LIMIT - SIDE_HEADER)) {
-      rc = MPROC_ENOMEM;
-      goto unlock;
-    }
+    /* wait_data() saw the tail it left in c_tail_seen. */
+    rc = record_at(b, head, mproc__load64_rlx(&b->c_tail_seen) - head, &rec);
+    if (rc != 0)
+      goto unlock; /* not a record a put writes: the ring is broken */
+    msg_size = rec.size;
+    used = rec.used;
     *size = (size_t)msg_size;
     if (out) {
       /* Allocate before anything is consumed, so that no memory means the
@@ -562,10 +547,10 @@ static int queue_take(mproc_queue_t *q, void **out, void *buf, size_t cap,
       }
       dst = (unsigned char *)buf;
     }
-    if (hdr.kind == RECORD_INLINE) {
-      ring_read(b, head + sizeof hdr, dst, (size_t)msg_size);
+    if (rec.kind == RECORD_INLINE) {
+      ring_read(b, head + sizeof(record_header_t), dst, (size_t)msg_size);
     } else {
-      rc = side_take(b, &ref, dst);
+      rc = side_take(b, &rec.ref, dst);
       if (rc == MPROC_EBADHANDLE) {
         /* A consumer died after taking the segment's name: that message is
          * lost. Drop its reference and look at the next one. */
@@ -732,8 +717,7 @@ static void queue_wake(void *body) {
   queue_body_t *b = (queue_body_t *)body;
   uint64_t pos = mproc__load64(&b->head), tail = mproc__load64(&b->tail);
   uint64_t side = mproc__load64(&b->p_side);
-  record_header_t hdr;
-  side_ref_t ref;
+  queue_record_t rec;
   mproc__store32(&b->closed, 1);
   wake_all(&b->data_seq);
   wake_all(&b->space_seq);
@@ -742,17 +726,10 @@ static void queue_wake(void *body) {
    * names with the queue's. */
   if (side)
     side_remove(b, side);
-  while (pos < tail && tail - pos <= b->capacity) {
-    ring_read(b, pos, &hdr, sizeof hdr);
-    if (hdr.kind == RECORD_SIDE) {
-      ring_read(b, pos + sizeof hdr, &ref, sizeof ref);
-      side_remove(b, ref.generation);
-      pos += sizeof hdr + sizeof ref;
-    } else if (hdr.kind == RECORD_INLINE) {
-      pos += sizeof hdr + pad8(hdr.length);
-    } else {
-      break;
-    }
+  while (pos < tail && record_at(b, pos, tail - pos, &rec) == 0) {
+    if (rec.kind == RECORD_SIDE)
+      side_remove(b, rec.ref.generation);
+    pos += rec.used;
   }
 }
 
