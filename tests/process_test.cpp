@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <string>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -481,6 +482,46 @@ TEST_P(ProcessMethod, ConcurrentJoinersFromThreads) {
   for (auto &t : threads)
     t.join();
   EXPECT_EQ(ok.load(), 4);
+}
+
+// Threads starting children at once, with arguments below and above the
+// size the fork server reads in one call: every child gets its own
+// argument whole, and its own exit code comes back.
+TEST_P(ProcessMethod, ConcurrentStartsFromThreadsWithArguments) {
+  const size_t sizes[] = {0, 1, 100, 4000, 4096, 5000, 70000};
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  std::mutex failures_lock;
+  std::string failures;
+  for (int t = 0; t < 4; t++)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 7; i++) {
+        size_t size = sizes[(size_t)(t + i) % 7];
+        std::vector<unsigned char> blob(size);
+        for (size_t k = 0; k < size; k++)
+          blob[k] = (unsigned char)(k * 7 + 3);
+        int want = size == 0 ? 10 : (int)(size % 200) + 20, code = -1, rc;
+        mproc_process_t *p = nullptr;
+        mproc_process_options_t o = {};
+        o.start_method = GetParam();
+        rc = mproc_process_create(&p, check_pattern,
+                                  size ? blob.data() : nullptr, size, &o);
+        if (rc == 0 && (rc = mproc_process_start(p)) == 0 &&
+            (rc = mproc_process_join(p, MPROC_INFINITE)) == 0 &&
+            (rc = mproc_process_exitcode(p, &code)) == 0 && code == want) {
+          ok++;
+        } else {
+          std::lock_guard<std::mutex> g(failures_lock);
+          failures += " [size " + std::to_string(size) + ": rc " +
+                      std::to_string(rc) + ", exit code " +
+                      std::to_string(code) + "]";
+        }
+        mproc_process_free(p);
+      }
+    });
+  for (auto &t : threads)
+    t.join();
+  EXPECT_EQ(ok.load(), 28) << failures;
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, ProcessMethod,

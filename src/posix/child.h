@@ -77,6 +77,11 @@ int mproc__posix_spawn_self(char **argv, const int *keep, int nkeep,
 /* The path that runs this executable again. */
 int mproc__posix_exe_path(char *buf, size_t size);
 
+/* Register the handlers that run in a fork child of this process (once;
+ * every start does it). The fork server does it before its first fork, so
+ * that no child of it has to. */
+void mproc__posix_register_atfork(void);
+
 int mproc__posix_is_main_thread(void);
 int mproc__posix_death_fd(int *fd);
 

@@ -203,15 +203,15 @@ int mproc__posix_forkserver_start(const mproc__child_spec_t *spec,
   }
   pthread_mutex_lock(&S.lock);
   r = send_request(spec, conn[1], death_fd);
-  pthread_mutex_unlock(&S.lock);
   mproc__posix_close_fd(&conn[1]);
+  /* The server answers with the child's pid, or a negative code. The next
+   * request waits for it: with one request in flight, the server reads a
+   * whole request in one call without ever reading into the next. */
+  if (r == 0 && mproc__os_channel_read(conn[0], &answer, sizeof answer) != 0)
+    r = MPROC_ECLOSED;
+  pthread_mutex_unlock(&S.lock);
   if (r != 0)
     goto fail;
-  /* The server answers with the child's pid, or a negative code. */
-  if (mproc__os_channel_read(conn[0], &answer, sizeof answer) != 0) {
-    r = MPROC_ECLOSED;
-    goto fail;
-  }
   if (answer <= 0) {
     r = answer < 0 ? (int)answer : MPROC_EOS;
     goto fail;
@@ -239,11 +239,15 @@ void mproc__posix_forkserver_after_fork_child(void) {
 /* ---- the server --------------------------------------------------------- */
 
 static int sigchld_pipe[2] = {-1, -1};
+static volatile sig_atomic_t child_ended;
 
+/* A child ended: say so in the flag, which the poll it interrupts reads at
+ * once, and in the pipe, which wakes a poll that had yet to start. */
 static void on_sigchld(int sig) {
   int saved = errno;
   char byte = 1;
   (void)sig;
+  child_ended = 1;
   if (write(sigchld_pipe[1], &byte, 1) < 0) {
     /* Full: a wake-up is already pending. */
   }
@@ -260,11 +264,21 @@ static struct {
   size_t count, cap;
 } served;
 
+/* Where recvmsg can mark the descriptors close-on-exec as they arrive,
+ * serve_one need not. */
+#if defined(MSG_CMSG_CLOEXEC)
+#define RECV_CLOEXEC MSG_CMSG_CLOEXEC
+#else
+#define RECV_CLOEXEC 0
+#endif
+
 /* Reads a request from the control socket: the first recvmsg carries the
- * descriptors with the first bytes of the message. */
+ * descriptors with the first bytes of the message, as many as come (the
+ * whole request unless its argument is large: the parent sends the next one
+ * only once this one is answered). */
 typedef struct {
   int fd;
-  unsigned char head[MPROC__BOOT_HEADER_SIZE];
+  unsigned char head[4096];
   size_t head_len, head_used;
   int fds[REQUEST_FDS_MAX];
   int nfds;
@@ -276,7 +290,7 @@ static int recv_head(request_reader_t *rr) {
   ssize_t got;
   fd_message_init(&m, rr->head, sizeof rr->head, sizeof m.control.buf);
   do {
-    got = recvmsg(rr->fd, &m.msg, 0);
+    got = recvmsg(rr->fd, &m.msg, RECV_CLOEXEC);
   } while (got < 0 && errno == EINTR);
   if (got <= 0)
     return -1;
@@ -312,7 +326,7 @@ static void report_exits(void) {
   int status;
   pid_t pid;
   size_t i;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+  while (served.count > 0 && (pid = waitpid(-1, &status, WNOHANG)) > 0) {
     for (i = 0; i < served.count; i++) {
       if (served.items[i].pid != pid)
         continue;
@@ -346,6 +360,7 @@ static void serve_one(int ctl, const unsigned char *cookie) {
     _exit(0); /* the parent is gone */
   conn = rr.fds[0];
   if (conn < 0 || mproc__boot_decode(read_request, &rr, &boot, &why) != 0 ||
+      rr.head_used != rr.head_len ||
       !mproc__boot_same_cookie(cookie, boot.cookie) ||
       boot.death_channel >= rr.nfds || boot.death_channel == 0) {
     /* Only our parent writes here; a malformed request means the stream
@@ -360,8 +375,9 @@ static void serve_one(int ctl, const unsigned char *cookie) {
       _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
     boot.handles[i] = rr.fds[boot.handles[i]];
   }
-  for (i = 0; i < rr.nfds; i++)
-    fcntl(rr.fds[i], F_SETFD, FD_CLOEXEC);
+  if (RECV_CLOEXEC == 0)
+    for (i = 0; i < rr.nfds; i++)
+      fcntl(rr.fds[i], F_SETFD, FD_CLOEXEC);
   mproc__boot_to_spec(&boot, MPROC_START_FORKSERVER, &spec);
   if (!spec.target) {
     answer(conn, MPROC_ENOTREG);
@@ -430,17 +446,22 @@ static void serve(int ctl, const unsigned char *cookie) {
   sa.sa_handler = SIG_IGN;
   sa.sa_flags = 0;
   sigaction(SIGPIPE, &sa, NULL);
+  mproc__posix_register_atfork();
   for (;;) {
     struct pollfd fds[2];
     fds[0].fd = ctl;
     fds[0].events = POLLIN;
     fds[1].fd = sigchld_pipe[0];
     fds[1].events = POLLIN;
-    if (poll(fds, 2, -1) < 0)
-      continue; /* EINTR from SIGCHLD */
-    if (fds[1].revents) {
+    fds[0].revents = fds[1].revents = 0;
+    if (poll(fds, 2, -1) < 0 && errno != EINTR)
+      continue;
+    if (fds[1].revents || child_ended) {
       char buf[64];
-      while (read(sigchld_pipe[0], buf, sizeof buf) > 0) {
+      child_ended = 0;
+      /* A short read leaves the pipe empty; a byte written after it wakes
+       * the next poll, and report_exits() finds nothing more then. */
+      while (read(sigchld_pipe[0], buf, sizeof buf) == (ssize_t)sizeof buf) {
       }
       report_exits();
     }

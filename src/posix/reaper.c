@@ -341,11 +341,19 @@ static void poll_child(mproc__child_t *c, int64_t deadline_ns) {
     mproc__reaper_wait_watch(c, 1);
 }
 
+/* 1 when a joiner may poll c's own descriptor (see poll_child). */
+static int pollable(const mproc__child_t *c) {
+  return c->pidfd >= 0 || (c->status_fd >= 0 && !c->status_eof && !c->retry_ns);
+}
+
 int mproc__child_wait(mproc__child_t *c, int64_t timeout_ms, int *exitcode) {
   int64_t deadline = mproc__deadline_from_timeout(timeout_ms);
   int r = 0;
   pthread_mutex_lock(&R.lock);
-  mproc__reaper_try_reap(c);
+  /* A wait without end that polls the descriptor learns from that poll
+   * whether the child has ended already: no need to look before. */
+  if (deadline != MPROC_INFINITE || !R.running || !pollable(c))
+    mproc__reaper_try_reap(c);
   while (!c->reaped) {
     int64_t now = mproc__clock_ns();
     if (deadline != MPROC_INFINITE && now >= deadline) {
@@ -357,8 +365,7 @@ int mproc__child_wait(mproc__child_t *c, int64_t timeout_ms, int *exitcode) {
       pthread_mutex_unlock(&R.lock);
       usleep(1000);
       pthread_mutex_lock(&R.lock);
-    } else if (c->pidfd >= 0 ||
-               (c->status_fd >= 0 && !c->status_eof && !c->retry_ns)) {
+    } else if (pollable(c)) {
       poll_child(c, deadline);
     } else if (deadline == MPROC_INFINITE) {
       pthread_cond_wait(&R.cond, &R.lock);

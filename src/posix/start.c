@@ -49,6 +49,10 @@ static void register_atfork(void) {
   pthread_atfork(NULL, NULL, after_fork_child);
 }
 
+void mproc__posix_register_atfork(void) {
+  pthread_once(&atfork_once, register_atfork);
+}
+
 int mproc__child_method_supported(mproc_start_method_t method) {
   return method == MPROC_START_FORK || method == MPROC_START_SPAWN ||
          method == MPROC_START_FORKSERVER;
@@ -139,7 +143,7 @@ void mproc__os_child_run_spawned(const struct mproc__boot *boot,
                                  const mproc__child_spec_t *spec) {
   int status_fd = (int)boot->status_channel;
   int death_fd = (int)boot->death_channel;
-  pthread_once(&atfork_once, register_atfork);
+  mproc__posix_register_atfork();
   /* The target and the programs it runs have no use for the cookie. */
   unsetenv(MPROC__BOOT_COOKIE_ENV);
   /* Inherited across exec on purpose; our own children must not inherit
@@ -173,10 +177,10 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
   mproc__child_t *c;
   int status_pipe[2] = {-1, -1};
   int use_pdeathsig = 0, death_fd = -1;
-  pid_t parent = getpid(), pid;
+  pid_t parent, pid;
   int r;
 
-  pthread_once(&atfork_once, register_atfork);
+  mproc__posix_register_atfork();
   c = calloc(1, sizeof *c);
   if (!c)
     return MPROC_ENOMEM;
@@ -192,6 +196,7 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
     return 0;
   }
 
+  parent = getpid();
   r = mproc__posix_status_pipe(status_pipe);
   if (r != 0)
     goto fail;
