@@ -1320,6 +1320,8 @@ typedef struct mproc_barrier_options {
   /** Default timeout of waits given #MPROC_BARRIER_DEFAULT_TIMEOUT, in
    *  milliseconds; 0: none. */
   int64_t timeout_ms;
+  /** Must be zero: room for later fields (see #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_barrier_options_t;
 
 /**
@@ -1328,8 +1330,9 @@ typedef struct mproc_barrier_options {
  * @param parties  1 to 2^20.
  * @param options  NULL for the defaults.
  * @return 0; MPROC_EINVAL (NULL out, parties out of range, a negative
- *         timeout, arguments too large or NULL with a size); MPROC_ENOTREG
- *         (the action is not registered); MPROC_ENOMEM; MPROC_EOS.
+ *         timeout, arguments too large or NULL with a size, a non-zero
+ *         reserved word); MPROC_ENOTREG (the action is not registered);
+ *         MPROC_ENOMEM; MPROC_EOS.
  * Any process, any thread.
  */
 MPROC_API int mproc_barrier_create(mproc_barrier_t *out, unsigned parties,
@@ -1419,6 +1422,8 @@ typedef struct mproc_shm_options {
   /** Non-zero: survive its creator's death (not reclaimed); it lasts until
    *  unlinked. Has no effect on Windows. */
   int persistent;
+  /** Must be zero: room for later fields (see #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_shm_options_t;
 
 /**
@@ -1429,9 +1434,9 @@ typedef struct mproc_shm_options {
  * @param size     Bytes, at least 1. The memory is backed when created.
  * @param options  NULL for the defaults.
  * @return 0; MPROC_EINVAL (NULL out, size 0, a bad name, mode bits beyond
- *         0777); MPROC_EEXIST (the name exists); MPROC_ENOMEM (more than
- *         the system can hold); MPROC_EPERM; MPROC_ENOTSUP (a mode on
- *         Windows); MPROC_EOS.
+ *         0777, a non-zero reserved word); MPROC_EEXIST (the name
+ *         exists); MPROC_ENOMEM (more than the system can hold);
+ *         MPROC_EPERM; MPROC_ENOTSUP (a mode on Windows); MPROC_EOS.
  * Any process, any thread.
  */
 MPROC_API int mproc_shm_create(mproc_shm_t **out, const char *name,
@@ -1974,6 +1979,8 @@ typedef struct mproc_pipe_options {
    *  1 GiB); 0: #MPROC_QUEUE_DEFAULT_CAPACITY. Messages of any size pass:
    *  one larger than half the ring travels in a segment of its own. */
   size_t capacity;
+  /** Must be zero: room for later fields (see #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_pipe_options_t;
 
 /**
@@ -1986,8 +1993,9 @@ typedef struct mproc_pipe_options {
  * @param end0     Receives the first end (the receiving one when one-way).
  * @param end1     Receives the second end (the sending one when one-way).
  * @param options  NULL or options.
- * @return 0; MPROC_EINVAL (NULL end, capacity above 1 GiB); MPROC_ENOMEM;
- *         MPROC_EOS. Any process, any thread.
+ * @return 0; MPROC_EINVAL (NULL end, capacity above 1 GiB, a non-zero
+ *         reserved word); MPROC_ENOMEM; MPROC_EOS. Any process, any
+ *         thread.
  */
 MPROC_API int mproc_pipe(mproc_connection_t *end0, mproc_connection_t *end1,
                          const mproc_pipe_options_t *options);
@@ -2124,8 +2132,8 @@ typedef struct mproc_wait_item {
  *         MPROC_ESTATE (a process never started); MPROC_ENOMEM; MPROC_EOS.
  *         Any thread.
  */
-MPROC_API int mproc_wait(mproc_wait_item_t *items, size_t n,
-                         int64_t timeout_ms, size_t *nready);
+MPROC_API int mproc_wait(mproc_wait_item_t *items, size_t n, int64_t timeout_ms,
+                         size_t *nready);
 
 /** @} */
 

@@ -79,6 +79,8 @@ typedef struct mproc_mpi_options {
   /** Dynamic: NULL (this program), or the program to start as workers;
    *  it must call mproc_mpi_init() and register the same tasks. */
   const char *command;
+  /** Must be zero: room for later fields (see #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_mpi_options_t;
 
 /**
@@ -121,7 +123,8 @@ MPROC_MPI_API int mproc_mpi_init(int *argc, char ***argv);
  * @param out      Receives the pool.
  * @param options  NULL, or the pool's options.
  * @param mpi      NULL, or where the workers come from and what they do.
- * @return 0; MPROC_EINVAL; MPROC_ESTATE (mproc_mpi_init() not called, or
+ * @return 0; MPROC_EINVAL (a value out of range, a non-zero reserved
+ *         word); MPROC_ESTATE (mproc_mpi_init() not called, or
  *         not on the owning rank, or the static ranks are in use);
  *         MPROC_ENOTREG (initializer not registered); MPROC_EOS (MPI
  *         failed, e.g. the spawn); MPROC_ENOMEM.
@@ -141,6 +144,9 @@ typedef struct mproc_mpi_worker_info {
   mproc_pid_t pid;
   /** The rank's host, as `MPI_Get_processor_name` gives it. */
   char host[64];
+  /** Written as zero by mproc: room for later fields (see
+   *  #MPROC_RESERVED_WORDS). */
+  uint64_t reserved[MPROC_RESERVED_WORDS];
 } mproc_mpi_worker_info_t;
 
 /**

@@ -181,7 +181,8 @@ int mproc_barrier_create(mproc_barrier_t *out, unsigned parties,
     o = *options;
   if (!out || parties == 0 || parties > MAX_PARTIES || o.timeout_ms < 0 ||
       o.action_arg_size > MPROC_BARRIER_ACTION_ARG_MAX ||
-      (o.action_arg_size > 0 && !o.action_arg))
+      (o.action_arg_size > 0 && !o.action_arg) ||
+      !mproc__reserved_zero(o.reserved, MPROC_RESERVED_WORDS))
     return MPROC_EINVAL;
   if (o.action) {
     name = mproc__target_name(o.action);

@@ -203,7 +203,9 @@ int mproc_pipe(mproc_connection_t *end0, mproc_connection_t *end1,
   mproc_connection_t h;
   conn_body_t *b;
   int rc, d;
-  if (!end0 || !end1)
+  if (!end0 || !end1 ||
+      (options &&
+       !mproc__reserved_zero(options->reserved, MPROC_RESERVED_WORDS)))
     return MPROC_EINVAL;
   memset(&qo, 0, sizeof qo);
   qo.capacity = options ? options->capacity : 0;

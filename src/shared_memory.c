@@ -100,7 +100,9 @@ int mproc_shm_create(mproc_shm_t **out, const char *name, size_t size,
   mproc_shm_t *s;
   unsigned mode = options && options->mode ? options->mode : 0600;
   int persistent = options && options->persistent, rc = MPROC_EEXIST, tries;
-  if (!out || size == 0 || (name && !valid_name(name)) || (mode & ~0777u))
+  if (!out || size == 0 || (name && !valid_name(name)) || (mode & ~0777u) ||
+      (options &&
+       !mproc__reserved_zero(options->reserved, MPROC_RESERVED_WORDS)))
     return MPROC_EINVAL;
   *out = NULL;
   s = (mproc_shm_t *)calloc(1, sizeof *s);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mproc.h"
+#include "mproc_mpi.h"
 
 namespace {
 
@@ -94,6 +95,44 @@ std::vector<Layout> layouts() {
       AT(mproc_condition_options_t, lock, 0, 0),
       AT(mproc_condition_options_t, rlock, 8, 8),
       AT(mproc_condition_options_t, reserved, 16, 16),
+      SIZE(mproc_barrier_options_t, 96, 96),
+      AT(mproc_barrier_options_t, action, 0, 0),
+      AT(mproc_barrier_options_t, action_arg, 8, 8),
+      AT(mproc_barrier_options_t, action_arg_size, 16, 16),
+      AT(mproc_barrier_options_t, timeout_ms, 24, 24),
+      AT(mproc_barrier_options_t, reserved, 32, 32),
+      SIZE(mproc_shm_options_t, 72, 72),
+      AT(mproc_shm_options_t, mode, 0, 0),
+      AT(mproc_shm_options_t, persistent, 4, 4),
+      AT(mproc_shm_options_t, reserved, 8, 8),
+      SIZE(mproc_pipe_options_t, 80, 80),
+      AT(mproc_pipe_options_t, one_way, 0, 0),
+      AT(mproc_pipe_options_t, capacity, 8, 8),
+      AT(mproc_pipe_options_t, reserved, 16, 16),
+      // An element of mproc_wait()'s array, not an options struct: it
+      // has no reserved words (see docs/api-conventions.md).
+      SIZE(mproc_wait_item_t, 40, 40),
+      AT(mproc_wait_item_t, kind, 0, 0),
+      AT(mproc_wait_item_t, connection, 8, 8),
+      AT(mproc_wait_item_t, process, 16, 16),
+      AT(mproc_wait_item_t, queue, 24, 24),
+      AT(mproc_wait_item_t, ready, 32, 32),
+      // mproc_mpi.h: the header is the same on every platform, whether
+      // or not libmproc_mpi is built.
+      SIZE(mproc_mpi_options_t, 104, 104),
+      AT(mproc_mpi_options_t, workers, 0, 0),
+      AT(mproc_mpi_options_t, layout, 4, 4),
+      AT(mproc_mpi_options_t, local_processes, 8, 8),
+      AT(mproc_mpi_options_t, hosts, 16, 16),
+      AT(mproc_mpi_options_t, hostfile, 24, 24),
+      AT(mproc_mpi_options_t, command, 32, 32),
+      AT(mproc_mpi_options_t, reserved, 40, 40),
+      SIZE(mproc_mpi_worker_info_t, 144, 144),
+      AT(mproc_mpi_worker_info_t, rank, 0, 0),
+      AT(mproc_mpi_worker_info_t, slot, 4, 4),
+      AT(mproc_mpi_worker_info_t, pid, 8, 8),
+      AT(mproc_mpi_worker_info_t, host, 16, 16),
+      AT(mproc_mpi_worker_info_t, reserved, 80, 80),
       // The value handles: 64 bytes everywhere, copied whole.
       SIZE(mproc_array_t, 64, 64),
       SIZE(mproc_condition_t, 64, 64),
@@ -102,6 +141,8 @@ std::vector<Layout> layouts() {
       SIZE(mproc_semaphore_t, 64, 64),
       SIZE(mproc_event_t, 64, 64),
       SIZE(mproc_queue_t, 64, 64),
+      SIZE(mproc_barrier_t, 64, 64),
+      SIZE(mproc_connection_t, 72, 72),
   };
   // clang-format on
 }
@@ -120,6 +161,11 @@ TEST(Abi, EveryOptionsStructKeepsItsReservedWords) {
   EXPECT_EQ(sizeof(mproc_proc_info_t{}.reserved), 64u);
   EXPECT_EQ(sizeof(mproc_array_options_t{}.reserved), 64u);
   EXPECT_EQ(sizeof(mproc_condition_options_t{}.reserved), 64u);
+  EXPECT_EQ(sizeof(mproc_barrier_options_t{}.reserved), 64u);
+  EXPECT_EQ(sizeof(mproc_shm_options_t{}.reserved), 64u);
+  EXPECT_EQ(sizeof(mproc_pipe_options_t{}.reserved), 64u);
+  EXPECT_EQ(sizeof(mproc_mpi_options_t{}.reserved), 64u);
+  EXPECT_EQ(sizeof(mproc_mpi_worker_info_t{}.reserved), 64u);
 }
 
 TEST(Abi, VersionHexMatchesTheHeaderAndTheLibrary) {
@@ -172,6 +218,25 @@ TEST(Abi, NonZeroReservedWordIsRefused) {
     mproc_pool_t *pool = nullptr;
     EXPECT_EQ(mproc_pool_create(&pool, &plo), MPROC_EINVAL) << word;
     EXPECT_EQ(pool, nullptr);
+
+    mproc_barrier_options_t bo;
+    memset(&bo, 0, sizeof bo);
+    bo.reserved[word] = 5;
+    mproc_barrier_t b;
+    EXPECT_EQ(mproc_barrier_create(&b, 2, &bo), MPROC_EINVAL) << word;
+
+    mproc_shm_options_t so;
+    memset(&so, 0, sizeof so);
+    so.reserved[word] = 6;
+    mproc_shm_t *shm = nullptr;
+    EXPECT_EQ(mproc_shm_create(&shm, nullptr, 64, &so), MPROC_EINVAL) << word;
+    EXPECT_EQ(shm, nullptr);
+
+    mproc_pipe_options_t pio;
+    memset(&pio, 0, sizeof pio);
+    pio.reserved[word] = 7;
+    mproc_connection_t e0, e1;
+    EXPECT_EQ(mproc_pipe(&e0, &e1, &pio), MPROC_EINVAL) << word;
   }
   // All zero is the default, and accepted.
   mproc_process_options_t po = {};
@@ -190,6 +255,20 @@ TEST(Abi, NonZeroReservedWordIsRefused) {
   mproc_condition_t c;
   ASSERT_EQ(mproc_condition_create(&c, &co), 0);
   EXPECT_EQ(mproc_condition_destroy(&c), 0);
+  mproc_barrier_options_t bo = {};
+  mproc_barrier_t b;
+  ASSERT_EQ(mproc_barrier_create(&b, 2, &bo), 0);
+  EXPECT_EQ(mproc_barrier_destroy(&b), 0);
+  mproc_shm_options_t so = {};
+  mproc_shm_t *shm = nullptr;
+  ASSERT_EQ(mproc_shm_create(&shm, nullptr, 64, &so), 0);
+  EXPECT_EQ(mproc_shm_unlink(shm), 0);
+  EXPECT_EQ(mproc_shm_close(shm), 0);
+  mproc_pipe_options_t pio = {};
+  mproc_connection_t e0, e1;
+  ASSERT_EQ(mproc_pipe(&e0, &e1, &pio), 0);
+  EXPECT_EQ(mproc_connection_close(&e0), 0);
+  EXPECT_EQ(mproc_connection_close(&e1), 0);
 
   // apply_async's options, on a pool of one worker: refused before
   // anything is queued.

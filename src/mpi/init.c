@@ -330,11 +330,16 @@ static int check_options(const mproc_pool_options_t *o,
                          int *nranks) {
   mproc_mpi_layout_t layout = mo ? mo->layout : MPROC_MPI_RANK_PER_CORE;
   mproc_mpi_workers_t w = mo ? mo->workers : MPROC_MPI_WORKERS_AUTO;
-  int n = o ? o->processes : 0;
+  int n = o ? o->processes : 0, i;
   if (n < 0 || (unsigned)layout > MPROC_MPI_SUPERVISOR ||
       (unsigned)w > MPROC_MPI_WORKERS_DYNAMIC ||
       (mo && mo->local_processes < 0))
     return MPROC_EINVAL;
+  /* Room for later fields must be empty (libmproc's own check is not
+   * exported to this library). */
+  for (i = 0; mo && i < MPROC_RESERVED_WORDS; i++)
+    if (mo->reserved[i] != 0)
+      return MPROC_EINVAL;
   /* A rank cannot be killed alone, so it cannot be held to a time limit. */
   if (layout == MPROC_MPI_RANK_PER_CORE && o && o->task_timeout_ms != 0)
     return MPROC_EINVAL;
@@ -465,6 +470,7 @@ int mproc_mpi_pool_workers(mproc_pool_t *pool, mproc_mpi_worker_info_t *out,
   *count = (size_t)p->nslots;
   for (i = 0; i < cap && i < (size_t)p->nslots; i++) {
     const mproc__mpi_rank_t *r = &p->ranks[p->slots[i].rank_index];
+    memset(&out[i], 0, sizeof out[i]);
     out[i].rank = r->rank;
     out[i].slot = p->slots[i].local;
     out[i].pid = r->pid;

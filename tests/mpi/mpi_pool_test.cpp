@@ -222,6 +222,14 @@ TEST(MpiPool, BadOptions) {
   o.task_timeout_ms = 1000;
   EXPECT_EQ(mproc_mpi_pool_create(&pool, &o, &m), MPROC_EINVAL);
   EXPECT_EQ(pool, nullptr);
+  // Room for later fields must be zero, in each word.
+  o.task_timeout_ms = 0;
+  for (int word = 0; word < MPROC_RESERVED_WORDS; word++) {
+    m = g_mpi;
+    m.reserved[word] = 1;
+    EXPECT_EQ(mproc_mpi_pool_create(&pool, &o, &m), MPROC_EINVAL) << word;
+    EXPECT_EQ(pool, nullptr);
+  }
   size_t n;
   EXPECT_EQ(mproc_mpi_pool_workers(nullptr, nullptr, 0, &n), MPROC_EINVAL);
 }
