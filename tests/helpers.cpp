@@ -58,16 +58,24 @@ HelperResult run_helper(const std::string &name,
   return run_program(all, timeout_ms);
 }
 
-bool wait_dead(mproc_pid_t pid, int timeout_ms) {
+bool wait_until(const std::function<bool()> &cond, int timeout_ms) {
   int64_t deadline = now_ms() + scaled_ms(timeout_ms);
   for (;;) {
-    char s = proc_state(pid);
-    if (s == 0 || s == 'Z' || s == 'X')
+    if (cond())
       return true;
     if (now_ms() > deadline)
       return false;
-    sleep_us(2000);
+    sleep_us(2000); // the poll's period: the deadline decides, not this
   }
+}
+
+bool wait_dead(mproc_pid_t pid, int timeout_ms) {
+  return wait_until(
+      [pid] {
+        char s = proc_state(pid);
+        return s == 0 || s == 'Z' || s == 'X';
+      },
+      timeout_ms);
 }
 
 } // namespace mproc_test

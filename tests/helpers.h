@@ -5,6 +5,7 @@
 // Windows implement it in helpers_posix.cpp and helpers_win32.cpp.
 #pragma once
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #ifndef _WIN32
@@ -112,6 +113,34 @@ int64_t now_ms();
 // Sleeps about that long (whole milliseconds on Windows).
 void sleep_us(int64_t us);
 inline void sleep_ms(int64_t ms) { sleep_us(ms * 1000); }
+
+// Re-checks cond until it holds, for at most timeout_ms (scaled): true when
+// it held. A poll of a real condition under a deadline: what a test uses
+// instead of a sleep when it cannot be told that the other side is there.
+bool wait_until(const std::function<bool()> &cond, int timeout_ms = 30000);
+
+// Sets an environment variable of this process (NULL removes it); children
+// started afterwards inherit it.
+void set_env(const char *name, const char *value);
+
+// Crashes the calling process: SIGSEGV on POSIX (with the default action,
+// not a sanitizer's handler), an access violation on Windows.
+void crash();
+
+// How mproc reports the end of a child that crashed (crash()), that called
+// abort(), and that kill_pid() ended. POSIX: the negated signal. Windows
+// reports the code the process ended with: the exception's NTSTATUS for a
+// crash, 3 for abort(), and for a TerminateProcess from outside the code
+// it was given (only mproc's own kill reads as -SIGKILL, docs/windows.md).
+#ifdef _WIN32
+const int kCrashExit = (int)0xC0000005u;
+const int kAbortExit = 3;
+const int kKillPidExit = 1;
+#else
+const int kCrashExit = -SIGSEGV;
+const int kAbortExit = -SIGABRT;
+const int kKillPidExit = -SIGKILL;
+#endif
 
 // The state letter of /proc/PID/stat ('R', 'S', 'Z', ...), or 0 when the pid
 // does not exist. Windows has only 'R' (running) and 'Z' (ended, but some

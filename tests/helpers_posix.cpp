@@ -226,6 +226,18 @@ mproc_pid_t proc_ppid(mproc_pid_t pid) {
 
 void kill_pid(mproc_pid_t pid) { kill((pid_t)pid, SIGKILL); }
 
+void set_env(const char *name, const char *value) {
+  if (value)
+    setenv(name, value, 1);
+  else
+    unsetenv(name);
+}
+
+void crash() {
+  signal(SIGSEGV, SIG_DFL); // a sanitizer's handler would exit instead
+  raise(SIGSEGV);
+}
+
 Fifo::Fifo() {
   char tmpl[] = "/tmp/mproc-test-fifo-XXXXXX";
   char *dir = mkdtemp(tmpl);

@@ -251,10 +251,13 @@ char proc_state(mproc_pid_t pid) {
 }
 
 mproc_pid_t proc_ppid(mproc_pid_t pid) {
+  // Windows keeps the pid of the process that created this one; a process
+  // whose other fields are denied (MPROC_EPERM) may still tell it.
   mproc_proc_info_t info;
-  if (mproc_proc_info(pid, &info) != 0)
+  int r = mproc_proc_info(pid, &info);
+  if (r != 0 && r != MPROC_EPERM)
     return -1;
-  mproc_pid_t ppid = info.ppid;
+  mproc_pid_t ppid = (info.valid & MPROC_PROC_HAS_PPID) ? info.ppid : -1;
   mproc_proc_info_free(&info);
   return ppid;
 }
@@ -266,6 +269,18 @@ void kill_pid(mproc_pid_t pid) {
     CloseHandle(h);
   }
 }
+
+void set_env(const char *name, const char *value) {
+  _putenv_s(name, value ? value : "");
+}
+
+namespace {
+// An address the compiler cannot see to be null (and so cannot drop the
+// write to it).
+volatile uintptr_t g_nowhere = 0;
+} // namespace
+
+void crash() { *reinterpret_cast<volatile int *>(g_nowhere) = 1; }
 
 Fifo::Fifo() {
   static std::atomic<unsigned> serial{0};

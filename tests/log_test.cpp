@@ -56,16 +56,7 @@ struct HandlerGuard {
   ~HandlerGuard() { mproc_set_log_handler(nullptr, nullptr, 0); }
 };
 
-void set_env(const char *name, const char *value) {
-#ifdef _WIN32
-  _putenv_s(name, value ? value : "");
-#else
-  if (value)
-    setenv(name, value, 1);
-  else
-    unsetenv(name);
-#endif
-}
+using mproc_test::set_env;
 
 // Ends its worker with exit code 3 while it runs.
 int exit_three(const void *, size_t, mproc_buf_t *) { exit(3); }

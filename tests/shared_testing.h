@@ -25,6 +25,13 @@ namespace shared_testing {
 // parametrised test chose (MethodTest below sets it for each test).
 inline mproc_start_method_t g_start_method = MPROC_START_DEFAULT;
 
+// Atomic access to a plain integer in shared memory, on every compiler
+// (std::atomic_ref is C++20): a lock-free std::atomic<T> has T's layout.
+template <typename T> std::atomic<T> &atomic_at(T *p) {
+  static_assert(sizeof(std::atomic<T>) == sizeof(T), "atomic must be plain");
+  return *reinterpret_cast<std::atomic<T> *>(p);
+}
+
 // Of fork, spawn and forkserver, the start methods this build has (only
 // spawn on Windows), as mproc_set_start_method() tells: every start method
 // the cross-process suites run under.
@@ -58,7 +65,11 @@ method_name(const ::testing::TestParamInfo<mproc_start_method_t> &i) {
 class MethodTest : public ::testing::TestWithParam<mproc_start_method_t> {
 protected:
   void SetUp() override { g_start_method = GetParam(); }
-  void TearDown() override { g_start_method = MPROC_START_DEFAULT; }
+  void TearDown() override {
+    g_start_method = MPROC_START_DEFAULT;
+    // A test that chose the program's default leaves none behind.
+    mproc_set_start_method(MPROC_START_DEFAULT);
+  }
 };
 
 // A child process started with g_start_method; killed and reaped if the
@@ -113,6 +124,112 @@ public:
 
 private:
   mproc_process_t *p_ = nullptr;
+};
+
+// Whether pid is a child of this process or a child of one (a worker
+// started by the fork server this process started): a process the test
+// started, which it may kill. Other tests' processes may reuse a reaped
+// pid; they are not ours.
+inline bool is_our_child(mproc_pid_t pid) {
+  mproc_pid_t parent = mproc_test::proc_ppid(pid);
+  if (parent == mproc_getpid())
+    return true;
+  return parent > 1 && mproc_test::proc_ppid(parent) == mproc_getpid();
+}
+
+// The leftovers check for processes: true once none of pids is still one
+// of ours (is_our_child()), alive or a zombie, within timeout_ms (scaled).
+inline bool all_gone(const std::vector<mproc_pid_t> &pids,
+                     int timeout_ms = 30000) {
+  return mproc_test::wait_until(
+      [&] {
+        for (mproc_pid_t pid : pids)
+          if (mproc_test::proc_state(pid) != 0 && is_our_child(pid))
+            return false;
+        return true;
+      },
+      timeout_ms);
+}
+
+// An Event a test creates, hands to children by value (in their
+// argument: every start method can take it there) and sets when they may
+// go on: the handshake that replaces "sleep and hope the child is still
+// there". Declare it before the children and pools that wait on it, so
+// that they end first.
+class Gate {
+public:
+  Gate() { EXPECT_EQ(mproc_event_create(&ev_), 0); }
+  Gate(const Gate &) = delete;
+  Gate &operator=(const Gate &) = delete;
+  ~Gate() { mproc_event_destroy(&ev_); }
+  void open() { EXPECT_EQ(mproc_event_set(&ev_), 0); }
+  const mproc_event_t &event() const { return ev_; }
+
+private:
+  mproc_event_t ev_;
+};
+
+// In a child: waits until the Event in arg (a Gate's event()) is set, a
+// minute at most. 0 when it was set, 1 when it was not.
+inline int wait_for_gate(const void *arg, size_t size) {
+  mproc_event_t ev;
+  if (size != sizeof ev)
+    return 2;
+  memcpy(&ev, arg, sizeof ev);
+  return mproc_event_wait(&ev, mproc_test::scaled_ms(60000)) == 0 ? 0 : 1;
+}
+
+// Waits until a child raised *flag (a word in shared memory it sets just
+// before a blocking call) and then, where the system tells a process's
+// state, until the child sleeps in the kernel: inside that call, when it
+// makes no other blocking call after raising the flag. Bounded: false when
+// the flag was not raised within 30 s (scaled).
+inline bool wait_until_asleep(mproc_pid_t pid, uint32_t *flag) {
+  if (!mproc_test::wait_until([&] { return atomic_at(flag).load() != 0; }))
+    return false;
+  mproc_test::wait_until([pid] {
+    mproc_proc_info_t info;
+    if (mproc_proc_info(pid, &info) != 0)
+      return true; // no state to look at: the flag is all there is
+    bool done = !(info.valid & MPROC_PROC_HAS_STATE) ||
+                info.state == MPROC_PROC_UNKNOWN ||
+                info.state == MPROC_PROC_SLEEPING;
+    mproc_proc_info_free(&info);
+    return done;
+  });
+  return true;
+}
+
+// A Pool started with g_start_method (unless the options name one), freed
+// at the end of the test.
+class Pool {
+public:
+  explicit Pool(const mproc_pool_options_t *o = nullptr) {
+    mproc_pool_options_t with_method = {};
+    if (o)
+      with_method = *o;
+    if (with_method.start_method == MPROC_START_DEFAULT)
+      with_method.start_method = g_start_method;
+    EXPECT_EQ(mproc_pool_create(&p, &with_method), 0);
+  }
+  explicit Pool(int processes) {
+    mproc_pool_options_t o = {};
+    o.processes = processes;
+    o.start_method = g_start_method;
+    EXPECT_EQ(mproc_pool_create(&p, &o), 0);
+  }
+  Pool(const Pool &) = delete;
+  Pool &operator=(const Pool &) = delete;
+  ~Pool() { EXPECT_EQ(mproc_pool_free(p), 0); }
+  // The pids of its workers now.
+  std::vector<mproc_pid_t> pids() const {
+    mproc_pid_t buf[64];
+    size_t n = 0;
+    EXPECT_EQ(mproc_pool_worker_pids(p, buf, 64, &n), 0);
+    return std::vector<mproc_pid_t>(buf, buf + n);
+  }
+
+  mproc_pool_t *p = nullptr;
 };
 
 // How a child of any start method finds a SharedMem: copy it into the
@@ -177,13 +294,6 @@ std::vector<std::string> live_segments(mproc_pid_t creator = 0);
 
 // The names mproc_shared_reclaim() looks at in this build.
 std::vector<std::string> reclaimable_names(mproc_pid_t creator = 0);
-
-// Atomic access to a plain integer in shared memory, on every compiler
-// (std::atomic_ref is C++20): a lock-free std::atomic<T> has T's layout.
-template <typename T> std::atomic<T> &atomic_at(T *p) {
-  static_assert(sizeof(std::atomic<T>) == sizeof(T), "atomic must be plain");
-  return *reinterpret_cast<std::atomic<T> *>(p);
-}
 
 // A small deterministic generator for test data.
 inline uint64_t mix(uint64_t x) {
