@@ -63,12 +63,11 @@ mproc_array_t make_counters(size_t n) {
 
 // Polls (bounded) until n participants wait.
 bool until_waiting(mproc_barrier_t *b, unsigned n) {
-  int64_t deadline = mproc_test::now_ms() + scaled_ms(20000);
-  unsigned waiting = 0;
-  while (mproc_barrier_state(b, nullptr, &waiting, nullptr) == 0 &&
-         waiting < n && mproc_test::now_ms() < deadline)
-    mproc_test::sleep_ms(1);
-  return waiting == n;
+  return mproc_test::wait_until([&] {
+    unsigned waiting = 0;
+    return mproc_barrier_state(b, nullptr, &waiting, nullptr) == 0 &&
+           waiting == n;
+  });
 }
 
 TEST(Barrier, BadInputTimeoutAbortResetInOneProcess) {
@@ -250,7 +249,7 @@ int wait_until_killed(const void *arg, size_t) {
   memcpy(&a, arg, sizeof a);
   mproc_barrier_wait(&a.barrier, MPROC_INFINITE, nullptr);
   for (int i = 0; i < 600; i++)
-    mproc_test::sleep_ms(100); // killed long before
+    mproc_test::sleep_ms(100); // not synchronisation: killed long before
   return 0;
 }
 MPROC_TARGET(wait_until_killed);

@@ -277,7 +277,7 @@ int notify_then_hold(const void *arg, size_t) {
   mproc_condition_notify_all(&s.cond);
   c[PRODUCED] = 1;
   for (int i = 0; i < 600; i++)
-    mproc_test::sleep_ms(100); // killed long before
+    mproc_test::sleep_ms(100); // not synchronisation: killed long before
   return 0;
 }
 MPROC_TARGET(notify_then_hold);
@@ -300,10 +300,8 @@ TEST_P(ConditionProcs, HolderDeathReachesTheWaiterAsOwnerDead) {
   int64_t *c = Fixture::counters(&f.s);
   Child waiter(wait_expecting_owner_dead, &f.s, sizeof f.s);
   Child holder(notify_then_hold, &f.s, sizeof f.s);
-  int64_t deadline = mproc_test::now_ms() + scaled_ms(20000);
-  while (shared_testing::atomic_at(&c[PRODUCED]).load() == 0 &&
-         mproc_test::now_ms() < deadline)
-    mproc_test::sleep_ms(1);
+  ASSERT_TRUE(mproc_test::wait_until(
+      [c] { return shared_testing::atomic_at(&c[PRODUCED]).load() != 0; }));
   ASSERT_EQ(c[PRODUCED], 1);
   EXPECT_EQ(c[ARRIVED], 1);
   holder.kill();

@@ -583,7 +583,7 @@ TEST_P(WaitProcs, OverAHundredObjectsReportsExactlyTheReadyOnes) {
   // A message on connection 13 (sent by a thread while we sleep), then one
   // on queue 21.
   std::thread t([&] {
-    mproc_test::sleep_ms(20);
+    mproc_test::sleep_ms(20); // not synchronisation: either order passes
     mproc_connection_send(&pipes[13]->b, "m", 1, kLong);
   });
   ASSERT_EQ(mproc_wait(items.data(), items.size(), kLong, &nready), 0);
@@ -621,7 +621,7 @@ TEST_P(WaitProcs, WakesOnAMessageFromAChildAndOnItsDeath) {
     it[1].kind = MPROC_WAIT_PROCESS;
     it[1].process = c.process();
     std::thread t([&] {
-      mproc_test::sleep_ms(20);
+      mproc_test::sleep_ms(20); // not synchronisation: either order passes
       mproc_event_set(&ev.ev);
     });
     ASSERT_EQ(mproc_wait(it, 2, kLong, nullptr), 0);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #ifndef _WIN32
 #include <unistd.h>
 #endif
@@ -47,20 +46,17 @@ int raise_signal(const void *arg, size_t) {
 MPROC_TARGET(raise_signal);
 #endif
 
+// Runs until the test kills it, 30 s at most.
 int sleep_long(const void *, size_t) {
   for (int i = 0; i < 300; i++)
-    mproc_test::sleep_ms(100); // 30 s at most
+    mproc_test::sleep_ms(100); // not synchronisation: the kill ends it
   return 0;
 }
 MPROC_TARGET(sleep_long);
 
-int sleep_ms(const void *arg, size_t) {
-  int ms;
-  memcpy(&ms, arg, sizeof ms);
-  mproc_test::sleep_ms(ms);
-  return 0;
-}
-MPROC_TARGET(sleep_ms);
+// Runs until the test opens a Gate (its argument), then exits with 0.
+using shared_testing::wait_for_gate;
+MPROC_TARGET(wait_for_gate);
 
 using mproc_test::Fifo;
 
@@ -122,11 +118,12 @@ TEST_P(ProcessMethod, ExitCodesFromSignals) {
 #endif
 
 TEST_P(ProcessMethod, JoinTimeoutWhileRunningThenZeroAfter) {
-  int ms = 300;
-  Child c(sleep_ms, &ms, sizeof ms);
+  shared_testing::Gate gate;
+  Child c(wait_for_gate, &gate.event(), sizeof(mproc_event_t));
   ASSERT_EQ(mproc_process_start(c.p), 0);
   EXPECT_EQ(mproc_process_join(c.p, 0), MPROC_ETIMEDOUT);
   EXPECT_EQ(mproc_process_join(c.p, 20), MPROC_ETIMEDOUT);
+  gate.open();
   EXPECT_EQ(mproc_process_join(c.p, scaled_ms(20000)), 0);
   EXPECT_EQ(mproc_process_join(c.p, 0), 0);
   int code = -1;
@@ -135,8 +132,8 @@ TEST_P(ProcessMethod, JoinTimeoutWhileRunningThenZeroAfter) {
 }
 
 TEST_P(ProcessMethod, IsAliveAcrossLifecycle) {
-  int ms = 200;
-  Child c(sleep_ms, &ms, sizeof ms);
+  shared_testing::Gate gate;
+  Child c(wait_for_gate, &gate.event(), sizeof(mproc_event_t));
   int alive = -1;
   ASSERT_EQ(mproc_process_is_alive(c.p, &alive), 0);
   EXPECT_EQ(alive, 0);
@@ -148,6 +145,7 @@ TEST_P(ProcessMethod, IsAliveAcrossLifecycle) {
   ASSERT_EQ(mproc_process_is_alive(c.p, &alive), 0);
   EXPECT_EQ(alive, 1);
   EXPECT_EQ(mproc_process_exitcode(c.p, &code), MPROC_ESTATE);
+  gate.open();
   ASSERT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
   ASSERT_EQ(mproc_process_is_alive(c.p, &alive), 0);
   EXPECT_EQ(alive, 0);
@@ -339,8 +337,8 @@ TEST(Process, BadInput) {
 }
 
 TEST(Process, LifecycleOrder) {
-  int ms = 200;
-  Child c(sleep_ms, &ms, sizeof ms);
+  shared_testing::Gate gate;
+  Child c(wait_for_gate, &gate.event(), sizeof(mproc_event_t));
   EXPECT_EQ(mproc_process_join(c.p, 0), MPROC_ESTATE);   // before start
   EXPECT_EQ(mproc_process_terminate(c.p), MPROC_ESTATE); // before start
   EXPECT_EQ(mproc_process_join(c.p, -5), MPROC_EINVAL);  // bad timeout
@@ -352,6 +350,7 @@ TEST(Process, LifecycleOrder) {
   EXPECT_EQ(mproc_process_set_daemon(c.p, 1), MPROC_ESTATE); // after start
   EXPECT_EQ(mproc_process_daemon(c.p), 0);
   EXPECT_EQ(mproc_process_free(c.p), MPROC_ESTATE); // still running
+  gate.open();
   ASSERT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
 }
 
@@ -404,38 +403,18 @@ TEST(Process, DefaultStartMethod) {
 TEST_P(ProcessMethod, NoZombiesFromUnjoinedChildren) {
   const int n = 200;
   std::vector<mproc_process_t *> procs(n);
-  std::vector<pid_t> pids(n);
+  std::vector<mproc_pid_t> pids(n);
   for (int i = 0; i < n; i++) {
     mproc_process_options_t o = {};
     o.start_method = GetParam();
     ASSERT_EQ(mproc_process_create(&procs[i], return_code, nullptr, 0, &o), 0);
     ASSERT_EQ(mproc_process_start(procs[i]), 0);
-    pids[i] = (pid_t)mproc_process_pid(procs[i]);
+    pids[i] = mproc_process_pid(procs[i]);
   }
-  // Nobody joins them; the library reaps each as it ends.
-  struct timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  int zombies = 0;
-  for (;;) {
-    // A pid still present is either a zombie or (briefly) still exiting.
-    // Only a process whose parent is us (or our fork server, a child of
-    // ours) counts: other tests' processes may reuse a reaped pid.
-    zombies = 0;
-    for (pid_t pid : pids) {
-      pid_t pp = mproc_test::proc_ppid(pid);
-      zombies +=
-          proc_state(pid) != 0 &&
-          (pp == getpid() || (pp > 1 && mproc_test::proc_ppid(pp) == getpid()));
-    }
-    if (zombies == 0)
-      break;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (now.tv_sec - start.tv_sec > scaled_ms(20000) / 1000)
-      break;
-    usleep(10000);
-  }
-  EXPECT_EQ(zombies, 0) << "children still present as zombies or alive";
+  // Nobody joins them; the library reaps each as it ends. A pid still
+  // present is either a zombie or (briefly) still exiting.
+  EXPECT_TRUE(shared_testing::all_gone(pids))
+      << "children still present as zombies or alive";
   for (auto *p : procs) {
     int alive = 1;
     EXPECT_EQ(mproc_process_is_alive(p, &alive), 0);
@@ -471,14 +450,15 @@ TEST_P(ProcessMethod, SigchldIgnoredDoesNotHangJoin) {
 #endif
 
 TEST_P(ProcessMethod, ConcurrentJoinersFromThreads) {
-  int ms = 100;
-  Child c(sleep_ms, &ms, sizeof ms);
+  shared_testing::Gate gate;
+  Child c(wait_for_gate, &gate.event(), sizeof(mproc_event_t));
   ASSERT_EQ(mproc_process_start(c.p), 0);
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 4; i++)
     threads.emplace_back(
         [&] { ok += mproc_process_join(c.p, MPROC_INFINITE) == 0; });
+  gate.open(); // the child ends while (most of) the threads join it
   for (auto &t : threads)
     t.join();
   EXPECT_EQ(ok.load(), 4);
@@ -530,14 +510,28 @@ INSTANTIATE_TEST_SUITE_P(Methods, ProcessMethod,
 
 // ---- parent exit semantics, with a helper process as the parent --------
 
+// What the helper's daemon child is given: where to report its pid, and
+// the Event it sets once it has.
+struct DaemonArg {
+  mproc_event_t reported;
+  char fifo[256];
+};
+
 int write_pid_then_sleep(const void *arg, size_t size) {
+  DaemonArg a;
+  if (size != sizeof a)
+    return 2;
+  memcpy(&a, arg, sizeof a);
   mproc_pid_t me = mproc_getpid();
-  write_to_fifo(arg, size, &me, sizeof me);
+  write_to_fifo(a.fifo, strlen(a.fifo), &me, sizeof me);
+  mproc_event_set(&a.reported);
   return sleep_long(nullptr, 0);
 }
 MPROC_TARGET(write_pid_then_sleep);
 
 int write_marker_after(const void *arg, size_t size) {
+  // Not synchronisation: the child is meant to be still running when its
+  // parent returns; were it done sooner, the test would pass as well.
   mproc_test::sleep_ms(300);
   return write_to_fifo(arg, size, "done", 4) ? 0 : 1;
 }
@@ -554,18 +548,31 @@ MPROC_TEST_HELPER(parent_with_child) {
   mproc_process_options_t o = {};
   o.daemon = mode != "nondaemon";
   o.start_method = (mproc_start_method_t)atoi(argv[2]);
-  mproc_target_fn fn =
-      mode == "nondaemon" ? write_marker_after : write_pid_then_sleep;
-  if (mproc_process_create(&p, fn, fifo.data(), fifo.size(), &o) != 0)
-    return 3;
-  if (mproc_process_start(p) != 0)
-    return 4;
   if (mode == "nondaemon") {
+    if (mproc_process_create(&p, write_marker_after, fifo.data(), fifo.size(),
+                             &o) != 0)
+      return 3;
+    if (mproc_process_start(p) != 0)
+      return 4;
     mproc_pid_t pid = mproc_process_pid(p);
     write_to_fifo(fifo.data(), fifo.size(), &pid, sizeof pid);
     return 0; // exit at once: mproc must join the child first
   }
-  mproc_test::sleep_ms(50);
+  DaemonArg a = {};
+  if (fifo.size() >= sizeof a.fifo || mproc_event_create(&a.reported) != 0)
+    return 5;
+  memcpy(a.fifo, fifo.data(), fifo.size());
+  if (mproc_process_create(&p, write_pid_then_sleep, &a, sizeof a, &o) != 0)
+    return 3;
+  if (mproc_process_start(p) != 0)
+    return 4;
+  // The daemon runs (it has reported its pid) before its parent ends. It
+  // is done with the Event then: destroyed here, nothing is left behind
+  // when this process is killed.
+  int reported = mproc_event_wait(&a.reported, mproc_test::scaled_ms(30000));
+  mproc_event_destroy(&a.reported);
+  if (reported != 0)
+    return 6;
   if (mode == "daemon_exit")
     return 0;                    // normal exit: daemon terminated
   return sleep_long(nullptr, 0); // waits to be SIGKILLed
@@ -608,7 +615,6 @@ TEST_P(ProcessExit, DaemonDiesWhenParentIsKilled) {
   Middle m("daemon_kill", GetParam());
   mproc_pid_t d = m.grandchild();
   ASSERT_GT(d, 0);
-  mproc_test::sleep_ms(20);
   EXPECT_NE(proc_state(d), 0);
   m.helper.kill();
   m.exit_code();

@@ -221,23 +221,20 @@ struct List {
 
 // Polls until the process shows `state` (bounded); returns the last state.
 mproc_proc_state_t wait_state(mproc_pid_t pid, mproc_proc_state_t state) {
-  int64_t deadline = now_ms() + scaled_ms(5000);
   mproc_proc_state_t last = MPROC_PROC_UNKNOWN;
-  while (now_ms() < deadline) {
+  mproc_test::wait_until([&] {
     Info i(pid);
     if (i.rc == 0)
       last = i.info.state;
-    if (last == state)
-      break;
-    sleep_ms(2);
-  }
+    return last == state;
+  });
   return last;
 }
 
 // ---- children --------------------------------------------------------------
 
 int sleep_until_killed(const void *, size_t) {
-  sleep_ms(scaled_ms(60000));
+  sleep_ms(scaled_ms(60000)); // not synchronisation: the test kills it
   return 0;
 }
 MPROC_TARGET(sleep_until_killed);
@@ -318,7 +315,7 @@ MPROC_TEST_HELPER(block_until_killed) {
   char b = 'r';
   if (!mproc_test::write_to_fifo(path, strlen(path), &b, 1))
     return 1;
-  sleep_ms(scaled_ms(60000));
+  sleep_ms(scaled_ms(60000)); // not synchronisation: the test kills it
   return 0;
 }
 

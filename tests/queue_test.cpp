@@ -311,34 +311,63 @@ TEST(Queue, FullEmptyAndTimeoutCodes) {
   EXPECT_EQ(mproc_queue_destroy(&q), 0);
 }
 
+// Handles for children that sleep in a queue call (a put into a full
+// queue, a get from an empty one), the code the call is to end with, and
+// the words they raise just before they call.
+struct SleeperCase {
+  mproc_queue_t full, empty;
+  int expect;
+  SharedRef flags;
+};
+
 int put_into_full_queue(const void *arg, size_t) {
-  mproc_queue_t q;
-  memcpy(&q, arg, sizeof q);
-  return mproc_queue_put(&q, "z", 1, 30000) == MPROC_ECLOSED ? 0 : 1;
+  SleeperCase c;
+  memcpy(&c, arg, sizeof c);
+  uint32_t *flag = attach<uint32_t>(c.flags);
+  if (!flag)
+    return 2;
+  atomic_at(&flag[0]).store(1);
+  int rc = mproc_queue_put(&c.full, "z", 1, 30000);
+  return rc == c.expect ? 0 : 10 - rc; // the code, for the report
 }
 MPROC_TARGET(put_into_full_queue);
 
 int get_from_empty_queue(const void *arg, size_t) {
-  mproc_queue_t q;
-  memcpy(&q, arg, sizeof q);
+  SleeperCase c;
+  memcpy(&c, arg, sizeof c);
+  uint32_t *flag = attach<uint32_t>(c.flags);
+  if (!flag)
+    return 2;
+  atomic_at(&flag[1]).store(1);
   size_t size = 0;
-  return mproc_queue_get_into(&q, nullptr, 0, &size, 30000) == MPROC_ECLOSED
-             ? 0
-             : 1;
+  int rc = mproc_queue_get_into(&c.empty, nullptr, 0, &size, 30000);
+  return rc == c.expect ? 0 : 10 - rc; // the code, for the report
 }
 MPROC_TARGET(get_from_empty_queue);
 
 TEST_P(QueueProcs, CloseFailsPuttersAtOnceAndLetsGettersDrain) {
+  SharedMem<uint32_t> flags(2);
   mproc_queue_options_t o = {1, 0, 0, {0}};
-  mproc_queue_t full, empty;
-  ASSERT_EQ(mproc_queue_create(&full, &o), 0);
-  ASSERT_EQ(mproc_queue_create(&empty, nullptr), 0);
-  ASSERT_EQ(mproc_queue_put(&full, "y", 1, 0), 0);
-  Child putter(put_into_full_queue, &full, sizeof full);
-  Child getter(get_from_empty_queue, &empty, sizeof empty);
-  sleep_ms(50);
-  EXPECT_EQ(mproc_queue_close(&full), 0);
-  EXPECT_EQ(mproc_queue_close(&empty), 0);
+  SleeperCase sc;
+  ASSERT_EQ(mproc_queue_create(&sc.full, &o), 0);
+  ASSERT_EQ(mproc_queue_create(&sc.empty, nullptr), 0);
+  ASSERT_EQ(mproc_queue_put(&sc.full, "y", 1, 0), 0);
+  sc.expect = MPROC_ECLOSED;
+  sc.flags = flags.ref();
+  mproc_queue_t full = sc.full, empty = sc.empty;
+  const bool asleep = shared_testing::kSleepersSeeRemoteClose;
+  if (!asleep) { // Windows: the calls come after the close, and fail at once
+    EXPECT_EQ(mproc_queue_close(&full), 0);
+    EXPECT_EQ(mproc_queue_close(&empty), 0);
+  }
+  Child putter(put_into_full_queue, &sc, sizeof sc);
+  Child getter(get_from_empty_queue, &sc, sizeof sc);
+  if (asleep) { // both asleep in their calls: close wakes them
+    EXPECT_TRUE(shared_testing::wait_until_asleep(putter.pid(), &flags[0]));
+    EXPECT_TRUE(shared_testing::wait_until_asleep(getter.pid(), &flags[1]));
+    EXPECT_EQ(mproc_queue_close(&full), 0);
+    EXPECT_EQ(mproc_queue_close(&empty), 0);
+  }
   EXPECT_EQ(putter.finish(), 0);
   EXPECT_EQ(getter.finish(), 0);
   EXPECT_EQ(mproc_queue_put(&full, "x", 1, 0), MPROC_ECLOSED);
@@ -363,71 +392,19 @@ TEST_P(QueueProcs, CloseFailsPuttersAtOnceAndLetsGettersDrain) {
 // deadline (MPROC_EFULL, MPROC_EEMPTY). An open defect of the Windows
 // backend, not a difference of the platform; see docs/windows.md.
 
-// Handles for a child that sleeps in a queue call, and a word it raises
-// just before it calls.
-struct DestroyCase {
-  mproc_queue_t full, empty;
-  SharedRef flags;
-};
-
-int put_until_destroyed(const void *arg, size_t) {
-  DestroyCase c;
-  memcpy(&c, arg, sizeof c);
-  uint32_t *flag = attach<uint32_t>(c.flags);
-  if (!flag)
-    return 2;
-  atomic_at(&flag[0]).store(1);
-  int rc = mproc_queue_put(&c.full, "z", 1, 30000);
-  return rc == MPROC_EBADHANDLE ? 0 : 10 - rc; // the code, for the report
-}
-MPROC_TARGET(put_until_destroyed);
-
-int get_until_destroyed(const void *arg, size_t) {
-  DestroyCase c;
-  memcpy(&c, arg, sizeof c);
-  uint32_t *flag = attach<uint32_t>(c.flags);
-  if (!flag)
-    return 2;
-  atomic_at(&flag[1]).store(1);
-  size_t size = 0;
-  int rc = mproc_queue_get_into(&c.empty, nullptr, 0, &size, 30000);
-  return rc == MPROC_EBADHANDLE ? 0 : 10 - rc; // the code, for the report
-}
-MPROC_TARGET(get_until_destroyed);
-
-// Waits until the child raised its flag and, where the system tells a
-// process's state, until it sleeps in the kernel (inside the queue call:
-// it makes no other blocking call after raising the flag).
-void wait_until_sleeping(const Child &child, uint32_t *flag) {
-  for (int i = 0; i < 30000 && !atomic_at(flag).load(); i++)
-    sleep_ms(1);
-  ASSERT_TRUE(atomic_at(flag).load());
-  for (int i = 0; i < 30000; i++) {
-    mproc_proc_info_t info;
-    if (mproc_proc_info(child.pid(), &info) != 0 ||
-        !(info.valid & MPROC_PROC_HAS_STATE) ||
-        info.state == MPROC_PROC_UNKNOWN)
-      return;
-    bool sleeping = info.state == MPROC_PROC_SLEEPING;
-    mproc_proc_info_free(&info);
-    if (sleeping)
-      return;
-    sleep_ms(1);
-  }
-}
-
 TEST_P(QueueProcs, DestroyWakesSleepersWithBadHandle) {
   SharedMem<uint32_t> flags(2);
   mproc_queue_options_t o = {1, 0, 0, {0}};
-  DestroyCase c;
+  SleeperCase c;
   ASSERT_EQ(mproc_queue_create(&c.full, &o), 0);
   ASSERT_EQ(mproc_queue_create(&c.empty, nullptr), 0);
   ASSERT_EQ(mproc_queue_put(&c.full, "y", 1, 0), 0);
+  c.expect = MPROC_EBADHANDLE;
   c.flags = flags.ref();
-  Child putter(put_until_destroyed, &c, sizeof c);
-  Child getter(get_until_destroyed, &c, sizeof c);
-  wait_until_sleeping(putter, &flags[0]);
-  wait_until_sleeping(getter, &flags[1]);
+  Child putter(put_into_full_queue, &c, sizeof c);
+  Child getter(get_from_empty_queue, &c, sizeof c);
+  ASSERT_TRUE(shared_testing::wait_until_asleep(putter.pid(), &flags[0]));
+  ASSERT_TRUE(shared_testing::wait_until_asleep(getter.pid(), &flags[1]));
   mproc_queue_t full = c.full, empty = c.empty;
   EXPECT_EQ(mproc_queue_destroy(&full), 0);
   EXPECT_EQ(mproc_queue_destroy(&empty), 0);
@@ -582,7 +559,7 @@ TEST_P(QueueProcs, RandomKillsOfProducersAndConsumers) {
     }
     // One process dies, at a random instant; the other three go on.
     int victim = rand() % 4;
-    sleep_us(rand() % 3000);
+    sleep_us(rand() % 3000); // not synchronisation: the instant of the kill
     bool producer_victim = victim < 2;
     Child &doomed = producer_victim ? *producers[(size_t)victim]
                                     : *consumers[(size_t)victim - 2];
@@ -646,7 +623,7 @@ int work_off(const void *arg, size_t) {
       return 0;
     if (rc != 0)
       return 1;
-    sleep_us(200);
+    sleep_us(200); // not synchronisation: the work, so that tasks overlap
     if (mproc_queue_task_done(&q) != 0)
       return 2;
   }
@@ -702,7 +679,7 @@ int create_then_wait_to_be_killed(const void *arg, size_t) {
   if (!mproc_test::write_full(o.fd, &lock, sizeof lock))
     return 6;
   for (int i = 0; i < 600; i++)
-    sleep_ms(100);
+    sleep_ms(100); // not synchronisation: the test kills it
   return 0;
 }
 

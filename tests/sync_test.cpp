@@ -37,13 +37,14 @@ class Event : public MethodTest {};
 
 // ---- the wait/wake primitive of the seam ----------------------------------
 
-// Sleeps on the word until it changes.
+// Sleeps on the word w[0] until it changes; raises w[1] just before.
 int wait_for_change(const void *arg, size_t) {
   SharedRef ref;
   memcpy(&ref, arg, sizeof ref);
   uint32_t *w = attach<uint32_t>(ref);
   if (!w)
     return 2;
+  atomic_at(&w[1]).store(1);
   while (atomic_at(w).load() == 0)
     if (mproc__wait32(w, 0, MPROC_INFINITE) != 0)
       return 1;
@@ -52,7 +53,7 @@ int wait_for_change(const void *arg, size_t) {
 MPROC_TARGET(wait_for_change);
 
 TEST(WaitWake, ReturnsOnChangeOnWakeAndAtTheDeadline) {
-  SharedMem<uint32_t> word;
+  SharedMem<uint32_t> word(2);
   // A value other than the expected one: no sleep at all.
   word[0] = 1;
   EXPECT_EQ(mproc__wait32(word.get(), 0, MPROC_INFINITE), 0);
@@ -69,7 +70,7 @@ TEST(WaitWake, ReturnsOnChangeOnWakeAndAtTheDeadline) {
   // A sleeper in another process is woken by a change and a wake.
   uint32_t *w = word.get();
   Child c(wait_for_change, &word.ref(), sizeof word.ref());
-  sleep_ms(20);
+  EXPECT_TRUE(shared_testing::wait_until_asleep(c.pid(), &w[1]));
   atomic_at(w).store(7);
   mproc__wake32(w);
   EXPECT_EQ(c.finish(), 0);
@@ -226,7 +227,7 @@ int hold_lock_until_killed(const void *arg, size_t) {
     return 1;
   mproc_event_set(&a.held);
   for (int i = 0; i < 600; i++)
-    sleep_ms(100); // killed long before
+    sleep_ms(100); // not synchronisation: killed long before
   return 0;
 }
 MPROC_TARGET(hold_lock_until_killed);
@@ -261,6 +262,8 @@ TEST_P(Lock, OwnerDeathHandsTheLockOnWithEownerdead) {
       got = mproc_lock_acquire(&a.lock, MPROC_INFINITE);
       released = mproc_lock_release(&a.lock);
     });
+    // Not synchronisation: meant to let the waiter sleep in the acquire
+    // first, but a waiter that comes after the death passes as well.
     sleep_ms(20);
     c.kill();
     waiter.join();
@@ -311,7 +314,7 @@ TEST_P(Lock, SurvivesHoldersKilledAtRandomInstants) {
     Child victim(increment_counting_deaths, &a, sizeof a);
     Child survivor1(increment_counting_deaths, &a, sizeof a);
     Child survivor2(increment_counting_deaths, &a, sizeof a);
-    sleep_us(rand() % 3000);
+    sleep_us(rand() % 3000); // not synchronisation: the instant of the kill
     victim.kill();
     ASSERT_EQ(survivor1.finish(), 0) << "round " << round;
     ASSERT_EQ(survivor2.finish(), 0) << "round " << round;
@@ -347,7 +350,7 @@ int hold_rlock_twice_until_killed(const void *arg, size_t) {
     return 2;
   mproc_event_set(&a.held);
   for (int i = 0; i < 600; i++)
-    sleep_ms(100);
+    sleep_ms(100); // not synchronisation: killed long before
   return 0;
 }
 MPROC_TARGET(hold_rlock_twice_until_killed);
@@ -434,7 +437,7 @@ int use_semaphore(const void *arg, size_t) {
     while (now > hi && !atomic_at(highest).compare_exchange_strong(hi, now)) {
     }
     if (i % 16 == 0)
-      sleep_us(100);
+      sleep_us(100); // not synchronisation: held a while, so holders overlap
     atomic_at(inside).fetch_sub(1);
     if (mproc_semaphore_release(&a.sem) != 0)
       return 2;
@@ -466,6 +469,7 @@ TEST_P(SemaphoreProcs, BoundsConcurrencyAcrossProcesses) {
 struct EventArgs {
   mproc_event_t go;
   mproc_event_t reply;
+  mproc_semaphore_t checked; // released once a child saw `go` not set
 };
 
 int wait_then_reply(const void *arg, size_t) {
@@ -473,6 +477,8 @@ int wait_then_reply(const void *arg, size_t) {
   memcpy(&a, arg, sizeof a);
   if (mproc_event_wait(&a.go, 0) != MPROC_ETIMEDOUT)
     return 1;
+  if (mproc_semaphore_release(&a.checked) != 0)
+    return 5;
   if (mproc_event_wait(&a.go, MPROC_INFINITE) != 0)
     return 2;
   int set = 0;
@@ -486,11 +492,15 @@ TEST_P(Event, SetWakesWaitersInOtherProcesses) {
   EventArgs a;
   ASSERT_EQ(mproc_event_create(&a.go), 0);
   ASSERT_EQ(mproc_event_create(&a.reply), 0);
+  ASSERT_EQ(mproc_semaphore_create(&a.checked, 0, 0), 0);
   EXPECT_EQ(mproc_event_wait(&a.reply, 20), MPROC_ETIMEDOUT);
   std::vector<std::unique_ptr<Child>> kids;
   for (int i = 0; i < 3; i++)
     kids.emplace_back(new Child(wait_then_reply, &a, sizeof a));
-  sleep_ms(20);
+  // Each saw `go` not set; set now, while they wait or just before they
+  // do (an Event stays set: either order passes).
+  for (int i = 0; i < 3; i++)
+    ASSERT_EQ(mproc_semaphore_acquire(&a.checked, scaled_ms(30000)), 0);
   ASSERT_EQ(mproc_event_set(&a.go), 0);
   for (auto &k : kids)
     EXPECT_EQ(k->finish(), 0);
@@ -501,16 +511,24 @@ TEST_P(Event, SetWakesWaitersInOtherProcesses) {
   EXPECT_EQ(set, 0);
   EXPECT_EQ(mproc_event_destroy(&a.go), 0);
   EXPECT_EQ(mproc_event_destroy(&a.reply), 0);
+  EXPECT_EQ(mproc_semaphore_destroy(&a.checked), 0);
 }
 
+// An Event and a Semaphore to sleep on, and the words the sleepers raise
+// just before they do.
 struct Both {
   mproc_event_t ev;
   mproc_semaphore_t sem;
+  SharedRef flags;
 };
 
 int event_sleeper(const void *arg, size_t) {
   Both b;
   memcpy(&b, arg, sizeof b);
+  uint32_t *flags = attach<uint32_t>(b.flags);
+  if (!flags)
+    return 2;
+  atomic_at(&flags[0]).store(1);
   return mproc_event_wait(&b.ev, 30000) == MPROC_EBADHANDLE ? 0 : 1;
 }
 MPROC_TARGET(event_sleeper);
@@ -518,22 +536,35 @@ MPROC_TARGET(event_sleeper);
 int semaphore_sleeper(const void *arg, size_t) {
   Both b;
   memcpy(&b, arg, sizeof b);
+  uint32_t *flags = attach<uint32_t>(b.flags);
+  if (!flags)
+    return 2;
+  atomic_at(&flags[1]).store(1);
   return mproc_semaphore_acquire(&b.sem, 30000) == MPROC_EBADHANDLE ? 0 : 1;
 }
 MPROC_TARGET(semaphore_sleeper);
 
 TEST_P(Event, DestroyWakesSleepersWithBadHandle) {
+  SharedMem<uint32_t> flags(2);
   mproc_event_t ev;
   mproc_semaphore_t sem;
   ASSERT_EQ(mproc_event_create(&ev), 0);
   ASSERT_EQ(mproc_semaphore_create(&sem, 0, 0), 0);
   // Sleepers in another process, which keeps its own mapping.
-  Both both = {ev, sem};
+  Both both = {ev, sem, flags.ref()};
+  const bool asleep = shared_testing::kSleepersSeeRemoteClose;
+  if (!asleep) { // Windows: the calls come after the destroy, and fail
+    EXPECT_EQ(mproc_event_destroy(&ev), 0);
+    EXPECT_EQ(mproc_semaphore_destroy(&sem), 0);
+  }
   Child c1(event_sleeper, &both, sizeof both);
   Child c2(semaphore_sleeper, &both, sizeof both);
-  sleep_ms(50);
-  EXPECT_EQ(mproc_event_destroy(&ev), 0);
-  EXPECT_EQ(mproc_semaphore_destroy(&sem), 0);
+  if (asleep) {
+    EXPECT_TRUE(shared_testing::wait_until_asleep(c1.pid(), &flags[0]));
+    EXPECT_TRUE(shared_testing::wait_until_asleep(c2.pid(), &flags[1]));
+    EXPECT_EQ(mproc_event_destroy(&ev), 0);
+    EXPECT_EQ(mproc_semaphore_destroy(&sem), 0);
+  }
   EXPECT_EQ(c1.finish(), 0);
   EXPECT_EQ(c2.finish(), 0);
 }
@@ -554,12 +585,8 @@ int attach_late(const void *arg, size_t) {
   LateHandles *h = attach<LateHandles>(ref);
   if (!h)
     return 7;
-  int64_t deadline = mproc_test::now_ms() + scaled_ms(20000);
-  while (atomic_at(&h->ready).load() == 0)
-    if (mproc_test::now_ms() > deadline)
-      return 1;
-    else
-      sleep_ms(1);
+  if (!mproc_test::wait_until([h] { return atomic_at(&h->ready).load(); }))
+    return 1;
   mproc_lock_t lock = h->lock;
   mproc_event_t ev = h->ev;
   if (mproc_lock_acquire(&lock, 0) != MPROC_ETIMEDOUT)
@@ -687,7 +714,7 @@ int use_every_kind(const void *arg, size_t size) {
     return 16;
   // Holds the RLock (twice) until killed.
   for (int i = 0; i < 600; i++)
-    sleep_ms(100);
+    sleep_ms(100); // not synchronisation: killed long before
   return 0;
 }
 } // namespace

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <string>
@@ -34,14 +35,50 @@ int exit_with(const void *arg, size_t size) {
 }
 MPROC_TARGET(exit_with);
 
+// Sleeps the milliseconds given: a child the test kills long before.
 int sleep_ms(const void *arg, size_t size) {
   int ms = 0;
   if (size == sizeof ms)
     memcpy(&ms, arg, sizeof ms);
-  Sleep((DWORD)ms);
+  Sleep((DWORD)ms); // not synchronisation: the test kills it
   return 0;
 }
 MPROC_TARGET(sleep_ms);
+
+// Exits with 0 once the Event it is given is set, with 1 after a minute.
+int wait_for_event(const void *arg, size_t size) {
+  mproc_event_t ev;
+  if (size != sizeof ev)
+    return 2;
+  memcpy(&ev, arg, sizeof ev);
+  return mproc_event_wait(&ev, scaled_ms(60000)) == 0 ? 0 : 1;
+}
+MPROC_TARGET(wait_for_event);
+
+// An Event's bytes as hex, for a helper's command line, and back.
+std::string to_hex(const mproc_event_t &ev) {
+  const unsigned char *b = reinterpret_cast<const unsigned char *>(&ev);
+  std::string out;
+  char two[3];
+  for (size_t i = 0; i < sizeof ev; i++) {
+    snprintf(two, sizeof two, "%02x", b[i]);
+    out += two;
+  }
+  return out;
+}
+
+bool from_hex(const char *hex, mproc_event_t *ev) {
+  unsigned char *b = reinterpret_cast<unsigned char *>(ev);
+  if (strlen(hex) != 2 * sizeof *ev)
+    return false;
+  for (size_t i = 0; i < sizeof *ev; i++) {
+    unsigned v = 0;
+    if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+      return false;
+    b[i] = (unsigned char)v;
+  }
+  return true;
+}
 
 // 0 when the child's parent is the pid given, and its own pid differs.
 int check_parent(const void *arg, size_t size) {
@@ -155,19 +192,19 @@ MPROC_TEST_HELPER(daemon_middle) {
     return 3;
   mproc_pid_t pid = mproc_process_pid(p);
   mproc_test::write_to_fifo(argv[0], strlen(argv[0]), &pid, sizeof pid);
-  Sleep(60000);
+  Sleep(60000); // not synchronisation: the test kills it
   return 4;
 }
 
-// Starts a non-daemon child that sleeps, writes its pid to the Fifo
-// argv[0], and ends at once (without mproc's exit processing, which would
-// join it).
+// Starts a non-daemon child that waits for the test's Event (argv[1], in
+// hex), writes its pid to the Fifo argv[0], and ends at once (without
+// mproc's exit processing, which would join it).
 MPROC_TEST_HELPER(plain_middle) {
-  if (argc < 1)
+  mproc_event_t go;
+  if (argc < 2 || !from_hex(argv[1], &go))
     return 1;
-  int ms = 3000;
   mproc_process_t *p = NULL;
-  if (mproc_process_create(&p, sleep_ms, &ms, sizeof ms, NULL) != 0)
+  if (mproc_process_create(&p, wait_for_event, &go, sizeof go, NULL) != 0)
     return 2;
   if (mproc_process_start(p) != 0)
     return 3;
@@ -198,21 +235,26 @@ TEST(Win32Process, DaemonDiesWhenItsParentIsKilled) {
 }
 
 TEST(Win32Process, NonDaemonOutlivesItsParent) {
+  mproc_event_t go;
+  ASSERT_EQ(mproc_event_create(&go), 0);
   mproc_test::Fifo fifo;
-  mproc_test::StartedHelper middle("plain_middle", {fifo.path()});
+  mproc_test::StartedHelper middle("plain_middle", {fifo.path(), to_hex(go)});
   mproc_pid_t child_pid = 0;
   ASSERT_TRUE(fifo.read(&child_pid, sizeof child_pid, 30000));
   HANDLE child = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION,
                              FALSE, (DWORD)child_pid);
   ASSERT_NE(child, (HANDLE)NULL);
   EXPECT_EQ(middle.wait(30000), 5);
-  // Its parent is gone; it goes on and ends on its own with 0.
+  // Its parent is gone; it goes on (it waits for the test's Event) and,
+  // once let go, ends on its own with 0.
   EXPECT_EQ(WaitForSingleObject(child, 500), (DWORD)WAIT_TIMEOUT);
+  EXPECT_EQ(mproc_event_set(&go), 0);
   EXPECT_EQ(WaitForSingleObject(child, scaled_ms(20000)), (DWORD)WAIT_OBJECT_0);
   DWORD child_code = 99;
   EXPECT_TRUE(GetExitCodeProcess(child, &child_code));
   EXPECT_EQ(child_code, 0u);
   CloseHandle(child);
+  EXPECT_EQ(mproc_event_destroy(&go), 0);
 }
 
 // ---- pid inspection --------------------------------------------------------
