@@ -264,7 +264,7 @@ static int await_hello(MPI_Comm comm, mproc__mpi_msg_t *m) {
   mproc__mpi_backoff_t bo;
   int64_t deadline =
       mproc__mpi_now_ns() + (int64_t)MPROC__MPI_HELLO_TIMEOUT_MS * 1000000;
-  mproc__mpi_backoff_init(&bo);
+  mproc__mpi_backoff_init(&bo, 0);
   for (;;) {
     int64_t nap;
     int r = mproc__mpi_try_recv(comm, MPI_ANY_SOURCE, m);
@@ -378,8 +378,7 @@ static mproc__mpi_pool_t *pool_new(int nranks, int dynamic,
   p->comm = g.world;
   for (i = 0; i < nranks; i++)
     p->ranks[i].rank = dynamic ? i : i + 1;
-  mproc__mpi_backoff_init(&p->learned[0]);
-  mproc__mpi_backoff_init(&p->learned[1]);
+  mproc__mpi_backoff_init(&p->learned, 1);
   pthread_mutex_init(&p->lock, NULL);
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -18,9 +18,9 @@ enum { TAG_MSG = 7001, TAG_PIECE = 7002 };
  * together; larger ones send the payload from where it is, in pieces. */
 #define INLINE_MAX ((size_t)64 << 10)
 #define PIECE_MAX ((size_t)1 << 30)
-/* Probing goes on without a nap for the spin, between SPIN_MIN_NS and
- * SPIN_MAX_NS after the wait began (a reply usually comes within the
- * longest), then naps grow from NAP_MIN to NAP_MAX. */
+/* Probing goes on without a nap for the spin, SPIN_MAX_NS after the wait
+ * began (a reply usually comes within it), or down to SPIN_MIN_NS for a
+ * backoff that learns; then naps grow from NAP_MIN to NAP_MAX. */
 #define SPIN_MIN_NS ((int64_t)4 * 1000)
 #define SPIN_MAX_NS ((int64_t)200 * 1000)
 #define NAP_MIN_NS ((int64_t)20 * 1000)
@@ -65,15 +65,16 @@ void mproc__mpi_nap(int64_t ns) {
   }
 }
 
-void mproc__mpi_backoff_init(mproc__mpi_backoff_t *b) {
+void mproc__mpi_backoff_init(mproc__mpi_backoff_t *b, int learn) {
   b->idle_since_ns = 0;
   b->probed_ns = 0;
   b->nap_ns = 0;
   b->spin_ns = SPIN_MAX_NS;
+  b->learn = learn;
 }
 
 void mproc__mpi_backoff_arrived(mproc__mpi_backoff_t *b) {
-  if (b->idle_since_ns != 0) {
+  if (b->learn && b->idle_since_ns != 0) {
     /* It came after the last probe that found nothing: between `earliest`
      * and `waited` after the wait began (a nap may last much longer than
      * asked on a busy machine). */

@@ -83,25 +83,28 @@ void mproc__mpi_msg_free(mproc__mpi_msg_t *msg);
 unsigned char *mproc__mpi_msg_take(mproc__mpi_msg_t *msg);
 
 /* Backoff between probes. A waiter probes without a pause for a while
- * (the spin), then naps between probes, for longer and longer. The spin
- * adapts to the waits it serves: a message that came after the spin
- * ended but surely within 100 us (the last probe that found nothing was
- * that soon) doubles it, up to 200 us, so that round trips are caught without
- * a nap; one that surely came later than 200 us halves it, down to 4 us:
- * the ranks are computing, and a spin would only take their CPU. Between
- * the two it stays, so that waits of a few hundred microseconds do not
- * keep a spin that always ends just too soon. mproc__mpi_backoff_init() once;
- * mproc__mpi_backoff_next() when nothing arrived, which returns how long to nap
- * in nanoseconds (0 while still spinning); mproc__mpi_backoff_arrived() when a
- * message did. */
+ * (the spin, 200 us), then naps between probes, for longer and longer.
+ * A backoff that learns adapts its spin to the waits it serves: a message
+ * that came after the spin ended but surely within 100 us (the last probe
+ * that found nothing was that soon) doubles it, up to 200 us; one that
+ * surely came later than 200 us halves it, down to 4 us: the ranks are
+ * computing, and a spin would only take their CPU. Between the two it
+ * stays, so that waits of a few hundred microseconds do not keep a spin
+ * that always ends just too soon. Only one side of a conversation may
+ * learn: two sides that both nap keep each other's waits long, and would
+ * learn to nap for good. mproc__mpi_backoff_init() once;
+ * mproc__mpi_backoff_next() when nothing arrived, which returns how long
+ * to nap in nanoseconds (0 while still spinning);
+ * mproc__mpi_backoff_arrived() when a message did. */
 typedef struct mproc__mpi_backoff {
   int64_t idle_since_ns; /* when this wait began; 0 between waits */
   int64_t probed_ns;     /* the last probe of this wait that found nothing */
   int64_t nap_ns;        /* the last nap of this wait; 0 while spinning */
-  int64_t spin_ns;       /* how long to spin: learned over the waits */
+  int64_t spin_ns;       /* how long to spin */
+  int learn;             /* adapt spin_ns to the waits */
 } mproc__mpi_backoff_t;
 
-void mproc__mpi_backoff_init(mproc__mpi_backoff_t *b);
+void mproc__mpi_backoff_init(mproc__mpi_backoff_t *b, int learn);
 void mproc__mpi_backoff_arrived(mproc__mpi_backoff_t *b);
 int64_t mproc__mpi_backoff_next(mproc__mpi_backoff_t *b);
 

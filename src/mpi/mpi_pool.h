@@ -55,10 +55,10 @@ typedef struct mproc__mpi_pool {
   mproc_pool_t *pool; /* once created, for mproc_mpi_pool_workers() */
   int opened;         /* the engine's transport owns it */
   uint64_t next_epoch;
-  /* What the waits have learned of how long to spin (message.h): the
-   * pool's thread's [1], and callers leasing a worker [0], whose waits
-   * differ (a blocking apply's answer comes soon). */
-  mproc__mpi_backoff_t learned[2];
+  /* What the pool thread's waits have learned of how long to spin
+   * (message.h). Its side of the conversation learns; the worker ranks,
+   * and callers leasing a worker for a blocking apply, always spin. */
+  mproc__mpi_backoff_t learned;
   pthread_mutex_t lock; /* the slots; the wake-up; learned */
   pthread_cond_t cond;  /* a wake-up, or bytes for some slot */
   int wake_pending;

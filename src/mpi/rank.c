@@ -335,7 +335,7 @@ void mproc__mpi_serve(MPI_Comm comm, int owner) {
   memset(&st, 0, sizeof st);
   st.comm = comm;
   st.owner = owner;
-  mproc__mpi_backoff_init(&st.backoff);
+  mproc__mpi_backoff_init(&st.backoff, 0);
   for (;;) {
     mproc__mpi_msg_t m;
     int end = 0;

@@ -14,11 +14,12 @@
  * Whoever waits (the pool's thread, or a caller leasing a worker) takes
  * every message that has arrived, whichever slot it is for, and files it
  * under its slot; a broadcast tells the other waiters. MPI has no
- * descriptor to sleep on, so a waiter probes, and after a spin it has
- * learned from the pool's earlier waits naps between probes on the
- * pool's condition variable, which a wake-up or a filed message cuts
- * short (message.h: the backoff). While the ranks compute, the spin
- * shrinks to microseconds and the owner costs almost no CPU.
+ * descriptor to sleep on, so a waiter probes, and after a spin naps
+ * between probes on the pool's condition variable, which a wake-up or a
+ * filed message cuts short (message.h: the backoff). The pool's thread
+ * learns how long to spin from its earlier waits: while the ranks
+ * compute, its spin shrinks to microseconds and the owner costs almost
+ * no CPU.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,11 +213,15 @@ static void nap_locked(mproc__mpi_pool_t *p, int64_t until_ns) {
 static int mpi_wait(void *state, const int *slots, size_t n, int wake,
                     int64_t deadline_ns, unsigned char *ready, int *woken) {
   mproc__mpi_pool_t *p = state;
-  mproc__mpi_backoff_t *learned = &p->learned[wake != 0], bo;
+  mproc__mpi_backoff_t bo;
   int r = MPROC_ETIMEDOUT;
   *woken = 0;
   pthread_mutex_lock(&p->lock);
-  bo = *learned;
+  /* The pool's thread (the one that is woken) learns. */
+  if (wake)
+    bo = p->learned;
+  else
+    mproc__mpi_backoff_init(&bo, 0);
   for (;;) {
     size_t i, k = 0;
     int64_t nap, now;
@@ -230,9 +235,9 @@ static int mpi_wait(void *state, const int *slots, size_t n, int wake,
       *woken = 1;
     }
     if (k > 0 || *woken) {
-      if (k > 0) {
+      if (k > 0 && wake) {
         mproc__mpi_backoff_arrived(&bo);
-        learned->spin_ns = bo.spin_ns;
+        p->learned.spin_ns = bo.spin_ns;
       }
       r = 0;
       break;
@@ -299,7 +304,7 @@ static void mpi_kill(void *state, int slot) {
 static int wait_ended_locked(mproc__mpi_pool_t *p, mproc__mpi_slot_t *s,
                              int64_t deadline_ns) {
   mproc__mpi_backoff_t bo;
-  mproc__mpi_backoff_init(&bo);
+  mproc__mpi_backoff_init(&bo, 0);
   for (;;) {
     int64_t now, nap;
     (void)pump(p);
