@@ -39,8 +39,12 @@ void mproc__shm_reclaim(void);
 
 #if defined(__GNUC__) || defined(__clang__)
 #define MPROC__PRINTF(f, a) __attribute__((format(printf, f, a)))
+/* Keeps a rare path out of its caller, whose common case then needs no
+ * saved registers. */
+#define MPROC__NOINLINE __attribute__((noinline))
 #else
 #define MPROC__PRINTF(f, a)
+#define MPROC__NOINLINE __declspec(noinline)
 #endif
 
 /* Pass a message to the log handler when `level` is enabled (src/log.c):

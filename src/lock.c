@@ -136,9 +136,24 @@ typedef struct rlock_body {
   mproc__atomic_u32 depth;
 } rlock_body_t;
 
-static int rlock_mine(rlock_body_t *b) {
-  return mproc__load64_rlx(&b->owner_instance) == mproc__self_instance() &&
-         mproc__load32_rlx(&b->owner_thread) == mproc__thread_token();
+static int rlock_mine(rlock_body_t *b, const mproc__thread_id_t *me) {
+  return mproc__load64_rlx(&b->owner_instance) == me->instance &&
+         mproc__load32_rlx(&b->owner_thread) == me->token;
+}
+
+/* Make the calling thread the owner, at depth. After an owner's death the
+ * fields still name it; they are all overwritten. */
+static void rlock_own(rlock_body_t *b, const mproc__thread_id_t *me,
+                      uint32_t depth) {
+  mproc__store32_rlx(&b->depth, depth);
+  mproc__store32_rlx(&b->owner_thread, me->token);
+  mproc__store64_rlx(&b->owner_instance, me->instance);
+}
+
+static void rlock_disown(rlock_body_t *b) {
+  mproc__store32_rlx(&b->depth, 0);
+  mproc__store64_rlx(&b->owner_instance, 0);
+  mproc__store32_rlx(&b->owner_thread, 0);
 }
 
 int mproc_rlock_create(mproc_rlock_t *out) {
@@ -154,6 +169,7 @@ int mproc_rlock_create(mproc_rlock_t *out) {
 }
 
 int mproc_rlock_acquire(mproc_rlock_t *lock, int64_t timeout_ms) {
+  const mproc__thread_id_t *me;
   rlock_body_t *b;
   uint32_t depth;
   int rc = check_timeout(timeout_ms);
@@ -161,7 +177,8 @@ int mproc_rlock_acquire(mproc_rlock_t *lock, int64_t timeout_ms) {
     rc = mproc__object_get(lock, MPROC__KIND_RLOCK, (void **)&b);
   if (rc != 0)
     return rc;
-  if (rlock_mine(b)) {
+  me = mproc__thread_id();
+  if (rlock_mine(b, me)) {
     depth = mproc__load32_rlx(&b->depth);
     if (depth == UINT32_MAX)
       return MPROC_EOVERFLOW;
@@ -171,10 +188,7 @@ int mproc_rlock_acquire(mproc_rlock_t *lock, int64_t timeout_ms) {
   rc = mproc__xlock_acquire(&b->x, deadline_of(timeout_ms));
   if (rc != 0 && rc != MPROC_EOWNERDEAD)
     return rc;
-  /* After an owner's death the fields still name it; overwrite them all. */
-  mproc__store32_rlx(&b->depth, 1);
-  mproc__store32_rlx(&b->owner_thread, mproc__thread_token());
-  mproc__store64_rlx(&b->owner_instance, mproc__self_instance());
+  rlock_own(b, me, 1);
   return rc;
 }
 
@@ -184,16 +198,14 @@ int mproc_rlock_release(mproc_rlock_t *lock) {
   int rc = mproc__object_get(lock, MPROC__KIND_RLOCK, (void **)&b);
   if (rc != 0)
     return rc;
-  if (!rlock_mine(b))
+  if (!rlock_mine(b, mproc__thread_id()))
     return MPROC_ENOTOWNER;
   depth = mproc__load32_rlx(&b->depth);
   if (depth > 1) {
     mproc__store32_rlx(&b->depth, depth - 1);
     return 0;
   }
-  mproc__store32_rlx(&b->depth, 0);
-  mproc__store64_rlx(&b->owner_instance, 0);
-  mproc__store32_rlx(&b->owner_thread, 0);
+  rlock_disown(b);
   return mproc__xlock_release(&b->x);
 }
 
@@ -209,7 +221,7 @@ int mproc__lock_held(const void *handle, unsigned kind) {
   if (mproc__object_get(handle, kind, &body) != 0)
     return 0;
   if (kind == MPROC__KIND_RLOCK)
-    return rlock_mine((rlock_body_t *)body);
+    return rlock_mine((rlock_body_t *)body, mproc__thread_id());
   x = &((lock_body_t *)body)->x;
   if (x->native)
     return mproc__native_lock_held(x->native_mem);
@@ -228,12 +240,10 @@ int mproc__lock_release_all(const void *handle, unsigned kind,
   if (kind == MPROC__KIND_LOCK)
     return mproc__xlock_release(&((lock_body_t *)body)->x);
   r = (rlock_body_t *)body;
-  if (!rlock_mine(r))
+  if (!rlock_mine(r, mproc__thread_id()))
     return MPROC_ENOTOWNER;
   *depth = mproc__load32_rlx(&r->depth);
-  mproc__store32_rlx(&r->depth, 0);
-  mproc__store64_rlx(&r->owner_instance, 0);
-  mproc__store32_rlx(&r->owner_thread, 0);
+  rlock_disown(r);
   return mproc__xlock_release(&r->x);
 }
 
@@ -249,8 +259,6 @@ int mproc__lock_reacquire(const void *handle, unsigned kind, uint32_t depth) {
   rc = mproc__xlock_acquire(&r->x, MPROC_INFINITE);
   if (rc != 0 && rc != MPROC_EOWNERDEAD)
     return rc;
-  mproc__store32_rlx(&r->depth, depth);
-  mproc__store32_rlx(&r->owner_thread, mproc__thread_token());
-  mproc__store64_rlx(&r->owner_instance, mproc__self_instance());
+  rlock_own(r, mproc__thread_id(), depth);
   return rc;
 }

@@ -40,6 +40,10 @@ static void atfork_child(void) {
   mproc__mutex_init(&self.lock);
   mproc__store32(&self.pid, 0);
   mproc__store64(&self.instance, 0);
+  /* The child's one thread is the one that forked: it keeps its token
+   * (unique in the child too) and takes the child's instance when next
+   * asked. */
+  mproc__self_thread.instance = 0;
 }
 
 static void ensure_registered(void) {
@@ -90,12 +94,16 @@ uint64_t mproc__self_instance(void) {
   return id;
 }
 
-uint32_t mproc__thread_token(void) {
+MPROC__THREAD_LOCAL mproc__thread_id_t mproc__self_thread;
+
+const mproc__thread_id_t *mproc__thread_id_fill(void) {
   static mproc__atomic_u32 next = 1;
-  static MPROC__THREAD_LOCAL uint32_t token;
-  if (!token)
-    token = mproc__add32(&next, 1);
-  return token;
+  if (!mproc__self_thread.token)
+    mproc__self_thread.token = mproc__add32(&next, 1);
+  /* Asking for the instance installs the fork handlers first, so a fork
+   * after this point renews it in the child (atfork_child). */
+  mproc__self_thread.instance = mproc__self_instance();
+  return &mproc__self_thread;
 }
 
 void mproc__shm_name(char name[MPROC__SHM_NAME_MAX + 1], uint32_t creator_pid,

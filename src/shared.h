@@ -46,8 +46,31 @@ uint32_t mproc__self_pid(void);
 /* A random id of this process, renewed in a fork child: unlike a pid, never
  * reused by a later process. */
 uint64_t mproc__self_instance(void);
+
+/* Who the calling thread is, for owners of RLocks and of the owner-pid
+ * lock: its process's instance and a token unique among the process's
+ * threads (never 0). Kept per thread so that an owner check costs two
+ * loads; a fork child's only thread has its instance renewed by the fork
+ * handler, like the process's. */
+typedef struct mproc__thread_id {
+  uint64_t instance; /* 0 until first asked (and again in a fork child) */
+  uint32_t token;    /* 0 until first asked */
+} mproc__thread_id_t;
+extern MPROC__THREAD_LOCAL mproc__thread_id_t mproc__self_thread;
+
+/* Fill mproc__self_thread (shared.c); returns it. */
+const mproc__thread_id_t *mproc__thread_id_fill(void);
+
+static inline const mproc__thread_id_t *mproc__thread_id(void) {
+  if (mproc__self_thread.instance == 0)
+    return mproc__thread_id_fill();
+  return &mproc__self_thread;
+}
+
 /* An id of the calling thread, unique within the process, never 0. */
-uint32_t mproc__thread_token(void);
+static inline uint32_t mproc__thread_token(void) {
+  return mproc__thread_id()->token;
+}
 
 /* ---- objects: one segment each --------------------------------------- */
 

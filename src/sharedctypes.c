@@ -128,16 +128,30 @@ int mproc_array_get_lock(mproc_array_t *array, mproc_rlock_t *lock) {
   return 0;
 }
 
+/* The guarding RLock's handle where the body keeps it (written once,
+ * before the array is published), used in place: one lookup of the array,
+ * then the RLock's own, and no copy of the handle. */
+static int lock_of(mproc_array_t *array, mproc_rlock_t **lock) {
+  array_body_t *b;
+  int rc = mproc__object_get(array, MPROC__KIND_ARRAY, (void **)&b);
+  if (rc != 0)
+    return rc;
+  if (!b->has_lock)
+    return MPROC_ESTATE;
+  *lock = &b->lock;
+  return 0;
+}
+
 int mproc_array_acquire(mproc_array_t *array, int64_t timeout_ms) {
-  mproc_rlock_t lock;
-  int rc = mproc_array_get_lock(array, &lock);
-  return rc != 0 ? rc : mproc_rlock_acquire(&lock, timeout_ms);
+  mproc_rlock_t *lock;
+  int rc = lock_of(array, &lock);
+  return rc != 0 ? rc : mproc_rlock_acquire(lock, timeout_ms);
 }
 
 int mproc_array_release(mproc_array_t *array) {
-  mproc_rlock_t lock;
-  int rc = mproc_array_get_lock(array, &lock);
-  return rc != 0 ? rc : mproc_rlock_release(&lock);
+  mproc_rlock_t *lock;
+  int rc = lock_of(array, &lock);
+  return rc != 0 ? rc : mproc_rlock_release(lock);
 }
 
 int mproc_array_destroy(mproc_array_t *array) {

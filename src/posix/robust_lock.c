@@ -14,6 +14,7 @@
 
 #include "mproc_config.h"
 #include "atomics.h"
+#include "internal.h"
 #include "platform.h"
 
 _Static_assert(sizeof(pthread_mutex_t) <= MPROC__NATIVE_LOCK_BYTES,
@@ -68,9 +69,12 @@ static int timed_lock(pthread_mutex_t *m, int64_t deadline_ns) {
  * one with them; a holder that does not is waited for in the kernel. */
 #define SPIN_TRIES 64
 
-int mproc__native_lock_acquire(void *mem, int64_t deadline_ns) {
-  pthread_mutex_t *m = (pthread_mutex_t *)mem;
-  int rc = pthread_mutex_trylock(m), spins;
+/* The lock was busy (or another answer than "taken" came back): spin,
+ * sleep, and translate what the mutex says. Out of line, so the common
+ * case in mproc__native_lock_acquire is a call and a test. */
+MPROC__NOINLINE static int lock_slow(pthread_mutex_t *m, int rc,
+                                     int64_t deadline_ns) {
+  int spins;
   for (spins = 0; rc == EBUSY && spins < SPIN_TRIES; spins++) {
     mproc__cpu_relax();
     rc = pthread_mutex_trylock(m);
@@ -105,6 +109,14 @@ int mproc__native_lock_acquire(void *mem, int64_t deadline_ns) {
   default:
     return mproc__os_translate(rc);
   }
+}
+
+int mproc__native_lock_acquire(void *mem, int64_t deadline_ns) {
+  pthread_mutex_t *m = (pthread_mutex_t *)mem;
+  int rc = pthread_mutex_trylock(m);
+  if (rc == 0)
+    return 0;
+  return lock_slow(m, rc, deadline_ns);
 }
 
 int mproc__native_lock_release(void *mem) {
