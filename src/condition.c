@@ -61,36 +61,101 @@ static int slot_pid_alive(uint64_t word) {
   return mproc__pid_alive((mproc_pid_t)(word >> 32));
 }
 
-/* Mark one waiting slot notified and wake its sleeper; 0 when another
- * change came first. */
-static int notify_slot(cond_slot_t *s, uint64_t word) {
+static void wake_slot(cond_slot_t *s) {
+  mproc__add32(&s->wake, 1);
+  mproc__wake32(&s->wake);
+}
+
+/* ---- wake-ups put off until the notifier lets go of the lock ------------ */
+
+/* Which slot of which Condition, by what its handle names, so that a
+ * Condition destroyed (and unmapped) meanwhile is found gone rather than
+ * touched. */
+typedef struct deferred_wake {
+  uint64_t generation;
+  uint64_t size;
+  uint32_t creator_pid;
+  uint32_t slot;
+} deferred_wake_t;
+
+/* Enough for the usual notify(1) or two; beyond it, a waiter is woken at
+ * once as before. The count is mproc__self_thread.wakes_deferred. */
+#define DEFERRED_MAX 8
+static MPROC__THREAD_LOCAL deferred_wake_t deferred[DEFERRED_MAX];
+
+/* 1 when the wake-up of slot i of the Condition `handle` was put off. */
+static int defer_wake(const mproc_condition_t *handle, uint32_t i) {
+  mproc__handle_t h;
+  uint32_t n = mproc__self_thread.wakes_deferred;
+  if (n == DEFERRED_MAX)
+    return 0;
+  memcpy(&h, handle, sizeof h);
+  deferred[n].generation = h.generation;
+  deferred[n].size = h.size;
+  deferred[n].creator_pid = h.creator_pid;
+  deferred[n].slot = i;
+  mproc__self_thread.wakes_deferred = n + 1;
+  return 1;
+}
+
+void mproc__condition_wake_deferred(void) {
+  uint32_t n = mproc__self_thread.wakes_deferred, i;
+  mproc__self_thread.wakes_deferred = 0;
+  for (i = 0; i < n; i++) {
+    mproc__handle_t h;
+    condition_body_t *b;
+    memset(&h, 0, sizeof h);
+    h.magic = MPROC__HANDLE_MAGIC;
+    h.kind = MPROC__KIND_CONDITION;
+    h.version = 1;
+    h.creator_pid = deferred[i].creator_pid;
+    h.generation = deferred[i].generation;
+    h.size = deferred[i].size;
+    /* A Condition destroyed meanwhile has woken all its sleepers. A slot
+     * taken meanwhile by another waiter wakes it for nothing, and that
+     * waiter goes back to sleep. */
+    if (mproc__object_get(&h, MPROC__KIND_CONDITION, (void **)&b) == 0)
+      wake_slot(&b->slots[deferred[i].slot]);
+  }
+}
+
+/* Mark one waiting slot notified and wake its sleeper, or with `handle`
+ * (the notifier holds the lock) put the wake-up off until the lock is let
+ * go. 0 when another change came first. */
+static int notify_slot(cond_slot_t *s, uint64_t word,
+                       const mproc_condition_t *handle, uint32_t i) {
   uint64_t expected = word;
   if (!mproc__cas64(&s->word, &expected,
                     (word & ~(uint64_t)STATE_MASK) | SLOT_NOTIFIED))
     return 0;
-  mproc__add32(&s->wake, 1);
-  mproc__wake32(&s->wake);
+  if (!handle || !defer_wake(handle, i))
+    wake_slot(s);
   return 1;
 }
 
 /* Notify up to n waiting slots, starting where the last notify stopped so
  * that no slot is always last. With check_alive, slots of dead processes
- * are freed instead of notified. Returns how many were notified. */
-static uint32_t notify_some(condition_body_t *b, uint32_t n, int check_alive) {
+ * are freed instead of notified (a slot of this process needs no check).
+ * With `handle`, the wake-ups are put off (notify_slot). Returns how many
+ * were notified. */
+static uint32_t notify_some(condition_body_t *b, uint32_t n, int check_alive,
+                            const mproc_condition_t *handle) {
   uint32_t used = mproc__load32(&b->used), done = 0, i, start;
   if (used == 0 || n == 0)
     return 0;
   start = mproc__add32(&b->cursor, 1) % used;
   for (i = 0; i < used && done < n; i++) {
-    cond_slot_t *s = &b->slots[(start + i) % used];
+    uint32_t at = (start + i) % used;
+    cond_slot_t *s = &b->slots[at];
     uint64_t w = mproc__load64(&s->word);
     if ((w & STATE_MASK) != SLOT_WAITING)
       continue;
-    if (check_alive && !slot_pid_alive(w)) {
+    if (check_alive && (uint32_t)(w >> 32) != mproc__self_pid() &&
+        !slot_pid_alive(w)) {
       mproc__cas64(&s->word, &w, 0);
       continue;
     }
-    done += (uint32_t)notify_slot(s, w);
+    done += (uint32_t)notify_slot(s, w, handle, at);
   }
   return done;
 }
@@ -105,7 +170,7 @@ static void rescue(condition_body_t *b) {
     if ((w & STATE_MASK) == SLOT_FREE || slot_pid_alive(w))
       continue;
     if (mproc__cas64(&s->word, &w, 0) && (w & STATE_MASK) == SLOT_NOTIFIED)
-      notify_some(b, 1, 1);
+      notify_some(b, 1, 1, NULL);
   }
 }
 
@@ -254,7 +319,7 @@ int mproc_condition_wait(mproc_condition_t *c, int64_t timeout_ms) {
     /* Not the holder after all (a backend that cannot tell): a
      * notification this slot caught meanwhile belongs to someone else. */
     if (release_slot(s))
-      notify_some(b, 1, 1);
+      notify_some(b, 1, 1, NULL);
     return rc;
   }
   deadline = mproc__deadline_from_timeout(timeout_ms);
@@ -272,12 +337,15 @@ int mproc_condition_wait(mproc_condition_t *c, int64_t timeout_ms) {
 
 static int notify(mproc_condition_t *c, uint32_t n, int check_alive) {
   condition_body_t *b;
-  int rc = get(c, &b);
+  int held, rc = get(c, &b);
   if (rc != 0)
     return rc;
-  if (mproc__lock_held(&b->lock, b->lock_kind) == 0)
+  held = mproc__lock_held(&b->lock, b->lock_kind);
+  if (held == 0)
     return MPROC_ENOTOWNER;
-  notify_some(b, n, check_alive);
+  /* Wake-ups wait for the release of a lock this thread is known to hold;
+   * when the backend cannot tell, they are made at once. */
+  notify_some(b, n, check_alive, held == 1 ? c : NULL);
   return 0;
 }
 

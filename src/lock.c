@@ -116,7 +116,9 @@ int mproc_lock_release(mproc_lock_t *lock) {
   int rc = mproc__object_get(lock, MPROC__KIND_LOCK, (void **)&b);
   if (rc != 0)
     return rc;
-  return mproc__xlock_release(&b->x);
+  rc = mproc__xlock_release(&b->x);
+  mproc__wake_deferred();
+  return rc;
 }
 
 int mproc_lock_destroy(mproc_lock_t *lock) {
@@ -206,7 +208,9 @@ int mproc_rlock_release(mproc_rlock_t *lock) {
     return 0;
   }
   rlock_disown(b);
-  return mproc__xlock_release(&b->x);
+  rc = mproc__xlock_release(&b->x);
+  mproc__wake_deferred();
+  return rc;
 }
 
 int mproc_rlock_destroy(mproc_rlock_t *lock) {
@@ -237,14 +241,18 @@ int mproc__lock_release_all(const void *handle, unsigned kind,
   if (rc != 0)
     return rc;
   *depth = 1;
-  if (kind == MPROC__KIND_LOCK)
-    return mproc__xlock_release(&((lock_body_t *)body)->x);
-  r = (rlock_body_t *)body;
-  if (!rlock_mine(r, mproc__thread_id()))
-    return MPROC_ENOTOWNER;
-  *depth = mproc__load32_rlx(&r->depth);
-  rlock_disown(r);
-  return mproc__xlock_release(&r->x);
+  if (kind == MPROC__KIND_LOCK) {
+    rc = mproc__xlock_release(&((lock_body_t *)body)->x);
+  } else {
+    r = (rlock_body_t *)body;
+    if (!rlock_mine(r, mproc__thread_id()))
+      return MPROC_ENOTOWNER;
+    *depth = mproc__load32_rlx(&r->depth);
+    rlock_disown(r);
+    rc = mproc__xlock_release(&r->x);
+  }
+  mproc__wake_deferred();
+  return rc;
 }
 
 int mproc__lock_reacquire(const void *handle, unsigned kind, uint32_t depth) {

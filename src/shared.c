@@ -44,6 +44,8 @@ static void atfork_child(void) {
    * (unique in the child too) and takes the child's instance when next
    * asked. */
   mproc__self_thread.instance = 0;
+  /* Wake-ups the parent's thread put off are the parent's to make. */
+  mproc__self_thread.wakes_deferred = 0;
 }
 
 static void ensure_registered(void) {

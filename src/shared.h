@@ -55,6 +55,9 @@ uint64_t mproc__self_instance(void);
 typedef struct mproc__thread_id {
   uint64_t instance; /* 0 until first asked (and again in a fork child) */
   uint32_t token;    /* 0 until first asked */
+  /* Condition wake-ups this thread's notify put off until it lets go of
+   * a lock (condition.c); 0 in a fork child. */
+  uint32_t wakes_deferred;
 } mproc__thread_id_t;
 extern MPROC__THREAD_LOCAL mproc__thread_id_t mproc__self_thread;
 
@@ -191,6 +194,20 @@ int mproc__object_destroy(void *handle, unsigned kind,
 /* Reclaim one listed block (shared_memory.c): removes its name when its
  * creator is gone and it does not persist. 1 when removed. */
 int mproc__shm_block_reclaim(const char *listed);
+
+/* ---- wake-ups a Condition's notify puts off (condition.c) --------------- */
+
+/* A notify marks its waiters notified at once but wakes them only when the
+ * notifying thread lets go of a lock: a waiter woken while the notifier
+ * still holds the Condition's lock would only go back to sleep on that
+ * lock, and be woken a second time. Every release of a Lock or RLock ends
+ * with mproc__wake_deferred(). */
+void mproc__condition_wake_deferred(void);
+
+static inline void mproc__wake_deferred(void) {
+  if (mproc__self_thread.wakes_deferred)
+    mproc__condition_wake_deferred();
+}
 
 /* ---- the Lock or RLock under a Condition (lock.c) ----------------------- */
 

@@ -378,6 +378,116 @@ TEST_P(ConditionProcs, DestroyWakesWaitersWithBadHandle) {
   EXPECT_EQ(waiter.finish(), 0);
 }
 
+// ---- every way of letting go of the lock wakes the notified ---------------
+
+// A notify marks its waiter at once but wakes it when the notifier lets go
+// of the lock, whichever call does that: each of these rounds ends with a
+// different one, and the child must see every turn.
+enum { VIA_CONDITION, VIA_LOCK, VIA_RLOCK, VIA_VALUE, VIA_WAIT, NVIA };
+
+struct PingPong {
+  mproc_condition_t cond;
+  mproc_lock_t lock;   // VIA_LOCK: the condition's lock
+  mproc_rlock_t rlock; // VIA_RLOCK: the condition's lock
+  mproc_array_t value; // VIA_VALUE: its lock is the condition's; the turn
+  int64_t rounds;
+};
+
+int64_t *turn_of(PingPong *p) {
+  void *v = nullptr;
+  return mproc_array_ptr(&p->value, &v) == 0 ? (int64_t *)v : nullptr;
+}
+
+// Waits for each turn (1), hands it back (0) and notifies.
+int pong_turns(const void *arg, size_t) {
+  PingPong p;
+  memcpy(&p, arg, sizeof p);
+  int64_t *turn = turn_of(&p);
+  if (!turn || mproc_condition_acquire(&p.cond, MPROC_INFINITE) != 0)
+    return 1;
+  for (int64_t i = 0; i < p.rounds; i++) {
+    while (*turn != 1) {
+      int rc = mproc_condition_wait(&p.cond, scaled_ms(60000));
+      if (rc != 0)
+        return 10 - rc;
+    }
+    *turn = 0;
+    if (mproc_condition_notify(&p.cond, 1) != 0)
+      return 2;
+  }
+  return mproc_condition_release(&p.cond) == 0 ? 0 : 3;
+}
+MPROC_TARGET(pong_turns);
+
+// Gives the turn (holding the lock), lets go of the lock `via`, and takes
+// the turn back.
+void ping_via(PingPong *p, int via) {
+  int64_t *turn = turn_of(p);
+  ASSERT_NE(turn, nullptr);
+  if (via == VIA_RLOCK) { // held twice: only the last release lets go
+    ASSERT_EQ(mproc_rlock_acquire(&p->rlock, MPROC_INFINITE), 0);
+  }
+  *turn = 1;
+  ASSERT_EQ(mproc_condition_notify(&p->cond, 1), 0);
+  switch (via) {
+  case VIA_CONDITION:
+    ASSERT_EQ(mproc_condition_release(&p->cond), 0);
+    break;
+  case VIA_LOCK:
+    ASSERT_EQ(mproc_lock_release(&p->lock), 0);
+    break;
+  case VIA_RLOCK:
+    ASSERT_EQ(mproc_rlock_release(&p->rlock), 0);
+    ASSERT_EQ(mproc_rlock_release(&p->rlock), 0);
+    break;
+  case VIA_VALUE:
+    ASSERT_EQ(mproc_array_release(&p->value), 0);
+    break;
+  case VIA_WAIT:
+    while (*turn != 0) {
+      ASSERT_EQ(mproc_condition_wait(&p->cond, scaled_ms(60000)), 0);
+    }
+    return;
+  }
+  ASSERT_EQ(mproc_condition_acquire(&p->cond, MPROC_INFINITE), 0);
+  while (*turn != 0) {
+    ASSERT_EQ(mproc_condition_wait(&p->cond, scaled_ms(60000)), 0);
+  }
+}
+
+TEST_P(ConditionProcs, NotifiedWaiterWakesWhicheverCallLetsGoOfTheLock) {
+  for (int via = 0; via < NVIA; via++) {
+    SCOPED_TRACE(via);
+    PingPong p = {};
+    mproc_condition_options_t o = {};
+    ASSERT_EQ(mproc_lock_create(&p.lock), 0);
+    ASSERT_EQ(mproc_rlock_create(&p.rlock), 0);
+    ASSERT_EQ(mproc_value_create(&p.value, sizeof(int64_t), nullptr), 0);
+    mproc_rlock_t value_lock;
+    ASSERT_EQ(mproc_array_get_lock(&p.value, &value_lock), 0);
+    if (via == VIA_LOCK)
+      o.lock = &p.lock;
+    else if (via == VIA_RLOCK)
+      o.rlock = &p.rlock;
+    else if (via == VIA_VALUE)
+      o.rlock = &value_lock;
+    ASSERT_EQ(mproc_condition_create(&p.cond, &o), 0);
+    p.rounds = 50;
+    {
+      Child pong(pong_turns, &p, sizeof p);
+      ASSERT_EQ(mproc_condition_acquire(&p.cond, MPROC_INFINITE), 0);
+      for (int64_t i = 0; i < p.rounds && !HasFatalFailure(); i++)
+        ping_via(&p, via);
+      EXPECT_EQ(mproc_condition_release(&p.cond), 0);
+      EXPECT_EQ(pong.finish(), 0);
+    }
+    EXPECT_EQ(mproc_condition_destroy(&p.cond), 0);
+    EXPECT_EQ(mproc_array_destroy(&p.value), 0);
+    EXPECT_EQ(mproc_rlock_destroy(&p.rlock), 0);
+    EXPECT_EQ(mproc_lock_destroy(&p.lock), 0);
+  }
+}
+
 MPROC_INSTANTIATE_METHODS(ConditionProcs);
 
 } // namespace
