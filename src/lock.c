@@ -72,6 +72,19 @@ int mproc__pid_lock_release(mproc__xlock_t *l) {
   return 0;
 }
 
+/* Release, then make the Condition wake-ups this thread put off until
+ * now (shared.h). Out of line: the common release has none to make. */
+MPROC__NOINLINE static int release_then_wake(mproc__xlock_t *x) {
+  int rc = mproc__xlock_release(x);
+  mproc__condition_wake_deferred();
+  return rc;
+}
+
+static int release(mproc__xlock_t *x) {
+  return mproc__wakes_deferred() ? release_then_wake(x)
+                                 : mproc__xlock_release(x);
+}
+
 static int check_timeout(int64_t timeout_ms) {
   return timeout_ms < 0 && timeout_ms != MPROC_INFINITE ? MPROC_EINVAL : 0;
 }
@@ -116,9 +129,7 @@ int mproc_lock_release(mproc_lock_t *lock) {
   int rc = mproc__object_get(lock, MPROC__KIND_LOCK, (void **)&b);
   if (rc != 0)
     return rc;
-  rc = mproc__xlock_release(&b->x);
-  mproc__wake_deferred();
-  return rc;
+  return release(&b->x);
 }
 
 int mproc_lock_destroy(mproc_lock_t *lock) {
@@ -208,9 +219,7 @@ int mproc_rlock_release(mproc_rlock_t *lock) {
     return 0;
   }
   rlock_disown(b);
-  rc = mproc__xlock_release(&b->x);
-  mproc__wake_deferred();
-  return rc;
+  return release(&b->x);
 }
 
 int mproc_rlock_destroy(mproc_rlock_t *lock) {
@@ -241,18 +250,14 @@ int mproc__lock_release_all(const void *handle, unsigned kind,
   if (rc != 0)
     return rc;
   *depth = 1;
-  if (kind == MPROC__KIND_LOCK) {
-    rc = mproc__xlock_release(&((lock_body_t *)body)->x);
-  } else {
-    r = (rlock_body_t *)body;
-    if (!rlock_mine(r, mproc__thread_id()))
-      return MPROC_ENOTOWNER;
-    *depth = mproc__load32_rlx(&r->depth);
-    rlock_disown(r);
-    rc = mproc__xlock_release(&r->x);
-  }
-  mproc__wake_deferred();
-  return rc;
+  if (kind == MPROC__KIND_LOCK)
+    return release(&((lock_body_t *)body)->x);
+  r = (rlock_body_t *)body;
+  if (!rlock_mine(r, mproc__thread_id()))
+    return MPROC_ENOTOWNER;
+  *depth = mproc__load32_rlx(&r->depth);
+  rlock_disown(r);
+  return release(&r->x);
 }
 
 int mproc__lock_reacquire(const void *handle, unsigned kind, uint32_t depth) {

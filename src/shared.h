@@ -200,13 +200,13 @@ int mproc__shm_block_reclaim(const char *listed);
 /* A notify marks its waiters notified at once but wakes them only when the
  * notifying thread lets go of a lock: a waiter woken while the notifier
  * still holds the Condition's lock would only go back to sleep on that
- * lock, and be woken a second time. Every release of a Lock or RLock ends
- * with mproc__wake_deferred(). */
+ * lock, and be woken a second time. Every release of a Lock or RLock that
+ * lets go asks mproc__wakes_deferred() first, and when it says so releases
+ * and then calls mproc__condition_wake_deferred(). */
 void mproc__condition_wake_deferred(void);
 
-static inline void mproc__wake_deferred(void) {
-  if (mproc__self_thread.wakes_deferred)
-    mproc__condition_wake_deferred();
+static inline int mproc__wakes_deferred(void) {
+  return mproc__self_thread.wakes_deferred != 0;
 }
 
 /* ---- the Lock or RLock under a Condition (lock.c) ----------------------- */

@@ -63,11 +63,31 @@ static int timed_lock(pthread_mutex_t *m, int64_t deadline_ns) {
  * its owner dead. */
 #define RECHECK_NS ((int64_t)100000000)
 
-/* How many more times a busy lock is tried, with a pause between, before
- * the caller sleeps. A holder on another CPU usually lets go within that
- * time, and a hand-off without a sleep and a wake-up costs a fraction of
- * one with them; a holder that does not is waited for in the kernel. */
+/* How many more times a busy lock is looked at, with a pause between,
+ * before the caller sleeps. A holder on another CPU usually lets go within
+ * that time, and a hand-off without a sleep and a wake-up costs a fraction
+ * of one with them; a holder that does not is waited for in the kernel. */
 #define SPIN_TRIES 64
+
+#if defined(__GLIBC__)
+/* glibc keeps the owner's thread id in the mutex's word (0 when free; the
+ * kernel sets FUTEX_OWNER_DIED and clears the id when the owner dies). */
+#define TID_MASK 0x3fffffff /* FUTEX_TID_MASK */
+static int word_of(pthread_mutex_t *m) {
+  return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED);
+}
+/* Whether a try could take it now. A spinner only reads the word until
+ * then: a compare-and-swap that fails still takes the cache line from the
+ * holder, who needs it back to release. */
+static int looks_free(pthread_mutex_t *m) {
+  return (word_of(m) & TID_MASK) == 0;
+}
+#else
+static int looks_free(pthread_mutex_t *m) {
+  (void)m;
+  return 1;
+}
+#endif
 
 /* The lock was busy (or another answer than "taken" came back): spin,
  * sleep, and translate what the mutex says. Out of line, so the common
@@ -77,7 +97,8 @@ MPROC__NOINLINE static int lock_slow(pthread_mutex_t *m, int rc,
   int spins;
   for (spins = 0; rc == EBUSY && spins < SPIN_TRIES; spins++) {
     mproc__cpu_relax();
-    rc = pthread_mutex_trylock(m);
+    if (looks_free(m))
+      rc = pthread_mutex_trylock(m);
   }
   while (rc == EBUSY || rc == ETIMEDOUT) {
     int64_t now = mproc__clock_ns(), until = now + RECHECK_NS;
@@ -126,13 +147,28 @@ int mproc__native_lock_release(void *mem) {
   return rc == 0 ? 0 : mproc__os_translate(rc);
 }
 
+#if defined(__GLIBC__) && MPROC_HAVE_GETTID
+/* The calling thread's id, asked of the kernel once per thread; a fork
+ * child's thread asks again. */
+static _Thread_local int cached_tid;
+static pthread_once_t fork_watch = PTHREAD_ONCE_INIT;
+static void forget_tid(void) { cached_tid = 0; }
+static void watch_forks(void) { pthread_atfork(NULL, NULL, forget_tid); }
+
+static int self_tid(void) {
+  if (cached_tid == 0) {
+    pthread_once(&fork_watch, watch_forks);
+    cached_tid = (int)syscall(SYS_gettid);
+  }
+  return cached_tid;
+}
+#endif
+
 int mproc__native_lock_held(void *mem) {
 #if defined(__GLIBC__) && MPROC_HAVE_GETTID
   /* A robust mutex's word holds its owner's thread id (the kernel clears
    * it, setting FUTEX_OWNER_DIED, when that owner dies). */
-  const int tid_mask = 0x3fffffff; /* FUTEX_TID_MASK */
-  int word = ((pthread_mutex_t *)mem)->__data.__lock;
-  return (word & tid_mask) == (int)syscall(SYS_gettid);
+  return (word_of((pthread_mutex_t *)mem) & TID_MASK) == self_tid();
 #else
   (void)mem;
   return -1;
