@@ -151,21 +151,25 @@ static inline int mproc__object_get(const void *handle, unsigned kind,
   const unsigned char *p = (const unsigned char *)handle;
   mproc__slot_t *s;
   mproc__segment_header_t *hd;
-  uint32_t magic;
-  uint16_t handle_kind;
+  uint32_t words[2], want;
+  uint16_t kind_version[2];
   uint64_t generation, size;
   if (p) {
     /* Field by field through memcpy: the public handle is another type,
-     * and these compile to plain loads. */
-    memcpy(&magic, p + offsetof(mproc__handle_t, magic), sizeof magic);
-    memcpy(&handle_kind, p + offsetof(mproc__handle_t, kind),
-           sizeof handle_kind);
+     * and these compile to plain loads. The magic, kind and version (1,
+     * the only one) are compared as one 64-bit word; a zero generation
+     * matches no cached segment (a slot being rewritten holds 0, but then
+     * the header's generation, never 0, disagrees). */
+    memcpy(words, p + offsetof(mproc__handle_t, magic), sizeof words);
+    kind_version[0] = (uint16_t)kind;
+    kind_version[1] = 1;
+    memcpy(&want, kind_version, sizeof want);
     memcpy(&generation, p + offsetof(mproc__handle_t, generation),
            sizeof generation);
     memcpy(&size, p + offsetof(mproc__handle_t, size), sizeof size);
     s = &mproc__slots[generation % MPROC__SLOTS];
-    if (magic == MPROC__HANDLE_MAGIC && handle_kind == kind &&
-        size > MPROC__HEADER_BYTES && generation != 0 &&
+    if (words[0] == MPROC__HANDLE_MAGIC && words[1] == want &&
+        size > MPROC__HEADER_BYTES &&
         mproc__load64_acq(&s->generation) == generation) {
       hd = (mproc__segment_header_t *)(uintptr_t)mproc__load64_acq(&s->base);
       if (hd && mproc__load32_acq(&hd->magic) == MPROC__SEGMENT_MAGIC &&
