@@ -39,11 +39,17 @@ typedef struct trailer {
 } trailer_t;
 
 /* Each view's mapping handle, kept open until the view is unmapped: Wine
- * removes a mapping's name with its last handle even while views remain. */
+ * removes a mapping's name with its last handle even while views remain.
+ * A segment's view also keeps its name and size, so that unlinking a
+ * segment this process maps needs no new handle, nor view: no call that can
+ * fail (a queue's consumer unlinks a large message's segment as soon as it
+ * has attached it). */
 typedef struct view {
   struct view *next;
   void *base;
   HANDLE mapping;
+  size_t region;
+  wchar_t name[64]; /* empty for a SharedMemory block */
 } view_t;
 
 static mproc__mutex_t views_lock = MPROC__MUTEX_INITIALIZER;
@@ -76,12 +82,14 @@ static uint64_t process_start(HANDLE process) {
   return (uint64_t)created.dwHighDateTime << 32 | created.dwLowDateTime;
 }
 
-static int keep_view(void *base, HANDLE mapping) {
+static int keep_view(void *base, HANDLE mapping, size_t region) {
   view_t *v = (view_t *)malloc(sizeof *v);
   if (!v)
     return MPROC_ENOMEM;
   v->base = base;
   v->mapping = mapping;
+  v->region = region;
+  v->name[0] = 0;
   mproc__mutex_lock(&views_lock);
   v->next = views;
   views = v;
@@ -125,7 +133,7 @@ int mproc__win32_map_view(HANDLE mapping, void **base, size_t *region) {
     CloseHandle(mapping);
     return rc;
   }
-  rc = keep_view(view, mapping);
+  rc = keep_view(view, mapping, info.RegionSize);
   if (rc != 0) {
     UnmapViewOfFile(view);
     CloseHandle(mapping);
@@ -138,6 +146,16 @@ int mproc__win32_map_view(HANDLE mapping, void **base, size_t *region) {
 
 static trailer_t *trailer_of(void *base, size_t region) {
   return (trailer_t *)((unsigned char *)base + region - page_size());
+}
+
+/* Give the view at base the segment's name. */
+static void name_view(void *base, const wchar_t *name) {
+  view_t *v;
+  mproc__mutex_lock(&views_lock);
+  for (v = views; v; v = v->next)
+    if (v->base == base)
+      wcsncpy(v->name, name, sizeof v->name / sizeof v->name[0] - 1);
+  mproc__mutex_unlock(&views_lock);
 }
 
 /* The running process the name "/mproc-<pid hex>-..." names, when it is
@@ -207,6 +225,7 @@ int mproc__shm_create(const char *name, size_t size, void **base) {
   if (owner)
     CloseHandle(owner);
   InterlockedExchange64(&t->keeper, (LONG64)(intptr_t)keeper);
+  name_view(*base, wname);
   return 0;
 }
 
@@ -234,24 +253,26 @@ int mproc__shm_attach(const char *name, size_t size, void **base) {
     mproc__win32_drop_view(view);
     return MPROC_EBADHANDLE;
   }
+  name_view(view, wname);
   *base = view;
   return 0;
 }
 
-/* Close the creator's name keeper (see the top of this file). */
-static void close_keeper(const trailer_t *t, HANDLE keeper) {
+/* Close the creator's name keeper (see the top of this file), given a
+ * copy of the segment's trailer. */
+static void close_keeper(trailer_t t, HANDLE keeper) {
   HANDLE creator;
-  if (t->creator_pid == GetCurrentProcessId()) {
+  if (t.creator_pid == GetCurrentProcessId()) {
     CloseHandle(keeper);
     return;
   }
   creator = OpenProcess(PROCESS_DUP_HANDLE | PROCESS_QUERY_LIMITED_INFORMATION,
-                        FALSE, t->creator_pid);
+                        FALSE, t.creator_pid);
   /* Gone: its handles went with it. */
   if (!creator)
     return;
   /* A pid given to another process since: its handles are not ours. */
-  if (process_start(creator) == t->creator_start) {
+  if (process_start(creator) == t.creator_start) {
     /* Taken over into this process and closed here: Wine refuses a NULL
      * target process, which Windows would accept. */
     HANDLE taken = NULL;
@@ -262,25 +283,49 @@ static void close_keeper(const trailer_t *t, HANDLE keeper) {
   CloseHandle(creator);
 }
 
+/* Take the keeper's value from the trailer of a view of the segment this
+ * process has, into *keeper with a copy of the trailer; 0 when it has no
+ * view of it. Only the first unlinker gets the value: a handle is closed
+ * once. */
+static int take_keeper_from_view(const wchar_t *name, trailer_t *copy,
+                                 LONG64 *keeper) {
+  view_t *v;
+  int found = 0;
+  mproc__mutex_lock(&views_lock);
+  for (v = views; v && !found; v = v->next) {
+    if (v->name[0] && wcscmp(v->name, name) == 0) {
+      trailer_t *t = trailer_of(v->base, v->region);
+      *keeper =
+          t->magic == TRAILER_MAGIC ? InterlockedExchange64(&t->keeper, 0) : 0;
+      *copy = *t;
+      found = 1;
+    }
+  }
+  mproc__mutex_unlock(&views_lock);
+  return found;
+}
+
 void mproc__shm_unlink(const char *name) {
   wchar_t wname[64];
   HANDLE mapping;
   size_t region = 0;
-  trailer_t *t;
-  LONG64 keeper;
+  trailer_t copy;
+  LONG64 keeper = 0;
   void *view;
   object_name(wname, sizeof wname / sizeof wname[0], name);
-  mapping = OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, wname);
-  if (!mapping)
-    return; /* already gone */
-  if (mproc__win32_map_view(mapping, &view, &region) != 0)
-    return;
-  t = trailer_of(view, region);
-  /* Only the first unlinker gets the value: a handle is closed once. */
-  keeper = t->magic == TRAILER_MAGIC ? InterlockedExchange64(&t->keeper, 0) : 0;
+  if (!take_keeper_from_view(wname, &copy, &keeper)) {
+    mapping = OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, wname);
+    if (!mapping)
+      return; /* already gone */
+    if (mproc__win32_map_view(mapping, &view, &region) != 0)
+      return;
+    copy = *trailer_of(view, region);
+    if (copy.magic == TRAILER_MAGIC)
+      keeper = InterlockedExchange64(&trailer_of(view, region)->keeper, 0);
+    mproc__win32_drop_view(view);
+  }
   if (keeper)
-    close_keeper(t, (HANDLE)(intptr_t)keeper);
-  mproc__win32_drop_view(view);
+    close_keeper(copy, (HANDLE)(intptr_t)keeper);
 }
 
 void mproc__shm_unmap(void *base, size_t size) {

@@ -31,7 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fault_table.h"
+#include "fault_core.h"
 #include "mproc.h"
 
 #ifndef FUTEX_WAIT
@@ -41,131 +41,10 @@
 #define FUTEX_WAIT_BITSET 9
 #endif
 
-#define MAX_SITES 512
-
-static _Atomic int mode;
-static _Atomic uint64_t nth;
-static _Atomic uint64_t calls;
-static _Atomic int fired;
-static int forced_error;
-static pthread_mutex_t sites_lock = PTHREAD_MUTEX_INITIALIZER;
-static mproc_fault_site_t sites[MAX_SITES];
-static size_t nsites, sites_seen;
-/* EINTR mode: the call sites this thread interrupted and has not called
- * again yet, so that the retry from each passes, even when other calls
- * come between the interrupted call and its retry. */
-#define PENDING 16
-static _Thread_local void *interrupted_at[PENDING];
-
-/* Whether the site's last call was interrupted (and forget it), or else
- * remember that this one is. */
-static int retried(void *site) {
-  int i, free_slot = -1;
-  for (i = 0; i < PENDING; i++) {
-    if (interrupted_at[i] == site) {
-      interrupted_at[i] = NULL;
-      return 1;
-    }
-    if (!interrupted_at[i] && free_slot < 0)
-      free_slot = i;
-  }
-  interrupted_at[free_slot >= 0 ? free_slot : 0] = site;
-  return 0;
-}
-
-void mproc_fault_arm(mproc_fault_mode_t m, uint64_t n, int error) {
-  pthread_mutex_lock(&sites_lock);
-  nsites = sites_seen = 0;
-  pthread_mutex_unlock(&sites_lock);
-  forced_error = error;
-  atomic_store(&calls, 0);
-  atomic_store(&fired, 0);
-  atomic_store(&nth, n);
-  atomic_store(&mode, (int)m);
-}
-
-void mproc_fault_disarm(void) { atomic_store(&mode, MPROC_FAULT_OFF); }
-
-uint64_t mproc_fault_calls(void) { return atomic_load(&calls); }
-int mproc_fault_fired(void) { return atomic_load(&fired); }
-
-size_t mproc_fault_sites(mproc_fault_site_t *out, size_t cap) {
-  size_t i, n;
-  pthread_mutex_lock(&sites_lock);
-  n = sites_seen;
-  for (i = 0; i < nsites && i < cap; i++)
-    out[i] = sites[i];
-  pthread_mutex_unlock(&sites_lock);
-  return n;
-}
-
-static void record(const char *fn, void *site, int error) {
-  long long off = (long long)((intptr_t)site - (intptr_t)&mproc_init);
-  size_t i;
-  pthread_mutex_lock(&sites_lock);
-  for (i = 0; i < nsites; i++)
-    if (sites[i].offset == off && sites[i].error == error)
-      break;
-  if (i == nsites) {
-    sites_seen++;
-    if (nsites < MAX_SITES) {
-      sites[nsites].fn = fn;
-      sites[nsites].offset = off;
-      sites[nsites].error = error;
-      nsites++;
-    }
-  }
-  pthread_mutex_unlock(&sites_lock);
-}
-
-/* MPROC_FAULT_TRACE=all: every call after the failure is printed. */
-static int trace_all(void) {
-  const char *t = getenv("MPROC_FAULT_TRACE");
-  return t && strcmp(t, "all") == 0;
-}
-
-/* Whether this call fails, and with which error: 0 to make it for real.
- * `plausible` is the call's usual error in NTH mode; `interruptible` says
- * whether EINTR mode interrupts it. */
-static int decide(const char *fn, void *site, int plausible,
-                  int interruptible) {
-  int m = atomic_load_explicit(&mode, memory_order_relaxed);
-  if (m == MPROC_FAULT_OFF)
-    return 0;
-  if (m == MPROC_FAULT_EINTR) {
-    if (!interruptible)
-      return 0;
-    if (retried(site))
-      return 0;
-    atomic_fetch_add(&calls, 1);
-    record(fn, site, EINTR);
-    return EINTR;
-  }
-  if (atomic_fetch_add(&calls, 1) + 1 != atomic_load(&nth) ||
-      m != MPROC_FAULT_NTH) {
-    if (atomic_load(&fired) && trace_all())
-      fprintf(stderr, "call: %s at +%lld\n", fn,
-              (long long)((intptr_t)site - (intptr_t)&mproc_init));
-    return 0;
-  }
-  {
-    int error = forced_error ? forced_error : plausible;
-    /* A call that cannot be interrupted is not made to say it was. */
-    if (error == EINTR && !interruptible)
-      error = plausible;
-    atomic_store(&fired, 1);
-    record(fn, site, error);
-    if (getenv("MPROC_FAULT_TRACE"))
-      fprintf(stderr, "fault: %s at %p (+%lld) fails with %d\n", fn, site,
-              (long long)((intptr_t)site - (intptr_t)&mproc_init), error);
-    return error;
-  }
-}
-
 #define SITE __builtin_return_address(0)
 #define FAIL_ERRNO(fn, plausible, intr)                                        \
   do {                                                                         \
-    int e_ = decide(fn, SITE, plausible, intr);                                \
+    int e_ = mproc__fi_decide(fn, SITE, plausible, intr);                      \
     if (e_) {                                                                  \
       errno = e_;                                                              \
       return -1;                                                               \
@@ -178,8 +57,8 @@ pid_t mproc__fi_fork(void) {
   pid_t pid;
   FAIL_ERRNO("fork", EAGAIN, 0);
   pid = fork();
-  if (pid == 0 && atomic_load(&mode) == MPROC_FAULT_NTH)
-    atomic_store(&mode, MPROC_FAULT_OFF);
+  if (pid == 0)
+    mproc__fi_leave_nth();
   return pid;
 }
 
@@ -187,7 +66,7 @@ int mproc__fi_posix_spawn(pid_t *pid, const char *path,
                           const posix_spawn_file_actions_t *fa,
                           const posix_spawnattr_t *attr, char *const argv[],
                           char *const envp[]) {
-  int e = decide("posix_spawn", SITE, EAGAIN, 0);
+  int e = mproc__fi_decide("posix_spawn", SITE, EAGAIN, 0);
   if (e)
     return e;
   return posix_spawn(pid, path, fa, attr, argv, envp);
@@ -195,7 +74,7 @@ int mproc__fi_posix_spawn(pid_t *pid, const char *path,
 
 /* The file actions of a spawn: each may need memory. */
 int mproc__fi_posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa) {
-  int e = decide("posix_spawn_file_actions_init", SITE, ENOMEM, 0);
+  int e = mproc__fi_decide("posix_spawn_file_actions_init", SITE, ENOMEM, 0);
   if (e)
     return e;
   return posix_spawn_file_actions_init(fa);
@@ -203,7 +82,7 @@ int mproc__fi_posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa) {
 
 int mproc__fi_posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa,
                                                int fd, int to) {
-  int e = decide("posix_spawn_file_actions_adddup2", SITE, ENOMEM, 0);
+  int e = mproc__fi_decide("posix_spawn_file_actions_adddup2", SITE, ENOMEM, 0);
   if (e)
     return e;
   return posix_spawn_file_actions_adddup2(fa, fd, to);
@@ -211,7 +90,8 @@ int mproc__fi_posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa,
 
 int mproc__fi_posix_spawn_file_actions_addclose(posix_spawn_file_actions_t *fa,
                                                 int fd) {
-  int e = decide("posix_spawn_file_actions_addclose", SITE, ENOMEM, 0);
+  int e =
+      mproc__fi_decide("posix_spawn_file_actions_addclose", SITE, ENOMEM, 0);
   if (e)
     return e;
   return posix_spawn_file_actions_addclose(fa, fd);
@@ -224,7 +104,7 @@ pid_t mproc__fi_waitpid(pid_t pid, int *status, int options) {
 
 int mproc__fi_pthread_create(pthread_t *t, const pthread_attr_t *attr,
                              void *(*fn)(void *), void *arg) {
-  int e = decide("pthread_create", SITE, EAGAIN, 0);
+  int e = mproc__fi_decide("pthread_create", SITE, EAGAIN, 0);
   if (e)
     return e;
   return pthread_create(t, attr, fn, arg);
@@ -280,7 +160,7 @@ int mproc__fi_openat(int dir, const char *path, int flags, ...) {
 /* The descriptor walk (a spawn's closes, where no close-range action
  * exists) and the listings of /proc and /dev/shm. */
 DIR *mproc__fi_opendir(const char *path) {
-  int e = decide("opendir", SITE, EMFILE, 0);
+  int e = mproc__fi_decide("opendir", SITE, EMFILE, 0);
   if (e) {
     errno = e;
     return NULL;
@@ -333,14 +213,14 @@ int mproc__fi_sigtimedwait(const sigset_t *set, siginfo_t *info,
 }
 
 int mproc__fi_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
-  if (decide("pthread_cond_wait", SITE, EINTR, 1))
+  if (mproc__fi_decide("pthread_cond_wait", SITE, EINTR, 1))
     return 0; /* a spurious wake-up, the mutex still held */
   return pthread_cond_wait(c, m);
 }
 
 int mproc__fi_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                                      const struct timespec *t) {
-  if (decide("pthread_cond_timedwait", SITE, EINTR, 1))
+  if (mproc__fi_decide("pthread_cond_timedwait", SITE, EINTR, 1))
     return 0;
   return pthread_cond_timedwait(c, m, t);
 }
@@ -380,36 +260,10 @@ int mproc__fi_ftruncate(int fd, off_t size) {
 
 void *mproc__fi_mmap(void *addr, size_t n, int prot, int flags, int fd,
                      off_t off) {
-  int e = decide("mmap", SITE, ENOMEM, 0);
+  int e = mproc__fi_decide("mmap", SITE, ENOMEM, 0);
   if (e) {
     errno = e;
     return MAP_FAILED;
   }
   return mmap(addr, n, prot, flags, fd, off);
-}
-
-/* ---- memory ----------------------------------------------------------- */
-
-void *mproc__fi_malloc(size_t n) {
-  if (decide("malloc", SITE, ENOMEM, 0)) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  return malloc(n);
-}
-
-void *mproc__fi_calloc(size_t n, size_t size) {
-  if (decide("calloc", SITE, ENOMEM, 0)) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  return calloc(n, size);
-}
-
-void *mproc__fi_realloc(void *p, size_t n) {
-  if (decide("realloc", SITE, ENOMEM, 0)) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  return realloc(p, n);
 }
