@@ -71,7 +71,7 @@ static double apply_round_trip(mproc_pool_t *pool, int n) {
     rc = mproc_pool_apply(pool, empty_task, NULL, 0, &status, &data, &size);
     if (rc != 0 || status != 0)
       bench_die("apply", rc ? rc : status);
-    mproc_pool_result_free(data);
+    mproc_free(data);
   }
   return (bench_now() - t) / n;
 }

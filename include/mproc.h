@@ -48,6 +48,17 @@ extern "C" {
 #define MPROC_API
 #endif
 
+/** @def MPROC_DEPRECATED
+ * @brief Marks a function kept for source compatibility only: the
+ * compiler warns where it is called, naming its replacement. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MPROC_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#elif defined(_MSC_VER)
+#define MPROC_DEPRECATED(msg) __declspec(deprecated(msg))
+#else
+#define MPROC_DEPRECATED(msg)
+#endif
+
 /** @name Version */
 /** @{ */
 /** @brief Major version: changes break the API or ABI. */
@@ -83,6 +94,28 @@ MPROC_API unsigned int mproc_version_hex(void);
 /** @brief How many 64-bit words of room an options struct keeps for later
  * fields. */
 #define MPROC_RESERVED_WORDS 8
+/** @} */
+
+/** @name Memory the library returns
+ *
+ * A plain buffer the library allocates for the caller (a message from
+ * mproc_queue_get() or mproc_connection_recv(), result bytes from
+ * mproc_pool_apply()) is released with mproc_free(), whatever returned it.
+ * Objects are released by their own call (mproc_process_free(),
+ * mproc_pool_free(), mproc_queue_destroy(), ...), and so are records that
+ * own allocations inside them (mproc_proc_info_free(),
+ * mproc_proc_list_free()). See docs/api-conventions.md. */
+/** @{ */
+/**
+ * @brief Free a buffer the library returned; NULL is accepted.
+ *
+ * Use it, never the C library's `free()`: on Windows the library and the
+ * program may each have a C runtime of their own, and only the library's
+ * may free what the library allocated.
+ * @param p  NULL, or a buffer returned by mproc.
+ * Any thread of the process that received the buffer.
+ */
+MPROC_API void mproc_free(void *p);
 /** @} */
 
 /** @name Errors */
@@ -965,9 +998,8 @@ MPROC_API int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
  * @brief Take the oldest message into memory allocated for it.
  *
  * @param q           The queue.
- * @param data        Receives the message, to be freed with
- *                    mproc_queue_free_message() (a valid pointer also for
- *                    an empty message).
+ * @param data        Receives the message, to be freed with mproc_free()
+ *                    (a valid pointer also for an empty message).
  * @param size        Receives its size.
  * @param timeout_ms  MPROC_INFINITE, 0 to fail at once when empty, or ms.
  * @return 0; MPROC_EEMPTY at the deadline; MPROC_ECLOSED when the queue
@@ -995,9 +1027,11 @@ MPROC_API int mproc_queue_get(mproc_queue_t *q, void **data, size_t *size,
 MPROC_API int mproc_queue_get_into(mproc_queue_t *q, void *buf, size_t cap,
                                    size_t *size, int64_t timeout_ms);
 
-/** @brief Free a message returned by mproc_queue_get(); NULL is accepted.
- *  Any thread of the process that got it. */
-MPROC_API void mproc_queue_free_message(void *data);
+/** @brief The same as mproc_free(), kept for source compatibility.
+ *  @param data  NULL, or a message from mproc_queue_get().
+ *  @deprecated Use mproc_free(); this name goes at 1.0. */
+MPROC_API MPROC_DEPRECATED("use mproc_free()") void
+mproc_queue_free_message(void *data);
 
 /** @brief The number of messages queued (a snapshot, as Python's
  *  `qsize()`). @return 0, MPROC_EINVAL, MPROC_EBADHANDLE. */
@@ -1691,7 +1725,7 @@ MPROC_API int mproc_pool_create(mproc_pool_t **out,
  * @param arg_size Their size.
  * @param status  Receives the task's status (see mproc_async_result_get()).
  * @param data    NULL, or receives the result bytes, to be freed with
- *                mproc_pool_result_free() (a valid pointer also when empty).
+ *                mproc_free() (a valid pointer also when empty).
  * @param size    NULL, or receives their size.
  * @return 0 when the task has a status; MPROC_EINVAL; MPROC_ESTATE
  *         (closed or terminated pool); MPROC_EBADHANDLE; MPROC_ENOTREG
@@ -1702,8 +1736,11 @@ MPROC_API int mproc_pool_apply(mproc_pool_t *pool, mproc_task_fn fn,
                                const void *arg, size_t arg_size, int *status,
                                void **data, size_t *size);
 
-/** @brief Free result bytes from mproc_pool_apply(); NULL is accepted. */
-MPROC_API void mproc_pool_result_free(void *data);
+/** @brief The same as mproc_free(), kept for source compatibility.
+ *  @param data  NULL, or result bytes from mproc_pool_apply().
+ *  @deprecated Use mproc_free(); this name goes at 1.0. */
+MPROC_API MPROC_DEPRECATED("use mproc_free()") void
+mproc_pool_result_free(void *data);
 
 /**
  * @brief Queue one task (Python's `apply_async`).
@@ -2025,9 +2062,8 @@ MPROC_API int mproc_connection_send(const mproc_connection_t *c,
  * whole are still received, then MPROC_ECLOSED. A sender killed in the
  * middle of a send leaves no part of that message.
  * @param c           The receiving end.
- * @param data        Receives the bytes, freed with
- *                    mproc_connection_free_message() (a valid pointer also
- *                    for a 0-byte message); NULL on failure.
+ * @param data        Receives the bytes, freed with mproc_free() (a valid
+ *                    pointer also for a 0-byte message); NULL on failure.
  * @param size        Receives their number.
  * @param timeout_ms  How long to wait; #MPROC_INFINITE.
  * @return 0; MPROC_ECLOSED (drained, and the other end is gone);
@@ -2055,9 +2091,11 @@ MPROC_API int mproc_connection_recv_into(const mproc_connection_t *c,
                                          void *buf, size_t cap, size_t *size,
                                          int64_t timeout_ms);
 
-/** @brief Free a message returned by mproc_connection_recv(); NULL is
- *  accepted. */
-MPROC_API void mproc_connection_free_message(void *data);
+/** @brief The same as mproc_free(), kept for source compatibility.
+ *  @param data  NULL, or a message from mproc_connection_recv().
+ *  @deprecated Use mproc_free(); this name goes at 1.0. */
+MPROC_API MPROC_DEPRECATED("use mproc_free()") void
+mproc_connection_free_message(void *data);
 
 /**
  * @brief Whether a receive would return at once (Python's `poll`).

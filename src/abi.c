@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* What the library promises its callers across versions: the version it
- * is, and the reserved words of options structs that must stay zero. */
+ * is, the reserved words of options structs that must stay zero, and the
+ * one call that frees every plain buffer it returns. */
+#include <stdlib.h>
+
 #include "internal.h"
 
 const char *mproc_version(void) {
@@ -19,3 +22,14 @@ int mproc__reserved_zero(const uint64_t *reserved, size_t words) {
       return 0;
   return 1;
 }
+
+/* Every plain buffer the library hands out comes from its own malloc, so
+ * that it is freed by the same C runtime on Windows, where a program and
+ * the library may each have one. */
+void mproc_free(void *p) { free(p); }
+
+/* The names each kind of buffer was freed by before mproc_free() existed,
+ * for source compatibility until 1.0. */
+void mproc_queue_free_message(void *data) { mproc_free(data); }
+void mproc_pool_result_free(void *data) { mproc_free(data); }
+void mproc_connection_free_message(void *data) { mproc_free(data); }

@@ -348,8 +348,6 @@ int mproc_connection_recv_into(const mproc_connection_t *c, void *buf,
   return take(c, NULL, buf, cap, size, timeout_ms);
 }
 
-void mproc_connection_free_message(void *data) { free(data); }
-
 /* ---- poll and wait ---------------------------------------------------- */
 
 int mproc__connection_watch(const mproc_connection_t *c, int on, int thorough,

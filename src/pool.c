@@ -479,8 +479,6 @@ int mproc_pool_apply(mproc_pool_t *pool, mproc_task_fn fn, const void *arg,
   return data && !*data ? MPROC_ENOMEM : 0;
 }
 
-void mproc_pool_result_free(void *data) { free(data); }
-
 /* ---- lifecycle ---------------------------------------------------------- */
 
 int mproc_pool_worker_pids(mproc_pool_t *pool, mproc_pid_t *pids, size_t cap,

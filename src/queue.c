@@ -591,8 +591,6 @@ int mproc_queue_get_into(mproc_queue_t *q, void *buf, size_t cap, size_t *size,
   return queue_take(q, NULL, buf, cap, size, timeout_ms);
 }
 
-void mproc_queue_free_message(void *data) { free(data); }
-
 /* ---- state ------------------------------------------------------------ */
 
 static uint64_t queued(queue_body_t *b) {

@@ -285,4 +285,58 @@ TEST(Abi, NonZeroReservedWordIsRefused) {
   EXPECT_EQ(mproc_pool_free(pool), 0);
 }
 
+int answer_task(const void *, size_t, mproc_buf_t *out) {
+  return mproc_buf_set(out, "answer", 6);
+}
+MPROC_TASK(answer_task);
+
+// One call frees every plain buffer the library returns, whichever call
+// returned it; the names used before it are still there, as aliases.
+TEST(Abi, EveryReturnedBufferIsFreedWithMprocFree) {
+  mproc_free(nullptr);
+  void *data = nullptr;
+  size_t size = 0;
+
+  mproc_queue_t q;
+  ASSERT_EQ(mproc_queue_create(&q, nullptr), 0);
+  ASSERT_EQ(mproc_queue_put(&q, "queued", 6, MPROC_INFINITE), 0);
+  ASSERT_EQ(mproc_queue_get(&q, &data, &size, MPROC_INFINITE), 0);
+  EXPECT_EQ(std::string(static_cast<char *>(data), size), "queued");
+  mproc_free(data);
+  EXPECT_EQ(mproc_queue_destroy(&q), 0);
+
+  mproc_connection_t e0, e1;
+  ASSERT_EQ(mproc_pipe(&e0, &e1, nullptr), 0);
+  ASSERT_EQ(mproc_connection_send(&e1, "sent", 4, MPROC_INFINITE), 0);
+  ASSERT_EQ(mproc_connection_recv(&e0, &data, &size, MPROC_INFINITE), 0);
+  EXPECT_EQ(std::string(static_cast<char *>(data), size), "sent");
+  mproc_free(data);
+  EXPECT_EQ(mproc_connection_close(&e0), 0);
+  EXPECT_EQ(mproc_connection_close(&e1), 0);
+
+  mproc_pool_options_t po = {};
+  po.processes = 1;
+  mproc_pool_t *pool = nullptr;
+  ASSERT_EQ(mproc_pool_create(&pool, &po), 0);
+  int status = -1;
+  ASSERT_EQ(
+      mproc_pool_apply(pool, answer_task, nullptr, 0, &status, &data, &size),
+      0);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(std::string(static_cast<char *>(data), size), "answer");
+  mproc_free(data);
+
+  // The deprecated names free as mproc_free() does.
+  ASSERT_EQ(
+      mproc_pool_apply(pool, answer_task, nullptr, 0, &status, &data, &size),
+      0);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  mproc_pool_result_free(data);
+  mproc_queue_free_message(nullptr);
+  mproc_connection_free_message(nullptr);
+#pragma GCC diagnostic pop
+  EXPECT_EQ(mproc_pool_free(pool), 0);
+}
+
 } // namespace

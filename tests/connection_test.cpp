@@ -76,7 +76,7 @@ bool is_message(const void *data, size_t n, size_t size) {
   if (rc != 0)
     return ::testing::AssertionFailure() << mproc_error_name(rc);
   bool ok = got == size && is_message(data, n, got);
-  mproc_connection_free_message(data);
+  mproc_free(data);
   if (!ok)
     return ::testing::AssertionFailure() << "message " << n << " differs";
   return ::testing::AssertionSuccess();
@@ -116,7 +116,7 @@ int echo_sizes(const void *p, size_t) {
     if (mproc_connection_recv(&a.end, &data, &size, kLong) != 0)
       return 10;
     bool ok = size == k * 97 && is_message(data, k, size);
-    mproc_connection_free_message(data);
+    mproc_free(data);
     if (!ok)
       return 11;
     uint64_t s = size;
@@ -162,7 +162,7 @@ int big_echo(const void *p, size_t) {
   if (mproc_connection_recv(&a.end, &data, &size, kLong) != 0)
     return 10;
   bool ok = size == a.size && is_message(data, 1, size);
-  mproc_connection_free_message(data);
+  mproc_free(data);
   if (!ok)
     return 11;
   auto m = message(2, (size_t)a.size);
@@ -190,11 +190,11 @@ TEST_P(ConnectionProcs, ZeroByteAnd256MiBMessages) {
   ASSERT_EQ(mproc_connection_recv(&p.a, &data, &size, kLong), 0);
   EXPECT_EQ(size, big);
   EXPECT_TRUE(is_message(data, 2, size));
-  mproc_connection_free_message(data);
+  mproc_free(data);
   ASSERT_EQ(mproc_connection_recv(&p.a, &data, &size, kLong), 0);
   EXPECT_EQ(size, 0u);
   EXPECT_NE(data, nullptr);
-  mproc_connection_free_message(data);
+  mproc_free(data);
   EXPECT_EQ(c.finish(), 0);
   p.b_open = false;
 }
@@ -218,7 +218,7 @@ int send_then_read(const void *p, size_t) {
     if (mproc_connection_recv(&a.end, &data, &size, kLong) != 0)
       return 11;
     bool ok = size == a.size && is_message(data, k + 100, size);
-    mproc_connection_free_message(data);
+    mproc_free(data);
     if (!ok)
       return 12;
   }
@@ -323,7 +323,7 @@ TEST_P(ConnectionProcs, PeerKilledMidSendLeavesWholeMessagesThenClosed) {
     while ((rc = mproc_connection_recv(&p.a, &data, &got, kLong)) == 0) {
       EXPECT_TRUE(got == size && is_message(data, k, got)) << "message " << k;
       k++;
-      mproc_connection_free_message(data);
+      mproc_free(data);
     }
     EXPECT_EQ(rc, MPROC_ECLOSED) << mproc_error_name(rc);
   }

@@ -83,11 +83,11 @@ void lose_one_worker(mproc_start_method_t method) {
   EXPECT_EQ(mproc_pool_apply(p, exit_three, nullptr, 0, &status, &data, &size),
             0);
   EXPECT_EQ(status, MPROC_EWORKERLOST);
-  mproc_pool_result_free(data);
+  mproc_free(data);
   data = nullptr;
   EXPECT_EQ(mproc_pool_apply(p, echo_log, "x", 1, &status, &data, &size), 0);
   EXPECT_EQ(status, 0);
-  mproc_pool_result_free(data);
+  mproc_free(data);
   mproc_pool_close(p);
   EXPECT_EQ(mproc_pool_join(p, MPROC_INFINITE), 0);
   mproc_pool_free(p);
@@ -144,7 +144,7 @@ TEST_P(LogM, KilledWorkerNamesTheSignal) {
   EXPECT_EQ(mproc_pool_apply(p, kill_self, nullptr, 0, &status, &data, &size),
             0);
   EXPECT_EQ(status, MPROC_EWORKERLOST);
-  mproc_pool_result_free(data);
+  mproc_free(data);
   mproc_pool_terminate(p);
   mproc_pool_free(p);
   EXPECT_TRUE(sink.has(MPROC_LOG_WARNING, "lost: killed by signal 9"));

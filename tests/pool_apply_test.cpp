@@ -106,7 +106,7 @@ TEST_P(PoolM, ApplyReturnsBytesAndStatus) {
             0);
   EXPECT_EQ(status, 0);
   EXPECT_EQ(std::string(static_cast<char *>(data), size), "hello");
-  mproc_pool_result_free(data);
+  mproc_free(data);
 
   int code = 7;
   ASSERT_EQ(mproc_pool_apply(pool.p, fail_with, &code, sizeof code, &status,
@@ -114,7 +114,7 @@ TEST_P(PoolM, ApplyReturnsBytesAndStatus) {
             0);
   EXPECT_EQ(status, 7); // the task's failure code reaches the caller
   EXPECT_EQ(std::string(static_cast<char *>(data), size), "partial");
-  mproc_pool_result_free(data);
+  mproc_free(data);
 }
 
 // The task answers only once the test opens its gate: every wait before
@@ -179,7 +179,7 @@ TEST_P(PoolM, EmptyAndHugeResults) {
   EXPECT_EQ(status, 0);
   EXPECT_EQ(size, 0u);
   EXPECT_NE(data, nullptr);
-  mproc_pool_result_free(data);
+  mproc_free(data);
 
   // 64 MiB, twice at once: the pool reads while workers write.
   size_t n = (size_t)64 << 20;
@@ -209,7 +209,7 @@ TEST_P(PoolM, EmptyAndHugeResults) {
             0);
   EXPECT_EQ(size, arg.size());
   EXPECT_EQ(memcmp(data, arg.data(), size), 0);
-  mproc_pool_result_free(data);
+  mproc_free(data);
 }
 
 // ---- blocking apply: the calling thread talks to an idle worker itself ---
@@ -230,7 +230,7 @@ TEST_P(PoolM, BlockingApplyFromManyThreadsBesideAMap) {
                              &data, &size) != 0 ||
             status != 0 || std::string(static_cast<char *>(data), size) != arg)
           wrong++;
-        mproc_pool_result_free(data);
+        mproc_free(data);
       }
     });
   }
@@ -295,7 +295,7 @@ TEST_P(PoolM, UnregisteredTaskOrInitializer) {
   ASSERT_EQ(mproc_pool_apply(pool.p, echo, "ok", 2, &status, &data, &size), 0);
   EXPECT_EQ(status, 0);
   EXPECT_EQ(std::string(static_cast<char *>(data), size), "ok");
-  mproc_pool_result_free(data);
+  mproc_free(data);
 }
 
 // Set by the test process only: a fork worker has its copy, a spawned or
@@ -320,7 +320,7 @@ TEST_P(PoolM, WorkersAreStartedWithThePoolsMethod) {
   ASSERT_EQ(size, sizeof(int));
   int seen;
   memcpy(&seen, data, sizeof seen);
-  mproc_pool_result_free(data);
+  mproc_free(data);
   EXPECT_EQ(seen, g_start_method == MPROC_START_FORK ? 42 : 0);
 }
 

@@ -72,7 +72,7 @@ void blocking_applies(mproc_pool_t *pool, int t, int n, Tally *tally) {
     tally->check(rc, status,
                  rc != 0 ||
                      std::string(static_cast<char *>(data), size) == arg);
-    mproc_pool_result_free(data);
+    mproc_free(data);
   }
 }
 

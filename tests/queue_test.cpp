@@ -102,7 +102,7 @@ TEST(QueueBadInput, Codes) {
   EXPECT_EQ(mproc_queue_get(&copy, &msg, &size, 0), MPROC_EBADHANDLE);
   EXPECT_EQ(mproc_queue_empty(&copy, &flag), MPROC_EBADHANDLE);
   EXPECT_EQ(mproc_queue_destroy(&copy), MPROC_EBADHANDLE);
-  mproc_queue_free_message(nullptr);
+  mproc_free(nullptr);
   EXPECT_EQ(shared_testing::mproc_segments(mproc_getpid()), segments_before);
 }
 
@@ -172,7 +172,7 @@ TEST(Queue, SizesAroundTheRingInOneProcess) {
         ASSERT_NE(data, nullptr);
         EXPECT_EQ(got, sizes[i]);
         EXPECT_TRUE(same_as_expected(data, got, pass, i));
-        mproc_queue_free_message(data);
+        mproc_free(data);
       } else {
         std::vector<unsigned char> buf(sizes[i] + 3);
         ASSERT_EQ(mproc_queue_get_into(&q, buf.data(), buf.size(), &got, 0), 0);
@@ -189,7 +189,7 @@ TEST(Queue, SizesAroundTheRingInOneProcess) {
     ASSERT_EQ(mproc_queue_get(&q, &d, &n, 0), 0);
     EXPECT_EQ(n, (size_t)(next_out * 37) % 900);
     EXPECT_TRUE(same_as_expected(d, n, 7, (uint64_t)next_out));
-    mproc_queue_free_message(d);
+    mproc_free(d);
     next_out++;
   };
   for (int i = 0; i < 200; i++) {
@@ -263,7 +263,7 @@ TEST_P(QueueProcs, QuarterGigabyteMessageBetweenProcesses) {
   ASSERT_EQ(mproc_queue_get(&a.q, &data, &size, scaled_ms(60000)), 0);
   ASSERT_EQ(size, a.size);
   EXPECT_TRUE(same_as_expected(data, size, 99, 1));
-  mproc_queue_free_message(data);
+  mproc_free(data);
   // Also one left in the queue at destroy: its segment goes with the queue.
   Child c2(put_big, &a, sizeof a);
   EXPECT_EQ(c2.finish(), 0);
@@ -490,7 +490,7 @@ int consume_stream(const void *arg, size_t) {
       atomic_at(&seen[(size_t)m.producer * a.count + m.seq]).fetch_add(1);
     else
       atomic_at(bad).fetch_add(1);
-    mproc_queue_free_message(data);
+    mproc_free(data);
   }
 }
 MPROC_TARGET(consume_stream);
@@ -720,7 +720,7 @@ TEST(SharedLifetime, NothingLeftInDevShmAfterEveryUserIsKilled) {
   int rc = mproc_queue_get(&q, &data, &size, 0);
   EXPECT_TRUE(rc == MPROC_EEMPTY || rc == MPROC_EBADHANDLE || rc == 0) << rc;
   if (rc == 0)
-    mproc_queue_free_message(data);
+    mproc_free(data);
 }
 #endif
 

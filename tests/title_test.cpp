@@ -148,7 +148,7 @@ TEST_P(PoolTitle, WorkerShowsItsNumber) {
   int64_t pid = 0;
   ASSERT_EQ(size, sizeof pid);
   memcpy(&pid, data, sizeof pid);
-  mproc_pool_result_free(data);
+  mproc_free(data);
   // The worker set its title before its first task: it shows now.
   std::string proc = "/proc/" + std::to_string(pid);
   EXPECT_EQ(read_file(proc + "/comm"), prog.substr(0, 15) + "\n");

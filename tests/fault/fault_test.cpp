@@ -273,7 +273,7 @@ int pool_with(mproc_start_method_t method, Disarm disarm) {
       else if (memcpy(&r, data, sizeof r), r != 81)
         rc = WRONG;
     }
-    mproc_pool_result_free(data);
+    mproc_free(data);
   }
   int r2 = mproc_pool_terminate(pool);
   if (rc == 0)

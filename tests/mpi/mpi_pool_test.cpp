@@ -172,7 +172,7 @@ int apply_int(mproc_pool_t *pool, mproc_task_fn fn, int arg, int *status) {
   int v = -1;
   if (r == 0 && size == sizeof v)
     memcpy(&v, data, sizeof v);
-  mproc_pool_result_free(data);
+  mproc_free(data);
   return v;
 }
 
@@ -244,7 +244,7 @@ TEST(MpiPool, ApplyReturnsBytesAndStatus) {
   EXPECT_EQ(status, 0);
   ASSERT_EQ(size, 5u);
   EXPECT_EQ(memcmp(data, "hello", 5), 0);
-  mproc_pool_result_free(data);
+  mproc_free(data);
   int code = 42;
   ASSERT_EQ(mproc_pool_apply(pool, fail_with, &code, sizeof code, &status,
                              &data, &size),
@@ -252,12 +252,12 @@ TEST(MpiPool, ApplyReturnsBytesAndStatus) {
   EXPECT_EQ(status, 42);
   ASSERT_EQ(size, 7u);
   EXPECT_EQ(memcmp(data, "partial", 7), 0);
-  mproc_pool_result_free(data);
+  mproc_free(data);
   // Empty argument, empty result.
   ASSERT_EQ(mproc_pool_apply(pool, echo, nullptr, 0, &status, &data, &size), 0);
   EXPECT_EQ(status, 0);
   EXPECT_EQ(size, 0u);
-  mproc_pool_result_free(data);
+  mproc_free(data);
   finish(pool);
 }
 
@@ -392,7 +392,7 @@ TEST(MpiPool, Arguments256MiBAndResults256MiB) {
   EXPECT_EQ(status, 0);
   ASSERT_EQ(size, n);
   EXPECT_EQ(memcmp(data, big.data(), n), 0);
-  mproc_pool_result_free(data);
+  mproc_free(data);
   uint64_t want = n;
   ASSERT_EQ(mproc_pool_apply(pool, make_bytes, &want, sizeof want, &status,
                              &data, &size),
@@ -400,7 +400,7 @@ TEST(MpiPool, Arguments256MiBAndResults256MiB) {
   EXPECT_EQ(status, 0);
   ASSERT_EQ(size, n);
   EXPECT_EQ(memcmp(data, big.data(), n), 0);
-  mproc_pool_result_free(data);
+  mproc_free(data);
   finish(pool);
 }
 
