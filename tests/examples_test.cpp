@@ -70,11 +70,13 @@ TEST(Examples, Join) {
   ASSERT_EQ(l.size(), 3u * 3 + 1 + 3 * 2 + 1 + 3 * 2 + 1)
       << run_example("join").out;
   // Elapsed times: about 2 s together, then the last of the sequential
-  // ones (3 s), then 3 s for the list; only their order of size is checked.
+  // ones (3 s), then 3 s for the list. Not a speed claim: the three
+  // children of 2 s each ran at once when they took less than the 6 s
+  // they take one after another, however busy the machine.
   double together = std::stod(l[9].substr(5));
   EXPECT_EQ(l[9].substr(0, 5), "main ");
   EXPECT_GE(together, 1.9);
-  EXPECT_LT(together, 2.9 * mproc_test::scaled_ms(1));
+  EXPECT_LT(together, 6.0);
 }
 
 TEST(Examples, Isolation) {
