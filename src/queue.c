@@ -402,7 +402,11 @@ int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
   mproc__store64_rlx(&b->p_tail, tail + need);
   mproc__store64_rlx(&b->p_nput, nput + 1);
   mproc__store32_rel(&b->p_valid, 1);
-  mproc__store64(&b->nput, nput + 1);
+  /* Only the last store is a full barrier: the tail, which a consumer
+   * about to sleep looks at after raising its flag (wait_data), as this
+   * side looks at the flag after it. The count before it needs only its
+   * order: whoever sees the new tail sees the new count. */
+  mproc__store64_rel(&b->nput, nput + 1);
   mproc__store64(&b->tail, tail + need);
   if (side)
     mproc__store64(&b->p_side, 0);
@@ -458,7 +462,9 @@ static void consumer_commit(queue_body_t *b, uint64_t head, uint64_t used) {
   mproc__store64_rlx(&b->c_head, head + used);
   mproc__store64_rlx(&b->c_nget, nget + 1);
   mproc__store32_rel(&b->c_valid, 1);
-  mproc__store64(&b->nget, nget + 1);
+  /* As in a put: the head is the full barrier (against wait_room's flag),
+   * the count before it needs only its order. */
+  mproc__store64_rel(&b->nget, nget + 1);
   mproc__store64(&b->head, head + used);
   mproc__store32_rel(&b->c_valid, 0);
   wake_if_sleeping(&b->space_seq, &b->space_sleeping);
