@@ -210,16 +210,22 @@ int mproc__pid_alive(mproc_pid_t pid);
 int mproc__os_atfork(void (*prepare)(void), void (*parent)(void),
                      void (*child)(void));
 
-/* ---- wait and wake on a 32-bit word in shared memory ------------------ */
+/* ---- wait and wake on 32-bit words in shared memory ------------------ */
+/* Policy in common code (src/wait.c): look at the words, mind the deadline
+ * and the slice, sleep again after a return that brought no news. The
+ * backend's mechanism is one sleep, mproc__os_sleep(), and the wake. */
 
 /* Sleep while *word holds `expected`, until a wake, the deadline (on the
  * mproc__clock_ns clock; MPROC_INFINITE for none), or a spurious return.
  * Works across processes that map the word at different addresses. Returns
- * 0 (look again) or MPROC_ETIMEDOUT once the deadline has passed. Callers
- * loop; they never rely on being woken for a reason. */
+ * 0 (look again) or MPROC_ETIMEDOUT once the deadline has passed. One call
+ * returns after at most 100 ms, so that callers look at what the word
+ * cannot tell them (a destroyed object, a dead lock owner). Callers loop;
+ * they never rely on being woken for a reason. (src/wait.c) */
 int mproc__wait32(void *word, uint32_t expected, int64_t deadline_ns);
 
-/* Wake every sleeper on the word. */
+/* Wake every sleeper on the word, after the word changed. Costs no system
+ * call when nobody sleeps. */
 void mproc__wake32(void *word);
 
 /* Sleep until one of the nwords words no longer holds its expected value
@@ -229,13 +235,25 @@ void mproc__wake32(void *word);
  * a backend may leave them all 0 when it sleeps on the words alone, which
  * then must include one that changes when a child is reaped. Returns 0
  * (look again) or MPROC_ETIMEDOUT once the deadline has passed; MPROC_ENOMEM,
- * MPROC_EOS. Linux: futex_waitv, or poll for handles alone; portable
- * POSIX: naps, or poll for handles alone; Windows: WaitForMultipleObjects,
- * with naps when there are words. */
+ * MPROC_EOS; at most 100 ms, as mproc__wait32(). (src/wait.c) */
 int mproc__wait_many(void *const *words, const uint32_t *expected,
                      size_t nwords, const mproc__pipe_t *handles,
                      size_t nhandles, int64_t deadline_ns,
                      unsigned char *handle_ready);
+
+/* The backend's one sleep under both: return when a word may have changed
+ * (woken, or the value differs already), a handle is ready (handle_ready,
+ * which the caller has zeroed, marks it), at `until` (never
+ * MPROC_INFINITE), or sooner for any reason; the caller looks at the
+ * words and sleeps again. `round` counts the sleeps of this wait, for a
+ * backend that naps with a growing interval. Returns 0, MPROC_ETIMEDOUT,
+ * MPROC_ENOMEM or MPROC_EOS. Linux: a futex (futex_waitv for several
+ * words), poll for handles alone (posix/futex.c); portable POSIX: naps,
+ * poll for handles alone (posix/wait_portable.c); Windows: see
+ * win32/wait.c. */
+int mproc__os_sleep(void *const *words, const uint32_t *expected, size_t nwords,
+                    const mproc__pipe_t *handles, size_t nhandles,
+                    int64_t until, unsigned round, unsigned char *handle_ready);
 
 /* ---- the backend's own crash-aware lock ------------------------------ */
 

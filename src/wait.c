@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Waiting on many objects at once (Python's multiprocessing.connection.wait)
- * over connections, queues and processes.
+ * Waiting on shared words, and on many objects at once (Python's
+ * multiprocessing.connection.wait) over connections, queues and processes.
  *
- * Each round takes every object under watch (src/waitable.h), which says
- * whether it is ready now and names a word that changes when it may become
- * so, then sleeps in one mproc__wait_many() on all those words, plus the
- * word the reaper changes when it reaps a child (for processes), or, with
- * processes alone, on their sentinels. No sleep lasts more than WATCH_MS:
- * a connection's peer that dies changes no word, so each round that ends
- * without news looks at the peers more closely (src/connection.c).
+ * The policy of every wait on words is here, once: look at the words, mind
+ * the deadline and the slice, sleep in the backend's mproc__os_sleep()
+ * (src/platform.h), look again after every return. A return that brought
+ * no news costs one look.
+ *
+ * A wait on many takes each round every object under watch
+ * (src/waitable.h), which says whether it is ready now and names a word
+ * that changes when it may become so, then sleeps in one mproc__wait_many()
+ * on all those words, plus the word the reaper changes when it reaps a
+ * child (for processes), or, with processes alone, on their sentinels. No
+ * sleep lasts more than WATCH_NS: a connection's peer that dies changes no
+ * word, so each round that ends without news looks at the peers more
+ * closely (src/connection.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +34,58 @@ void mproc__process_reaped(void) {
 }
 
 void *mproc__process_reaped_word(void) { return &reaped_seq; }
+
+/* ---- words: the policy over the backend's one sleep ------------------- */
+
+/* The longest one call sleeps before it returns to its caller, who then
+ * looks at what no word tells: a destroyed object, a dead owner. */
+#define SLICE_NS 100000000LL
+
+static int words_changed(void *const *words, const uint32_t *expected,
+                         size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (mproc__load32((mproc__atomic_u32 *)words[i]) != expected[i])
+      return 1;
+  return 0;
+}
+
+int mproc__wait_many(void *const *words, const uint32_t *expected,
+                     size_t nwords, const mproc__pipe_t *handles,
+                     size_t nhandles, int64_t deadline_ns,
+                     unsigned char *handle_ready) {
+  int64_t now = mproc__clock_ns(), slice_end = now + SLICE_NS, until;
+  unsigned round;
+  size_t i;
+  for (round = 0;; round++) {
+    int rc;
+    if (words_changed(words, expected, nwords))
+      return 0;
+    if (deadline_ns != MPROC_INFINITE && now >= deadline_ns)
+      return MPROC_ETIMEDOUT;
+    if (now >= slice_end)
+      return 0;
+    until = deadline_ns != MPROC_INFINITE && deadline_ns < slice_end
+                ? deadline_ns
+                : slice_end;
+    for (i = 0; i < nhandles; i++)
+      handle_ready[i] = 0;
+    rc = mproc__os_sleep(words, expected, nwords, handles, nhandles, until,
+                         round, handle_ready);
+    if (rc != 0 && rc != MPROC_ETIMEDOUT)
+      return rc;
+    for (i = 0; i < nhandles; i++)
+      if (handle_ready[i])
+        return 0;
+    now = mproc__clock_ns();
+  }
+}
+
+int mproc__wait32(void *word, uint32_t expected, int64_t deadline_ns) {
+  return mproc__wait_many(&word, &expected, 1, NULL, 0, deadline_ns, NULL);
+}
+
+/* ---- many objects ------------------------------------------------------ */
 
 typedef struct wait_state {
   mproc__watch_t *watch;  /* per item */
