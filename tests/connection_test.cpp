@@ -647,6 +647,96 @@ TEST_P(WaitProcs, WakesOnAMessageFromAChildAndOnItsDeath) {
   EXPECT_EQ(recv_code(&q.a, 0), MPROC_ECLOSED);
 }
 
+// What a child of the queue waits is given.
+struct QueueWaitArg {
+  mproc_queue_t in, out;
+  mproc_event_t ev;
+  uint32_t rounds;
+};
+
+// Answers each message on `in` with one on `out`; ends at the message
+// `rounds`, so that it runs while the parent looks at it.
+int echo_queue(const void *p, size_t) {
+  QueueWaitArg a;
+  memcpy(&a, p, sizeof a);
+  for (uint32_t i = 0; i <= a.rounds; i++) {
+    uint32_t v = 0;
+    size_t size = 0;
+    if (mproc_queue_get_into(&a.in, &v, sizeof v, &size, kLong) != 0 ||
+        size != sizeof v || v != i)
+      return 10;
+    if (i == a.rounds)
+      return 0;
+    v++;
+    if (mproc_queue_put(&a.out, &v, sizeof v, kLong) != 0)
+      return 11;
+  }
+  return 0;
+}
+MPROC_TARGET(echo_queue);
+
+// Every answer is put by another process while the wait may sleep, and
+// found by the wait: the wake crosses processes (on Windows through the
+// session's doorbell, src/win32/wait.c).
+TEST_P(WaitProcs, WakesWhenAnotherProcessPutsOnAQueue) {
+  QueueWaitArg a = {};
+  a.rounds = 200;
+  ASSERT_EQ(mproc_queue_create(&a.in, nullptr), 0);
+  ASSERT_EQ(mproc_queue_create(&a.out, nullptr), 0);
+  {
+    Child c(echo_queue, &a, sizeof a);
+    mproc_wait_item_t it[2] = {};
+    it[0].kind = MPROC_WAIT_QUEUE;
+    it[0].queue = &a.out;
+    it[1].kind = MPROC_WAIT_PROCESS;
+    it[1].process = c.process();
+    for (uint32_t i = 0; i < a.rounds; i++) {
+      ASSERT_EQ(mproc_queue_put(&a.in, &i, sizeof i, kLong), 0);
+      size_t nready = 0;
+      ASSERT_EQ(mproc_wait(it, 2, kLong, &nready), 0) << "round " << i;
+      ASSERT_EQ(it[0].ready, 1) << "round " << i;
+      ASSERT_EQ(it[1].ready, 0) << "round " << i;
+      EXPECT_EQ(nready, 1u);
+      uint32_t v = 0;
+      size_t size = 0;
+      ASSERT_EQ(mproc_queue_get_into(&a.out, &v, sizeof v, &size, 0), 0);
+      ASSERT_EQ(v, i + 1);
+    }
+    ASSERT_EQ(mproc_queue_put(&a.in, &a.rounds, sizeof a.rounds, kLong), 0);
+    EXPECT_EQ(c.finish(), 0);
+  }
+  mproc_queue_destroy(&a.in);
+  mproc_queue_destroy(&a.out);
+}
+
+// Sets the event, then waits on the queue alone; 0 when the wait reports
+// the queue's destroy.
+int wait_until_queue_destroyed(const void *p, size_t) {
+  QueueWaitArg a;
+  memcpy(&a, p, sizeof a);
+  mproc_wait_item_t it = {};
+  it.kind = MPROC_WAIT_QUEUE;
+  it.queue = &a.in;
+  if (mproc_event_set(&a.ev) != 0)
+    return 10;
+  int rc = mproc_wait(&it, 1, kLong, nullptr);
+  return rc == MPROC_EBADHANDLE ? 0 : 20 - rc; // the code, for the report
+}
+MPROC_TARGET(wait_until_queue_destroyed);
+
+TEST_P(WaitProcs, ADestroyWakesAWaiterInAnotherProcess) {
+  Ev ev;
+  QueueWaitArg a = {};
+  a.ev = ev.ev;
+  ASSERT_EQ(mproc_queue_create(&a.in, nullptr), 0);
+  Child c(wait_until_queue_destroyed, &a, sizeof a);
+  // The child is in its wait or about to be; a destroy before the wait
+  // starts is reported alike.
+  ASSERT_EQ(mproc_event_wait(&ev.ev, kLong), 0);
+  ASSERT_EQ(mproc_queue_destroy(&a.in), 0);
+  EXPECT_EQ(c.finish(), 0);
+}
+
 MPROC_INSTANTIATE_METHODS(WaitProcs);
 
 int return_zero(const void *, size_t) { return 0; }

@@ -386,12 +386,6 @@ TEST_P(QueueProcs, CloseFailsPuttersAtOnceAndLetsGettersDrain) {
 
 // ---- destroy wakes sleepers with MPROC_EBADHANDLE ---------------------------
 
-#ifndef _WIN32
-// Not on Windows yet: there the sleepers of a destroyed queue in another
-// process see neither the destroy nor the close it makes, and run to their
-// deadline (MPROC_EFULL, MPROC_EEMPTY). An open defect of the Windows
-// backend, not a difference of the platform; see docs/windows.md.
-
 TEST_P(QueueProcs, DestroyWakesSleepersWithBadHandle) {
   SharedMem<uint32_t> flags(2);
   mproc_queue_options_t o = {1, 0, 0, {0}};
@@ -411,7 +405,6 @@ TEST_P(QueueProcs, DestroyWakesSleepersWithBadHandle) {
   EXPECT_EQ(putter.finish(), 0);
   EXPECT_EQ(getter.finish(), 0);
 }
-#endif
 
 // ---- many producers, many consumers --------------------------------------
 
