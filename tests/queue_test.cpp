@@ -355,19 +355,13 @@ TEST_P(QueueProcs, CloseFailsPuttersAtOnceAndLetsGettersDrain) {
   sc.expect = MPROC_ECLOSED;
   sc.flags = flags.ref();
   mproc_queue_t full = sc.full, empty = sc.empty;
-  const bool asleep = shared_testing::kSleepersSeeRemoteClose;
-  if (!asleep) { // Windows: the calls come after the close, and fail at once
-    EXPECT_EQ(mproc_queue_close(&full), 0);
-    EXPECT_EQ(mproc_queue_close(&empty), 0);
-  }
   Child putter(put_into_full_queue, &sc, sizeof sc);
   Child getter(get_from_empty_queue, &sc, sizeof sc);
-  if (asleep) { // both asleep in their calls: close wakes them
-    EXPECT_TRUE(shared_testing::wait_until_asleep(putter.pid(), &flags[0]));
-    EXPECT_TRUE(shared_testing::wait_until_asleep(getter.pid(), &flags[1]));
-    EXPECT_EQ(mproc_queue_close(&full), 0);
-    EXPECT_EQ(mproc_queue_close(&empty), 0);
-  }
+  // Both asleep in their calls: close wakes them.
+  EXPECT_TRUE(shared_testing::wait_until_asleep(putter.pid(), &flags[0]));
+  EXPECT_TRUE(shared_testing::wait_until_asleep(getter.pid(), &flags[1]));
+  EXPECT_EQ(mproc_queue_close(&full), 0);
+  EXPECT_EQ(mproc_queue_close(&empty), 0);
   EXPECT_EQ(putter.finish(), 0);
   EXPECT_EQ(getter.finish(), 0);
   EXPECT_EQ(mproc_queue_put(&full, "x", 1, 0), MPROC_ECLOSED);

@@ -179,16 +179,6 @@ inline int wait_for_gate(const void *arg, size_t size) {
   return mproc_event_wait(&ev, mproc_test::scaled_ms(60000)) == 0 ? 0 : 1;
 }
 
-// Whether a process asleep in a Queue, Event or Semaphore call is woken
-// when another process closes or destroys the object. Not on Windows yet:
-// an open defect of its backend (docs/windows.md). Tests of that wake-up
-// close or destroy before their sleepers call there.
-#ifdef _WIN32
-constexpr bool kSleepersSeeRemoteClose = false;
-#else
-constexpr bool kSleepersSeeRemoteClose = true;
-#endif
-
 // Waits until a child raised *flag (a word in shared memory it sets just
 // before a blocking call) and then, where the system tells a process's
 // state, until the child sleeps in the kernel: inside that call, when it

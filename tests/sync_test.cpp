@@ -552,19 +552,12 @@ TEST_P(Event, DestroyWakesSleepersWithBadHandle) {
   ASSERT_EQ(mproc_semaphore_create(&sem, 0, 0), 0);
   // Sleepers in another process, which keeps its own mapping.
   Both both = {ev, sem, flags.ref()};
-  const bool asleep = shared_testing::kSleepersSeeRemoteClose;
-  if (!asleep) { // Windows: the calls come after the destroy, and fail
-    EXPECT_EQ(mproc_event_destroy(&ev), 0);
-    EXPECT_EQ(mproc_semaphore_destroy(&sem), 0);
-  }
   Child c1(event_sleeper, &both, sizeof both);
   Child c2(semaphore_sleeper, &both, sizeof both);
-  if (asleep) {
-    EXPECT_TRUE(shared_testing::wait_until_asleep(c1.pid(), &flags[0]));
-    EXPECT_TRUE(shared_testing::wait_until_asleep(c2.pid(), &flags[1]));
-    EXPECT_EQ(mproc_event_destroy(&ev), 0);
-    EXPECT_EQ(mproc_semaphore_destroy(&sem), 0);
-  }
+  EXPECT_TRUE(shared_testing::wait_until_asleep(c1.pid(), &flags[0]));
+  EXPECT_TRUE(shared_testing::wait_until_asleep(c2.pid(), &flags[1]));
+  EXPECT_EQ(mproc_event_destroy(&ev), 0);
+  EXPECT_EQ(mproc_semaphore_destroy(&sem), 0);
   EXPECT_EQ(c1.finish(), 0);
   EXPECT_EQ(c2.finish(), 0);
 }
