@@ -508,8 +508,13 @@ MPROC_API const char *mproc_process_name(mproc_process_t *p);
  */
 MPROC_API int mproc_process_set_daemon(mproc_process_t *p, int daemon);
 
-/** @brief The daemon flag: 1 or 0; MPROC_EBADHANDLE for a bad handle. */
-MPROC_API int mproc_process_daemon(mproc_process_t *p);
+/**
+ * @brief Whether the daemon flag is set.
+ * @param p       The process.
+ * @param daemon  Receives 1 or 0.
+ * @return 0, MPROC_EBADHANDLE, MPROC_EINVAL (NULL daemon).
+ */
+MPROC_API int mproc_process_daemon(mproc_process_t *p, int *daemon);
 
 /**
  * @brief Free the handle (Python's `close()`).
@@ -1761,12 +1766,23 @@ MPROC_API int mproc_pool_apply_async(mproc_pool_t *pool, mproc_task_fn fn,
                                      const mproc_apply_options_t *options,
                                      mproc_async_result_t **out);
 
-/** @brief 1 when the task has a status, 0 before; MPROC_EINVAL. */
-MPROC_API int mproc_async_result_ready(mproc_async_result_t *r);
+/**
+ * @brief Whether the task has a status (Python's `ready()`).
+ * @param r      The result handle.
+ * @param ready  Receives 1 when it has, 0 before.
+ * @return 0, MPROC_EINVAL (a bad handle, NULL ready).
+ */
+MPROC_API int mproc_async_result_ready(mproc_async_result_t *r, int *ready);
 
-/** @brief 1 when ready with status 0, 0 when ready with another status;
- *  MPROC_ESTATE before it is ready (Python raises); MPROC_EINVAL. */
-MPROC_API int mproc_async_result_successful(mproc_async_result_t *r);
+/**
+ * @brief Whether the task ended with status 0 (Python's `successful()`).
+ * @param r           The result handle.
+ * @param successful  Receives 1 for status 0, 0 for another status.
+ * @return 0; MPROC_ESTATE before it is ready (Python raises);
+ *         MPROC_EINVAL (a bad handle, NULL successful).
+ */
+MPROC_API int mproc_async_result_successful(mproc_async_result_t *r,
+                                            int *successful);
 
 /** @brief Wait until ready. @return 0, MPROC_ETIMEDOUT, MPROC_EINVAL. */
 MPROC_API int mproc_async_result_wait(mproc_async_result_t *r,
@@ -2105,13 +2121,14 @@ mproc_connection_free_message(void *data);
  * noticed).
  * @param c           The receiving end.
  * @param timeout_ms  0 to look only; #MPROC_INFINITE.
- * @return 1 when a message is there or the other end is gone (a receive
- *         then returns MPROC_ECLOSED once drained); 0 when not within the
- *         timeout; MPROC_EINVAL (an end that only sends, a negative
- *         timeout); MPROC_EBADHANDLE.
+ * @param ready       Receives 1 when a message is there or the other end
+ *                    is gone (a receive then returns MPROC_ECLOSED once
+ *                    drained), 0 when not within the timeout.
+ * @return 0 (whatever the answer); MPROC_EINVAL (an end that only sends,
+ *         a negative timeout, NULL ready); MPROC_EBADHANDLE.
  */
 MPROC_API int mproc_connection_poll(const mproc_connection_t *c,
-                                    int64_t timeout_ms);
+                                    int64_t timeout_ms, int *ready);
 
 /**
  * @brief Close this end (Python's `close`).

@@ -367,14 +367,20 @@ int mproc__connection_watch(const mproc_connection_t *c, int on, int thorough,
   return rc;
 }
 
-int mproc_connection_poll(const mproc_connection_t *c, int64_t timeout_ms) {
+int mproc_connection_poll(const mproc_connection_t *c, int64_t timeout_ms,
+                          int *ready) {
   mproc_wait_item_t item;
   int rc;
+  if (!ready)
+    return MPROC_EINVAL;
+  *ready = 0;
   memset(&item, 0, sizeof item);
   item.kind = MPROC_WAIT_CONNECTION;
   item.connection = c;
   rc = mproc_wait(&item, 1, timeout_ms, NULL);
-  return rc == 0 ? 1 : rc == MPROC_ETIMEDOUT ? 0 : rc;
+  if (rc == 0)
+    *ready = 1;
+  return rc == MPROC_ETIMEDOUT ? 0 : rc;
 }
 
 /* ---- close ------------------------------------------------------------ */

@@ -225,24 +225,26 @@ static int check_result(const mproc_async_result_t *r) {
   return r && r->magic == RESULT_MAGIC ? 0 : MPROC_EINVAL;
 }
 
-int mproc_async_result_ready(mproc_async_result_t *r) {
-  int ready;
-  if (check_result(r) != 0)
+int mproc_async_result_ready(mproc_async_result_t *r, int *ready) {
+  if (check_result(r) != 0 || !ready)
     return MPROC_EINVAL;
   mproc__mutex_lock(&r->core->lock);
-  ready = r->ready;
+  *ready = r->ready ? 1 : 0;
   mproc__mutex_unlock(&r->core->lock);
-  return ready;
+  return 0;
 }
 
-int mproc_async_result_successful(mproc_async_result_t *r) {
-  int v;
-  if (check_result(r) != 0)
+int mproc_async_result_successful(mproc_async_result_t *r, int *successful) {
+  int rc = 0;
+  if (check_result(r) != 0 || !successful)
     return MPROC_EINVAL;
   mproc__mutex_lock(&r->core->lock);
-  v = r->ready ? r->status == 0 : MPROC_ESTATE;
+  if (r->ready)
+    *successful = r->status == 0;
+  else
+    rc = MPROC_ESTATE;
   mproc__mutex_unlock(&r->core->lock);
-  return v;
+  return rc;
 }
 
 /* Wait for r with core->lock held. */

@@ -474,13 +474,16 @@ int mproc_process_set_daemon(mproc_process_t *p, int daemon) {
   return r;
 }
 
-int mproc_process_daemon(mproc_process_t *p) {
-  int r = lock_handle(p);
+int mproc_process_daemon(mproc_process_t *p, int *daemon) {
+  int r;
+  if (!daemon)
+    return MPROC_EINVAL;
+  r = lock_handle(p);
   if (r != 0)
     return r;
-  r = p->daemon;
+  *daemon = p->daemon ? 1 : 0;
   mproc__mutex_unlock(&registry.lock);
-  return r;
+  return 0;
 }
 
 int mproc_process_free(mproc_process_t *p) {

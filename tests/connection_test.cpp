@@ -274,7 +274,11 @@ TEST_P(ConnectionProcs, PeerClosedDrainsThenClosed) {
   size_t size = 0;
   EXPECT_EQ(mproc_connection_recv(&p.a, &data, &size, kLong), MPROC_ECLOSED);
   EXPECT_EQ(data, nullptr);
-  EXPECT_EQ(mproc_connection_poll(&p.a, 0), 1); // end of file is "ready"
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_connection_poll(&p.a, 0, &yes), 0);
+    EXPECT_EQ(yes, 1);
+  } // end of file is "ready"
   EXPECT_EQ(mproc_connection_send(&p.a, "x", 1, kLong), MPROC_ECLOSED);
 }
 
@@ -337,7 +341,9 @@ int recv_forever(const void *p, size_t) {
   memcpy(&a, p, sizeof a);
   void *data = nullptr;
   size_t size = 0;
-  if (mproc_connection_poll(&a.end, 0) != 0) // takes the end, sees nothing
+  int ready = -1;
+  // Takes the end, sees nothing.
+  if (mproc_connection_poll(&a.end, 0, &ready) != 0 || ready != 0)
     return 9;
   if (mproc_event_set(&a.ev) != 0)
     return 10;
@@ -386,14 +392,26 @@ TEST_P(ConnectionProcs, PollTimesOutThenSeesTheMessage) {
   a.end = p.b;
   a.ev = ev.ev;
   Child c(send_on_event, &a, sizeof a);
-  EXPECT_EQ(mproc_connection_poll(&p.a, 0), 0);
-  EXPECT_EQ(mproc_connection_poll(&p.a, 30), 0);
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_connection_poll(&p.a, 0, &yes), 0);
+    EXPECT_EQ(yes, 0);
+  }
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_connection_poll(&p.a, 30, &yes), 0);
+    EXPECT_EQ(yes, 0);
+  }
   size_t size = 0;
   char buf[8];
   EXPECT_EQ(mproc_connection_recv_into(&p.a, buf, sizeof buf, &size, 20),
             MPROC_ETIMEDOUT);
   ASSERT_EQ(mproc_event_set(&ev.ev), 0);
-  EXPECT_EQ(mproc_connection_poll(&p.a, kLong), 1);
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_connection_poll(&p.a, kLong, &yes), 0);
+    EXPECT_EQ(yes, 1);
+  }
   ASSERT_EQ(mproc_connection_recv_into(&p.a, buf, sizeof buf, &size, 0), 0);
   EXPECT_EQ(std::string(buf, size), "hello");
   EXPECT_EQ(c.finish(), 0);
@@ -475,7 +493,10 @@ TEST(Connection, UseAfterCloseIsAnError) {
   EXPECT_EQ(mproc_connection_recv(&p.a, &data, &size, 0), MPROC_EBADHANDLE);
   EXPECT_EQ(mproc_connection_recv_into(&p.a, buf, 4, &size, 0),
             MPROC_EBADHANDLE);
-  EXPECT_EQ(mproc_connection_poll(&p.a, 0), MPROC_EBADHANDLE);
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_connection_poll(&p.a, 0, &yes), MPROC_EBADHANDLE);
+  }
   EXPECT_EQ(mproc_connection_close(&p.a), MPROC_EBADHANDLE);
   // The other end: what it sent is lost with the closed end; it reads end
   // of file and cannot send.
@@ -496,7 +517,10 @@ TEST(Connection, BadInputIsRefused) {
   for (mproc_connection_t *c : {&zero, &junk}) {
     EXPECT_EQ(mproc_connection_send(c, "x", 1, 0), MPROC_EBADHANDLE);
     EXPECT_EQ(mproc_connection_recv(c, &data, &size, 0), MPROC_EBADHANDLE);
-    EXPECT_EQ(mproc_connection_poll(c, 0), MPROC_EBADHANDLE);
+    {
+      int yes = -1;
+      EXPECT_EQ(mproc_connection_poll(c, 0, &yes), MPROC_EBADHANDLE);
+    }
     EXPECT_EQ(mproc_connection_close(c), MPROC_EBADHANDLE);
   }
   EXPECT_EQ(mproc_connection_send(nullptr, "x", 1, 0), MPROC_EINVAL);
@@ -509,7 +533,11 @@ TEST(Connection, BadInputIsRefused) {
   Pipe p(1);
   EXPECT_EQ(mproc_connection_send(&p.a, "x", 1, 0), MPROC_EINVAL);
   EXPECT_EQ(mproc_connection_recv(&p.b, &data, &size, 0), MPROC_EINVAL);
-  EXPECT_EQ(mproc_connection_poll(&p.b, 0), MPROC_EINVAL);
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_connection_poll(&p.b, 0, &yes), MPROC_EINVAL);
+  }
+  EXPECT_EQ(mproc_connection_poll(&p.a, 0, nullptr), MPROC_EINVAL);
   EXPECT_EQ(mproc_connection_send(&p.b, nullptr, 1, 0), MPROC_EINVAL);
   EXPECT_EQ(mproc_connection_send(&p.b, "x", 1, -5), MPROC_EINVAL);
   EXPECT_EQ(mproc_connection_recv(&p.a, nullptr, &size, 0), MPROC_EINVAL);

@@ -82,7 +82,10 @@ TEST(Pool, BadInput) {
             MPROC_EINVAL);
   EXPECT_EQ(mproc_async_result_get(nullptr, 0, &status, nullptr, nullptr),
             MPROC_EINVAL);
-  EXPECT_EQ(mproc_async_result_ready(nullptr), MPROC_EINVAL);
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_async_result_ready(nullptr, &yes), MPROC_EINVAL);
+  }
   EXPECT_EQ(mproc_async_result_free(nullptr), 0);
   EXPECT_EQ(mproc_imap_next(nullptr, 0, nullptr, nullptr, nullptr, nullptr),
             MPROC_EINVAL);
@@ -129,13 +132,28 @@ TEST_P(PoolM, ApplyAsyncReadyWaitGetWithTimeouts) {
   int status = 0;
   EXPECT_EQ(mproc_async_result_get(r, 0, &status, nullptr, nullptr),
             MPROC_ETIMEDOUT);
-  EXPECT_EQ(mproc_async_result_ready(r), 0);
-  EXPECT_EQ(mproc_async_result_successful(r), MPROC_ESTATE);
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_async_result_ready(r, &yes), 0);
+    EXPECT_EQ(yes, 0);
+  }
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_async_result_successful(r, &yes), MPROC_ESTATE);
+  }
   EXPECT_EQ(mproc_async_result_wait(r, 10), MPROC_ETIMEDOUT);
   gate.open();
   EXPECT_EQ(mproc_async_result_wait(r, scaled_ms(20000)), 0);
-  EXPECT_EQ(mproc_async_result_ready(r), 1);
-  EXPECT_EQ(mproc_async_result_successful(r), 1);
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_async_result_ready(r, &yes), 0);
+    EXPECT_EQ(yes, 1);
+  }
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_async_result_successful(r, &yes), 0);
+    EXPECT_EQ(yes, 1);
+  }
   std::string s = get_string(r, &status);
   EXPECT_EQ(status, 0);
   int value = 300;
@@ -162,7 +180,11 @@ TEST_P(PoolM, CallbacksRunBeforeReady) {
       0);
   get_string(r2, &status);
   EXPECT_EQ(status, 9);
-  EXPECT_EQ(mproc_async_result_successful(r2), 0);
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_async_result_successful(r2, &yes), 0);
+    EXPECT_EQ(yes, 0);
+  }
   EXPECT_EQ(log.failed.load(), 1);
   EXPECT_EQ(log.last_status.load(), 9);
   mproc_async_result_free(r1);

@@ -113,8 +113,16 @@ TEST_P(PoolM, CloseThenJoinFinishesQueuedWork) {
   EXPECT_EQ(mproc_pool_close(pool.p), 0);
   ASSERT_EQ(mproc_pool_join(pool.p, scaled_ms(30000)), 0);
   for (auto r : rs) {
-    EXPECT_EQ(mproc_async_result_ready(r), 1);
-    EXPECT_EQ(mproc_async_result_successful(r), 1);
+    {
+      int yes = -1;
+      EXPECT_EQ(mproc_async_result_ready(r, &yes), 0);
+      EXPECT_EQ(yes, 1);
+    }
+    {
+      int yes = -1;
+      EXPECT_EQ(mproc_async_result_successful(r, &yes), 0);
+      EXPECT_EQ(yes, 1);
+    }
     mproc_async_result_free(r);
   }
   // Use after close.

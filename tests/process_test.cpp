@@ -343,12 +343,21 @@ TEST(Process, LifecycleOrder) {
   EXPECT_EQ(mproc_process_terminate(c.p), MPROC_ESTATE); // before start
   EXPECT_EQ(mproc_process_join(c.p, -5), MPROC_EINVAL);  // bad timeout
   EXPECT_EQ(mproc_process_set_daemon(c.p, 1), 0);        // before start: fine
-  EXPECT_EQ(mproc_process_daemon(c.p), 1);
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_process_daemon(c.p, &yes), 0);
+    EXPECT_EQ(yes, 1);
+  }
   EXPECT_EQ(mproc_process_set_daemon(c.p, 0), 0);
   ASSERT_EQ(mproc_process_start(c.p), 0);
   EXPECT_EQ(mproc_process_start(c.p), MPROC_ESTATE);         // twice
   EXPECT_EQ(mproc_process_set_daemon(c.p, 1), MPROC_ESTATE); // after start
-  EXPECT_EQ(mproc_process_daemon(c.p), 0);
+  {
+    int yes = -1;
+    EXPECT_EQ(mproc_process_daemon(c.p, &yes), 0);
+    EXPECT_EQ(yes, 0);
+  }
+  EXPECT_EQ(mproc_process_daemon(c.p, nullptr), MPROC_EINVAL);
   EXPECT_EQ(mproc_process_free(c.p), MPROC_ESTATE); // still running
   gate.open();
   ASSERT_EQ(mproc_process_join(c.p, MPROC_INFINITE), 0);
