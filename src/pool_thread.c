@@ -360,18 +360,25 @@ static void check_idle_locked(mproc_pool_t *pool, int64_t now) {
   pool->idle_check_ns = MPROC_INFINITE;
 }
 
+/* Whether worker w takes queued jobs now. */
+static int may_take(const mproc_pool_t *pool, const worker_t *w) {
+  return w->started && !w->quitting && !w->leased &&
+         (!pool->maxtasks || w->tasks_sent < pool->maxtasks);
+}
+
 /* Hand queued jobs to workers that can take them; returns how many went
- * into send_w/send_j. */
+ * into send_w/send_j. Breadth first: every worker gets its next job before
+ * any gets one more behind it, so long tasks spread over all the workers
+ * (ten on two go five and five, not eight and two). */
 static size_t assign_locked(mproc_pool_t *pool, int64_t now) {
   size_t n_send = 0;
-  int i;
-  for (i = 0; i < pool->nproc && pool->head; i++) {
-    worker_t *w = &pool->workers[i];
-    if (!w->started || w->quitting || w->leased)
-      continue;
-    while (pool->head && may_pipeline(w, pool->head) &&
-           (!pool->maxtasks || w->tasks_sent < pool->maxtasks)) {
+  int depth, i;
+  for (depth = 0; depth < INFLIGHT_MAX && pool->head; depth++) {
+    for (i = 0; i < pool->nproc && pool->head; i++) {
+      worker_t *w = &pool->workers[i];
       job_t *j = pool->head;
+      if (w->n_inflight != depth || !may_take(pool, w) || !may_pipeline(w, j))
+        continue;
       pool->head = j->next;
       if (!pool->head)
         pool->tail = NULL;

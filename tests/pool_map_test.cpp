@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <set>
 #include <vector>
@@ -296,6 +297,23 @@ TEST_P(PoolM, ImapOrderedAndUnordered) {
   EXPECT_EQ(mproc_imap_next(it, 0, nullptr, nullptr, nullptr, nullptr),
             MPROC_EEMPTY);
   EXPECT_EQ(mproc_imap_free(it), 0);
+}
+
+// Jobs queued together go to the idle workers breadth first: ten items
+// at chunksize 1 on two workers go five and five (not eight and two,
+// which leaves one worker idle while the other still has three to run).
+TEST_P(PoolM, QueuedJobsAreSpreadOverTheWorkers) {
+  Pool pool(2);
+  std::vector<int64_t> pids(10, 0);
+  ASSERT_EQ(mproc_pool_map(pool.p, my_pid, nullptr, 0, pids.size(), 1,
+                           pids.data(), sizeof(int64_t), nullptr),
+            0);
+  std::map<int64_t, int> per_worker;
+  for (int64_t pid : pids)
+    per_worker[pid]++;
+  ASSERT_EQ(per_worker.size(), 2u);
+  for (const auto &w : per_worker)
+    EXPECT_EQ(w.second, 5) << "worker " << w.first;
 }
 
 } // namespace
