@@ -218,7 +218,10 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
       spec->nhandles > 1 ? spec->handles[1] : MPROC__PIPE_INVALID);
   pid = fork();
   if (pid == 0) {
-    /* The atfork handler has already closed what belongs to the parent. */
+    /* The atfork handler has already closed what belongs to the parent.
+     * The record is the parent's; the child never returns here to free
+     * it (glibc's fork leaves malloc usable in the child). */
+    free(c);
     close(status_pipe[0]);
     mproc__posix_run_child(spec, status_pipe[1], parent, use_pdeathsig,
                            death_fd);
