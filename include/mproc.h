@@ -1035,8 +1035,8 @@ MPROC_API int mproc_queue_get_into(mproc_queue_t *q, void *buf, size_t cap,
 /** @brief The same as mproc_free(), kept for source compatibility.
  *  @param data  NULL, or a message from mproc_queue_get().
  *  @deprecated Use mproc_free(); this name goes at 1.0. */
-MPROC_API MPROC_DEPRECATED("use mproc_free()") void
-mproc_queue_free_message(void *data);
+MPROC_API MPROC_DEPRECATED("use mproc_free()") void mproc_queue_free_message(
+    void *data);
 
 /** @brief The number of messages queued (a snapshot, as Python's
  *  `qsize()`). @return 0, MPROC_EINVAL, MPROC_EBADHANDLE. */
@@ -1478,8 +1478,7 @@ typedef struct mproc_shm_options {
  *         MPROC_EPERM; MPROC_ENOTSUP (a mode on Windows); MPROC_EOS.
  * Any process, any thread.
  */
-MPROC_API int mproc_shm_create(mproc_shm_t **out, const char *name,
-                               size_t size,
+MPROC_API int mproc_shm_create(mproc_shm_t **out, const char *name, size_t size,
                                const mproc_shm_options_t *options);
 
 /**
@@ -1744,8 +1743,8 @@ MPROC_API int mproc_pool_apply(mproc_pool_t *pool, mproc_task_fn fn,
 /** @brief The same as mproc_free(), kept for source compatibility.
  *  @param data  NULL, or result bytes from mproc_pool_apply().
  *  @deprecated Use mproc_free(); this name goes at 1.0. */
-MPROC_API MPROC_DEPRECATED("use mproc_free()") void
-mproc_pool_result_free(void *data);
+MPROC_API MPROC_DEPRECATED("use mproc_free()") void mproc_pool_result_free(
+    void *data);
 
 /**
  * @brief Queue one task (Python's `apply_async`).
@@ -2103,15 +2102,15 @@ MPROC_API int mproc_connection_recv(const mproc_connection_t *c, void **data,
  * @return As mproc_connection_recv(), and MPROC_EMSGSIZE when the message
  *         is larger than cap: it then stays, the next to receive.
  */
-MPROC_API int mproc_connection_recv_into(const mproc_connection_t *c,
-                                         void *buf, size_t cap, size_t *size,
+MPROC_API int mproc_connection_recv_into(const mproc_connection_t *c, void *buf,
+                                         size_t cap, size_t *size,
                                          int64_t timeout_ms);
 
 /** @brief The same as mproc_free(), kept for source compatibility.
  *  @param data  NULL, or a message from mproc_connection_recv().
  *  @deprecated Use mproc_free(); this name goes at 1.0. */
-MPROC_API MPROC_DEPRECATED("use mproc_free()") void
-mproc_connection_free_message(void *data);
+MPROC_API MPROC_DEPRECATED(
+    "use mproc_free()") void mproc_connection_free_message(void *data);
 
 /**
  * @brief Whether a receive would return at once (Python's `poll`).

@@ -4,8 +4,8 @@
  *
  * In that build every system call and allocation the library makes goes
  * through a wrapper (fault_posix.c, fault_win32.c), which counts it and,
- * when the table is armed, makes it fail. The shipped library is not that build: the test
- * build renames the library's references to these calls (see
+ * when the table is armed, makes it fail. The shipped library is not that
+ * build: the test build renames the library's references to these calls (see
  * tests/fault/CMakeLists.txt), and only the fault test binary links it.
  */
 #ifndef MPROC_FAULT_TABLE_H
