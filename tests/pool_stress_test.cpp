@@ -21,23 +21,14 @@
 #include "helpers.h"
 #include "mproc.h"
 #include "shared_testing.h"
+#include "test_tasks.h"
 
 using mproc_test::scaled_ms;
 
 namespace {
 
-int echo(const void *arg, size_t size, mproc_buf_t *out) {
-  return mproc_buf_set(out, arg, size);
-}
-MPROC_TASK(echo);
-
-int double_it(const void *arg, size_t, mproc_buf_t *out) {
-  int64_t v;
-  memcpy(&v, arg, sizeof v);
-  v *= 2;
-  return mproc_buf_set(out, &v, sizeof v);
-}
-MPROC_TASK(double_it);
+using test_tasks::double_it;
+using test_tasks::echo;
 
 // Rounds per start method; the pattern hung within a few hundred.
 #ifdef _WIN32

@@ -75,19 +75,6 @@ Shared *reset_shared() {
 
 // ---- tasks ------------------------------------------------------------------
 
-int echo(const void *arg, size_t size, mproc_buf_t *out) {
-  return mproc_buf_set(out, arg, size);
-}
-MPROC_TASK(echo);
-
-int fail_with(const void *arg, size_t, mproc_buf_t *out) {
-  int code;
-  memcpy(&code, arg, sizeof code);
-  mproc_buf_set(out, "partial", 7);
-  return code;
-}
-MPROC_TASK(fail_with);
-
 int sleep_then_echo(const void *arg, size_t size, mproc_buf_t *out) {
   int ms;
   memcpy(&ms, arg, sizeof ms);
@@ -118,14 +105,6 @@ int big_result(const void *arg, size_t, mproc_buf_t *out) {
   return 0;
 }
 MPROC_TASK(big_result);
-
-int double_it(const void *arg, size_t, mproc_buf_t *out) {
-  int64_t v;
-  memcpy(&v, arg, sizeof v);
-  v *= 2;
-  return mproc_buf_set(out, &v, sizeof v);
-}
-MPROC_TASK(double_it);
 
 int some_fail(const void *arg, size_t, mproc_buf_t *out) {
   int64_t v;

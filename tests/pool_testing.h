@@ -16,6 +16,7 @@
 #include "helpers.h"
 #include "mproc.h"
 #include "shared_testing.h"
+#include "test_tasks.h"
 
 namespace pool_testing {
 
@@ -29,10 +30,10 @@ class PoolM : public shared_testing::MethodTest {};
 
 // ---- tasks ----------------------------------------------------------------
 
-// Answers its argument.
-int echo(const void *arg, size_t size, mproc_buf_t *out);
-// Answers "partial" and fails with the int it is given.
-int fail_with(const void *arg, size_t size, mproc_buf_t *out);
+// echo, fail_with and double_it: test_tasks.h.
+using test_tasks::double_it;
+using test_tasks::echo;
+using test_tasks::fail_with;
 // Takes the int it is given in milliseconds, then answers it: for work
 // that lasts, never for synchronisation.
 int sleep_then_echo(const void *arg, size_t size, mproc_buf_t *out);
@@ -41,8 +42,6 @@ int sleep_then_echo(const void *arg, size_t size, mproc_buf_t *out);
 int echo_when_open(const void *arg, size_t size, mproc_buf_t *out);
 // Answers size_t n bytes (i * 7 + (i >> 20) at byte i).
 int big_result(const void *arg, size_t size, mproc_buf_t *out);
-// Answers twice the int64_t it is given.
-int double_it(const void *arg, size_t size, mproc_buf_t *out);
 // Answers the int64_t it is given; items i with i % 10 == 3 fail with 5.
 int some_fail(const void *arg, size_t size, mproc_buf_t *out);
 // Answers the worker's pid (int64_t).

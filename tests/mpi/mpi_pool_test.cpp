@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "mproc_mpi.h"
+#include "test_tasks.h"
 
 namespace {
 
@@ -36,18 +37,9 @@ int g_ranks = 0;     // worker ranks the first pool got
 
 // ---- tasks (registered: ranks and their workers find them by name) -------
 
-int echo(const void *arg, size_t size, mproc_buf_t *out) {
-  return mproc_buf_set(out, arg, size);
-}
-MPROC_TASK(echo);
-
-int fail_with(const void *arg, size_t, mproc_buf_t *out) {
-  int code;
-  memcpy(&code, arg, sizeof code);
-  mproc_buf_set(out, "partial", 7);
-  return code;
-}
-MPROC_TASK(fail_with);
+using test_tasks::echo;      // test_tasks.cpp
+using test_tasks::fail_with; // test_tasks.cpp
+using test_tasks::square;    // test_tasks.cpp
 
 // Each item is an int; the result is its square, and items divisible by 7
 // fail with the item as status.
@@ -59,14 +51,6 @@ int square_or_fail(const void *arg, size_t, mproc_buf_t *out) {
   return v % 7 == 0 && v != 0 ? v : 0;
 }
 MPROC_TASK(square_or_fail);
-
-int square(const void *arg, size_t, mproc_buf_t *out) {
-  int v;
-  memcpy(&v, arg, sizeof v);
-  v *= v;
-  return mproc_buf_set(out, &v, sizeof v);
-}
-MPROC_TASK(square);
 
 // The argument (a 64-bit size) bytes of a pattern.
 int make_bytes(const void *arg, size_t, mproc_buf_t *out) {
