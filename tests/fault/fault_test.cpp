@@ -32,6 +32,7 @@
 #include "helpers.h"
 #include "mproc.h"
 #include "shared_testing.h"
+#include "test_tasks.h"
 
 namespace {
 
@@ -230,15 +231,7 @@ int locks_and_waits(Disarm disarm) {
   return rc;
 }
 
-int square(const void *arg, size_t size, mproc_buf_t *out) {
-  int v = 0;
-  if (size != sizeof v)
-    return 1;
-  memcpy(&v, arg, sizeof v);
-  v *= v;
-  return mproc_buf_set(out, &v, sizeof v);
-}
-MPROC_TASK(square);
+using test_tasks::square; // ../test_tasks.cpp
 
 int pool_with(mproc_start_method_t method, Disarm disarm) {
   mproc_pool_options_t o = {};
