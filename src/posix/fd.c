@@ -92,9 +92,9 @@ static ssize_t write_some(int fd, const void *p, size_t n, int *socket) {
   return write(fd, p, n);
 }
 
-int mproc__posix_write_all(int fd, const void *buf, size_t n) {
+/* Write all n bytes; `socket`: try send() first (see write_some). */
+static int write_all(int fd, const void *buf, size_t n, int socket) {
   const unsigned char *p = buf;
-  int socket = 1;
   while (n > 0) {
     ssize_t put = write_some(fd, p, n, &socket);
     if (put < 0 && errno == EINTR)
@@ -107,6 +107,14 @@ int mproc__posix_write_all(int fd, const void *buf, size_t n) {
     n -= (size_t)put;
   }
   return 0;
+}
+
+int mproc__posix_write_all(int fd, const void *buf, size_t n) {
+  return write_all(fd, buf, n, 1);
+}
+
+int mproc__posix_write_all_pipe(int fd, const void *buf, size_t n) {
+  return write_all(fd, buf, n, 0);
 }
 
 /* The directory that lists this process's open descriptors. */

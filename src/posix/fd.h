@@ -29,6 +29,10 @@ int mproc__posix_read_all(int fd, void *buf, size_t n);
  * the reader is gone; another MPROC_E* code on error. */
 int mproc__posix_write_all(int fd, const void *buf, size_t n);
 
+/* The same for a descriptor that is no socket (a pipe): write() alone, so
+ * that each write costs one system call, not a failed send() first. */
+int mproc__posix_write_all_pipe(int fd, const void *buf, size_t n);
+
 /* Close every descriptor from 3 up except keep[0..nkeep), however many
  * there are. For a forked child that runs no other thread. */
 void mproc__posix_close_all_but(const int *keep, size_t nkeep);

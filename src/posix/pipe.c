@@ -154,7 +154,7 @@ int mproc__pipe_set_nonblocking(mproc__pipe_t end) {
 }
 
 static int write_loop(int fd, const char *p, size_t n) {
-  return mproc__posix_write_all(fd, p, n);
+  return mproc__posix_write_all_pipe(fd, p, n);
 }
 
 int mproc__pipe_write_all(mproc__pipe_t end, const void *buf, size_t n) {
