@@ -276,6 +276,75 @@ TEST_P(Lock, OwnerDeathHandsTheLockOnWithEownerdead) {
   EXPECT_EQ(mproc_lock_destroy(&a.lock), 0);
 }
 
+// Locks a process holds are linked in a list per thread for the system to
+// find at its death; taking and letting go in any order must keep that
+// list whole.
+struct ManyLocksArgs {
+  mproc_lock_t locks[8];
+  mproc_rlock_t rlock;
+  mproc_event_t held;
+  mproc_event_t thread_held;
+};
+
+// Takes locks 0..5 and the RLock, lets go of 1, 4 and 0 (from the middle,
+// the front and the back of what it holds), takes 1 again, has a second
+// thread take 7, and then waits to be killed: it dies holding 1, 2, 3, 5,
+// 7 and the RLock, not 0, 4 or 6.
+int hold_many_until_killed(const void *arg, size_t) {
+  ManyLocksArgs a;
+  memcpy(&a, arg, sizeof a);
+  for (int i = 0; i < 6; i++)
+    if (mproc_lock_acquire(&a.locks[i], MPROC_INFINITE) != 0)
+      return 1;
+  if (mproc_rlock_acquire(&a.rlock, MPROC_INFINITE) != 0 ||
+      mproc_rlock_acquire(&a.rlock, MPROC_INFINITE) != 0)
+    return 2;
+  for (int i : {1, 4, 0})
+    if (mproc_lock_release(&a.locks[i]) != 0)
+      return 3;
+  if (mproc_lock_acquire(&a.locks[1], 0) != 0)
+    return 4;
+  std::thread t([&a] {
+    if (mproc_lock_acquire(&a.locks[7], MPROC_INFINITE) == 0)
+      mproc_event_set(&a.thread_held);
+    for (int i = 0; i < 600; i++)
+      sleep_ms(100); // not synchronisation: killed long before
+  });
+  if (mproc_event_wait(&a.thread_held, MPROC_INFINITE) != 0)
+    return 5;
+  mproc_event_set(&a.held);
+  t.join();
+  return 0;
+}
+MPROC_TARGET(hold_many_until_killed);
+
+TEST_P(Lock, OwnerDeathIsReportedForEveryLockHeldWhateverTheOrder) {
+  ManyLocksArgs a;
+  for (auto &l : a.locks)
+    ASSERT_EQ(mproc_lock_create(&l), 0);
+  ASSERT_EQ(mproc_rlock_create(&a.rlock), 0);
+  ASSERT_EQ(mproc_event_create(&a.held), 0);
+  ASSERT_EQ(mproc_event_create(&a.thread_held), 0);
+  {
+    Child c(hold_many_until_killed, &a, sizeof a);
+    ASSERT_EQ(mproc_event_wait(&a.held, scaled_ms(20000)), 0);
+    c.kill();
+  }
+  for (int i = 0; i < 8; i++) {
+    bool died_holding = i != 0 && i != 4 && i != 6;
+    EXPECT_EQ(mproc_lock_acquire(&a.locks[i], scaled_ms(20000)),
+              died_holding ? MPROC_EOWNERDEAD : 0)
+        << "lock " << i;
+    EXPECT_EQ(mproc_lock_release(&a.locks[i]), 0) << "lock " << i;
+    EXPECT_EQ(mproc_lock_destroy(&a.locks[i]), 0);
+  }
+  EXPECT_EQ(mproc_rlock_acquire(&a.rlock, scaled_ms(20000)), MPROC_EOWNERDEAD);
+  EXPECT_EQ(mproc_rlock_release(&a.rlock), 0);
+  EXPECT_EQ(mproc_rlock_destroy(&a.rlock), 0);
+  EXPECT_EQ(mproc_event_destroy(&a.held), 0);
+  EXPECT_EQ(mproc_event_destroy(&a.thread_held), 0);
+}
+
 struct KillLoopArgs {
   mproc_lock_t lock;
   SharedRef mem; // [0] the counter, [1] how often EOWNERDEAD was seen
