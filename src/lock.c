@@ -114,7 +114,11 @@ int mproc_lock_create(mproc_lock_t *out) {
   return rc;
 }
 
-int mproc_lock_acquire(mproc_lock_t *lock, int64_t timeout_ms) {
+/* Every case but the common one: a timeout, a handle not in the cache
+ * (or a bad one), deferred Condition wake-ups. Out of line, so that the
+ * common case of the two calls below makes no call but the lock's own. */
+MPROC__NOINLINE static int lock_acquire_slow(mproc_lock_t *lock,
+                                             int64_t timeout_ms) {
   lock_body_t *b;
   int rc = check_timeout(timeout_ms);
   if (rc == 0)
@@ -124,12 +128,29 @@ int mproc_lock_acquire(mproc_lock_t *lock, int64_t timeout_ms) {
   return mproc__xlock_acquire(&b->x, deadline_of(timeout_ms));
 }
 
-int mproc_lock_release(mproc_lock_t *lock) {
+MPROC__NOINLINE static int lock_release_slow(mproc_lock_t *lock) {
   lock_body_t *b;
   int rc = mproc__object_get(lock, MPROC__KIND_LOCK, (void **)&b);
   if (rc != 0)
     return rc;
   return release(&b->x);
+}
+
+int mproc_lock_acquire(mproc_lock_t *lock, int64_t timeout_ms) {
+  lock_body_t *b =
+      timeout_ms == MPROC_INFINITE
+          ? (lock_body_t *)mproc__object_cached(lock, MPROC__KIND_LOCK)
+          : NULL;
+  if (b)
+    return mproc__xlock_acquire(&b->x, MPROC_INFINITE);
+  return lock_acquire_slow(lock, timeout_ms);
+}
+
+int mproc_lock_release(mproc_lock_t *lock) {
+  lock_body_t *b = (lock_body_t *)mproc__object_cached(lock, MPROC__KIND_LOCK);
+  if (b && !mproc__wakes_deferred())
+    return mproc__xlock_release(&b->x);
+  return lock_release_slow(lock);
 }
 
 int mproc_lock_destroy(mproc_lock_t *lock) {

@@ -137,6 +137,44 @@ extern mproc__slot_t mproc__slots[MPROC__SLOTS];
 /* The whole lookup: validates the handle, attaches on first use. */
 int mproc__object_get_slow(const void *handle, unsigned kind, void **body);
 
+/* The common case of mproc__object_get, on its own: the body of a valid
+ * handle of this kind whose segment is in the cache, or NULL, and then
+ * mproc__object_get_slow() decides. A caller that takes this path first
+ * and the slow one apart keeps its fast path free of calls. */
+static inline void *mproc__object_cached(const void *handle, unsigned kind) {
+  const unsigned char *p = (const unsigned char *)handle;
+  mproc__slot_t *s;
+  mproc__segment_header_t *hd;
+  uint32_t words[2], want;
+  uint16_t kind_version[2];
+  uint64_t generation, size;
+  if (!p)
+    return NULL;
+  /* Field by field through memcpy: the public handle is another type, and
+   * these compile to plain loads. The magic, kind and version (1, the only
+   * one) are compared as one 64-bit word; a zero generation matches no
+   * cached segment (a slot being rewritten holds 0, but then the header's
+   * generation, never 0, disagrees). */
+  memcpy(words, p + offsetof(mproc__handle_t, magic), sizeof words);
+  kind_version[0] = (uint16_t)kind;
+  kind_version[1] = 1;
+  memcpy(&want, kind_version, sizeof want);
+  memcpy(&generation, p + offsetof(mproc__handle_t, generation),
+         sizeof generation);
+  memcpy(&size, p + offsetof(mproc__handle_t, size), sizeof size);
+  s = &mproc__slots[generation % MPROC__SLOTS];
+  if (words[0] != MPROC__HANDLE_MAGIC || words[1] != want ||
+      size <= MPROC__HEADER_BYTES ||
+      mproc__load64_acq(&s->generation) != generation)
+    return NULL;
+  hd = (mproc__segment_header_t *)(uintptr_t)mproc__load64_acq(&s->base);
+  if (!hd || mproc__load32_acq(&hd->magic) != MPROC__SEGMENT_MAGIC ||
+      hd->generation != generation || hd->kind != kind ||
+      mproc__load32_rlx(&hd->destroyed))
+    return NULL;
+  return (unsigned char *)hd + MPROC__HEADER_BYTES;
+}
+
 /* Find the body of a handle in this process, attaching its segment on
  * first use. Returns 0, MPROC_EINVAL (NULL handle), MPROC_EBADHANDLE
  * (zeroed, wrong kind, destroyed, or never created).
@@ -148,39 +186,17 @@ int mproc__object_get_slow(const void *handle, unsigned kind, void **body);
  * Anything else takes the slow path, which decides. */
 static inline int mproc__object_get(const void *handle, unsigned kind,
                                     void **body) {
-  const unsigned char *p = (const unsigned char *)handle;
-  mproc__slot_t *s;
-  mproc__segment_header_t *hd;
-  uint32_t words[2], want;
-  uint16_t kind_version[2];
-  uint64_t generation, size;
-  if (p) {
-    /* Field by field through memcpy: the public handle is another type,
-     * and these compile to plain loads. The magic, kind and version (1,
-     * the only one) are compared as one 64-bit word; a zero generation
-     * matches no cached segment (a slot being rewritten holds 0, but then
-     * the header's generation, never 0, disagrees). */
-    memcpy(words, p + offsetof(mproc__handle_t, magic), sizeof words);
-    kind_version[0] = (uint16_t)kind;
-    kind_version[1] = 1;
-    memcpy(&want, kind_version, sizeof want);
-    memcpy(&generation, p + offsetof(mproc__handle_t, generation),
-           sizeof generation);
-    memcpy(&size, p + offsetof(mproc__handle_t, size), sizeof size);
-    s = &mproc__slots[generation % MPROC__SLOTS];
-    if (words[0] == MPROC__HANDLE_MAGIC && words[1] == want &&
-        size > MPROC__HEADER_BYTES &&
-        mproc__load64_acq(&s->generation) == generation) {
-      hd = (mproc__segment_header_t *)(uintptr_t)mproc__load64_acq(&s->base);
-      if (hd && mproc__load32_acq(&hd->magic) == MPROC__SEGMENT_MAGIC &&
-          hd->generation == generation && hd->kind == kind &&
-          !mproc__load32_rlx(&hd->destroyed)) {
-        *body = (unsigned char *)hd + MPROC__HEADER_BYTES;
-        return 0;
-      }
-    }
+  void *found = mproc__object_cached(handle, kind);
+  int rc;
+  if (found) {
+    *body = found;
+    return 0;
   }
-  return mproc__object_get_slow(handle, kind, body);
+  /* Through a local of its own: the caller's *body is then never seen to
+   * escape, and stays in a register on the fast path. */
+  rc = mproc__object_get_slow(handle, kind, &found);
+  *body = found;
+  return rc;
 }
 
 /* Whether the object was destroyed (sleepers check it when woken). */
