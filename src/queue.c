@@ -120,6 +120,23 @@ static void ring_read(queue_body_t *b, uint64_t pos, void *dst, size_t n) {
     memcpy((unsigned char *)dst + first, ring, n - first);
 }
 
+/* A record's header and its bytes, at `pos`. Records start 8-aligned, so a
+ * header never wraps; the whole record seldom does, and then goes in two
+ * copies, each split at the end of the ring. */
+static void ring_write_record(queue_body_t *b, uint64_t pos,
+                              const record_header_t *hdr, const void *src,
+                              size_t n) {
+  size_t off = (size_t)(pos & (b->capacity - 1));
+  unsigned char *at = ring_of(b) + off;
+  if ((size_t)b->capacity - off >= sizeof *hdr + n) {
+    memcpy(at, hdr, sizeof *hdr);
+    memcpy(at + sizeof *hdr, src, n);
+  } else {
+    ring_write(b, pos, hdr, sizeof *hdr);
+    ring_write(b, pos + sizeof *hdr, src, n);
+  }
+}
+
 static void wake_if_waiting(mproc__atomic_u32 *seq,
                             mproc__atomic_u32 *waiters) {
   if (mproc__load32(waiters)) {
@@ -389,13 +406,12 @@ int mproc_queue_put(mproc_queue_t *q, const void *data, size_t size,
   nput = mproc__load64_rlx(&b->nput);
   hdr.kind = inline_msg ? RECORD_INLINE : RECORD_SIDE;
   hdr.length = inline_msg ? (uint32_t)size : (uint32_t)sizeof ref;
-  ring_write(b, tail, &hdr, sizeof hdr);
   if (inline_msg) {
-    ring_write(b, tail + sizeof hdr, data, size);
+    ring_write_record(b, tail, &hdr, data, size);
   } else {
     ref.generation = side;
     ref.size = size;
-    ring_write(b, tail + sizeof hdr, &ref, sizeof ref);
+    ring_write_record(b, tail, &hdr, &ref, sizeof ref);
   }
 
   /* Commit: journal, counters, then clear the journal. */
@@ -494,12 +510,19 @@ static int side_take(queue_body_t *b, const side_ref_t *ref, void *dst) {
   return 0;
 }
 
-/* Read and decode the record at head, of `published` bytes. */
+/* Read and decode the record at head, of `published` bytes. The decoder
+ * works on a copy of its own, which another process cannot change under
+ * its checks; a copy of the fixed size, when it does not wrap, is two
+ * loads and two stores. */
 static int record_at(queue_body_t *b, uint64_t head, uint64_t published,
                      queue_record_t *rec) {
   unsigned char bytes[RECORD_HEAD_MAX];
   size_t n = published < RECORD_HEAD_MAX ? (size_t)published : RECORD_HEAD_MAX;
-  ring_read(b, head, bytes, n);
+  size_t off = (size_t)(head & (b->capacity - 1));
+  if (n == RECORD_HEAD_MAX && (size_t)b->capacity - off >= RECORD_HEAD_MAX)
+    memcpy(bytes, ring_of(b) + off, RECORD_HEAD_MAX);
+  else
+    ring_read(b, head, bytes, n);
   return mproc__queue_record_decode(bytes, n, published, b->capacity, rec);
 }
 
