@@ -598,12 +598,22 @@ void mproc__process_title(const char *role) {
   mproc__os_set_title(titles_wanted() ? role : NULL);
 }
 
+/* snprintf(dst, size, "%s", s) without the formatting code, which a fork
+ * child would otherwise page in at every start. */
+static void copy_cut(char *dst, size_t size, const char *s) {
+  size_t n = strlen(s);
+  if (n > size - 1)
+    n = size - 1;
+  memcpy(dst, s, n);
+  dst[n] = 0;
+}
+
 int mproc__child_main(const mproc__child_spec_t *spec) {
   int code;
   inherited.n = spec->nhandles;
   memcpy(inherited.handles, spec->handles, sizeof inherited.handles);
-  snprintf(registry.identity, sizeof registry.identity, "%s", spec->identity);
-  snprintf(registry.name, sizeof registry.name, "%s", spec->name);
+  copy_cut(registry.identity, sizeof registry.identity, spec->identity);
+  copy_cut(registry.name, sizeof registry.name, spec->name);
   registry.counter = 0;
   mproc__os_set_title(spec->no_title ? NULL
                       : spec->title  ? spec->title

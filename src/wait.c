@@ -28,7 +28,19 @@
 
 static mproc__atomic_u32 reaped_seq;
 
+/* Rounds of mproc_wait() under way. Only while there are any does a reap
+ * change reaped_seq and wake its sleepers: every other reap (every join)
+ * is spared the write, which after a fork costs a copy of the page, and
+ * the wake's system call. A round counts itself before it reads the word
+ * and looks at its processes under the reaper's lock; the reaper marks a
+ * child reaped under that lock before it reads the count. So either the
+ * round sees the child reaped, or the reaper sees the round and changes
+ * the word the round sleeps on. */
+static mproc__atomic_u32 reaped_waiters;
+
 void mproc__process_reaped(void) {
+  if (mproc__load32(&reaped_waiters) == 0)
+    return;
   mproc__add32(&reaped_seq, 1);
   mproc__wake32(&reaped_seq);
 }
@@ -157,6 +169,7 @@ static int round_once(mproc_wait_item_t *items, size_t n, wait_state_t *s,
                       int thorough, int64_t until, int *slept_out) {
   size_t i, nw = 1, nh = 0, nproc = 0;
   int count = 0, rc = 0;
+  mproc__add32(&reaped_waiters, 1);
   s->words[0] = mproc__process_reaped_word();
   s->expected[0] = mproc__load32((mproc__atomic_u32 *)s->words[0]);
   for (i = 0; i < n && rc == 0; i++) {
@@ -206,6 +219,7 @@ static int round_once(mproc_wait_item_t *items, size_t n, wait_state_t *s,
       }
   }
   unwatch(items, n, s);
+  mproc__sub32(&reaped_waiters, 1);
   return rc != 0 ? rc : count;
 }
 

@@ -41,8 +41,9 @@ int mproc__connection_watch(const mproc_connection_t *c, int on, int thorough,
 int mproc__process_watch(mproc_process_t *p, int on, int *ended,
                          mproc__pipe_t *sentinel);
 
-/* Called by the backend when it has reaped a child: wakes waits on many
- * that include processes. */
+/* Called by the backend when it has reaped a child, under the lock that
+ * mproc__child_wait() takes to see it reaped: wakes waits on many that
+ * include processes (src/wait.c). */
 void mproc__process_reaped(void);
 
 /* The word mproc__process_reaped() changes. */

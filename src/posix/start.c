@@ -33,6 +33,13 @@ static int death_pipe[2] = {-1, -1};
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+/* In a fork child, its parent's record of it: the child never returns to
+ * the frame that holds it, and keeps it reachable here so that a leak
+ * check at its exit does not report it. Not freed: that would write to a
+ * heap page the child otherwise leaves shared with its parent, and after
+ * fork every page written costs a copy. */
+static mproc__child_t *forked_record;
+
 static void after_fork_child(void) {
   mproc__posix_close_fd(&death_pipe[1]);
   /* The read end is our parent's pipe: a child of ours must watch us, not
@@ -218,10 +225,8 @@ int mproc__child_start(const mproc__child_spec_t *spec, mproc__child_t **out) {
       spec->nhandles > 1 ? spec->handles[1] : MPROC__PIPE_INVALID);
   pid = fork();
   if (pid == 0) {
-    /* The atfork handler has already closed what belongs to the parent.
-     * The record is the parent's; the child never returns here to free
-     * it (glibc's fork leaves malloc usable in the child). */
-    free(c);
+    /* The atfork handler has already closed what belongs to the parent. */
+    forked_record = c;
     close(status_pipe[0]);
     mproc__posix_run_child(spec, status_pipe[1], parent, use_pdeathsig,
                            death_fd);

@@ -12,7 +12,6 @@
  * environment; a saved envp of main's does not) and the area they filled
  * becomes free to rewrite.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -117,16 +116,29 @@ void mproc__os_title_init(int argc, char **argv) {
   T.size = (size_t)(take_environment(end) - start);
 }
 
+/* Append s at area[*n], cut so that a NUL still fits in `size`. */
+static void append(char *area, size_t size, size_t *n, const char *s) {
+  size_t len = strlen(s);
+  if (len > size - 1 - *n)
+    len = size - 1 - *n;
+  memcpy(area + *n, s, len);
+  *n += len;
+}
+
 void mproc__os_set_title(const char *role) {
-  size_t n;
+  size_t n = 0;
   if (T.name[0] == 0)
     find_name(NULL);
   /* The thread name holds 15 bytes: the program's name, cut. */
   prctl(PR_SET_NAME, T.name, 0, 0, 0);
   if (!role || !T.area || T.size < 2)
     return;
-  snprintf(T.area, T.size, "%s: %s", T.name, role);
-  n = strlen(T.area);
+  /* "name: role", put together by hand: a fork child runs this at every
+   * start, and snprintf would page in the formatting code (and the stack
+   * it uses) each time. */
+  append(T.area, T.size, &n, T.name);
+  append(T.area, T.size, &n, ": ");
+  append(T.area, T.size, &n, role);
   memset(T.area + n, 0, T.size - n);
   /* A last byte of the arguments' part that is not NUL tells the kernel
    * that the process retitled itself: /proc/PID/cmdline then ends at the
