@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: MIT
 // Connection (Python's Pipe) between processes of every start method:
-// order and boundaries, 0-byte and 256 MiB messages, both directions at
-// once, a peer that closes, a peer killed while sending, a reader killed
-// while receiving, poll timeouts, use after close, an end passed to a pool
-// task; and waiting on many connections, queues and processes.
+// order and boundaries, round trips at a changing pace, 0-byte and 256 MiB
+// messages, both directions at once, a peer that closes, a peer killed
+// while sending, a reader killed while receiving, poll timeouts, use after
+// close, an end passed to a pool task; the receive's spin policy; and
+// waiting on many connections, queues and processes.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "connection_spin.h"
 #include "helpers.h"
 #include "mproc.h"
 #include "shared_testing.h"
@@ -145,6 +148,56 @@ TEST_P(ConnectionProcs, OrderAndBoundariesBothWays) {
     EXPECT_EQ(s, k * 97);
   }
   // The child closed its end after its last answer.
+  EXPECT_EQ(recv_code(&p.a), MPROC_ECLOSED);
+  EXPECT_EQ(c.finish(), 0);
+  p.b_open = false;
+}
+
+// ---- round trips at a changing pace ----------------------------------------
+
+// Keeps the processor busy for `us` microseconds: a pace, not a handshake.
+void busy_for(int us) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  while (std::chrono::steady_clock::now() < end) {
+  }
+}
+
+// Sends back each of a.n messages as it comes, now and then after a pause
+// long enough that the parent's receive stops spinning and sleeps.
+int echo_paced(const void *p, size_t) {
+  Arg a;
+  memcpy(&a, p, sizeof a);
+  unsigned char buf[512]; // the parent's messages are smaller
+  for (uint64_t k = 0; k < a.n; k++) {
+    size_t size = 0;
+    if (mproc_connection_recv_into(&a.end, buf, sizeof buf, &size, kLong) != 0)
+      return 10;
+    if (k % 50 == 25)
+      busy_for(200);
+    if (mproc_connection_send(&a.end, buf, size, kLong) != 0)
+      return 11;
+  }
+  return mproc_connection_close(&a.end) == 0 ? 0 : 12;
+}
+MPROC_TARGET(echo_paced);
+
+// A receive spins a little before it sleeps, and stops spinning when that
+// does not pay (src/connection_spin.h): round trips at a pace that changes
+// under it, both ways, lose, reorder or tear nothing.
+TEST_P(ConnectionProcs, RoundTripsAtAChangingPaceKeepOrderAndBoundaries) {
+  Pipe p(0, 4096);
+  Arg a = {};
+  a.end = p.b;
+  a.n = 3000;
+  Child c(echo_paced, &a, sizeof a);
+  for (uint64_t k = 0; k < a.n; k++) {
+    size_t size = (size_t)(k * 37 % 300);
+    auto m = message(k, size);
+    if (k % 64 == 0)
+      busy_for(200);
+    ASSERT_EQ(mproc_connection_send(&p.a, m.data(), m.size(), kLong), 0);
+    ASSERT_TRUE(got_message(&p.a, k, size)) << "round trip " << k;
+  }
   EXPECT_EQ(recv_code(&p.a), MPROC_ECLOSED);
   EXPECT_EQ(c.finish(), 0);
   p.b_open = false;
@@ -479,6 +532,37 @@ TEST(Connection, RecvIntoTooSmallLeavesTheMessage) {
   EXPECT_EQ(size, 10u);
   ASSERT_EQ(mproc_connection_recv_into(&p.b, buf, sizeof buf, &size, 0), 0);
   EXPECT_EQ(std::string(buf, size), "0123456789");
+}
+
+// The receive's spin policy alone: each failed spin doubles the receives
+// that then sleep at once, up to 1023; a spin that pays lowers the level
+// and spins again at the next receive.
+TEST(ConnectionSpin, FailuresBackOffAndASpinThatPaysComesBack) {
+  uint32_t level = 0, skip = 0;
+  EXPECT_EQ(mproc__spin_turn(&skip), 1);
+  mproc__spin_done(0, &level, &skip);
+  EXPECT_EQ(level, 1u);
+  EXPECT_EQ(skip, 1u);
+  EXPECT_EQ(mproc__spin_turn(&skip), 0);
+  EXPECT_EQ(skip, 0u);
+  EXPECT_EQ(mproc__spin_turn(&skip), 1);
+  for (int i = 0; i < 20; i++)
+    mproc__spin_done(0, &level, &skip);
+  EXPECT_EQ(level, MPROC__SPIN_LEVEL_MAX);
+  EXPECT_EQ(skip, (1u << MPROC__SPIN_LEVEL_MAX) - 1u);
+  int turns = 0;
+  for (uint32_t i = 0; i < (1u << MPROC__SPIN_LEVEL_MAX); i++)
+    turns += mproc__spin_turn(&skip);
+  EXPECT_EQ(turns, 1); // the last of 1024
+  mproc__spin_done(1, &level, &skip);
+  EXPECT_EQ(level, MPROC__SPIN_LEVEL_MAX - 1u);
+  EXPECT_EQ(skip, 0u);
+  EXPECT_EQ(mproc__spin_turn(&skip), 1);
+  level = 1;
+  mproc__spin_done(1, &level, &skip);
+  mproc__spin_done(1, &level, &skip);
+  EXPECT_EQ(level, 0u);
+  EXPECT_EQ(skip, 0u);
 }
 
 TEST(Connection, UseAfterCloseIsAnError) {
