@@ -266,11 +266,8 @@ void mproc__reaper_add(mproc__child_t *c, pid_t pid, int status_fd) {
 #if MPROC_HAVE_PIDFD_OPEN
   /* A kernel without pidfd_open (ENOSYS) leaves the status pipe to tell;
    * a fork server's child is not ours to open. */
-  if (!c->foreign) {
+  if (!c->foreign) /* close-on-exec already (pidfd_open(2)) */
     c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (c->pidfd >= 0)
-      fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
-  }
 #endif
   c->next = R.head;
   c->prev = NULL;
