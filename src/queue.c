@@ -131,7 +131,8 @@ static void ring_write_record(queue_body_t *b, uint64_t pos,
   unsigned char *at = ring_of(b) + off;
   if ((size_t)b->capacity - off >= sizeof *hdr + n) {
     memcpy(at, hdr, sizeof *hdr);
-    memcpy(at + sizeof *hdr, src, n);
+    if (n) /* an empty message may come as NULL, which memcpy may not take */
+      memcpy(at + sizeof *hdr, src, n);
   } else {
     ring_write(b, pos, hdr, sizeof *hdr);
     ring_write(b, pos + sizeof *hdr, src, n);
