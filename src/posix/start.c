@@ -37,8 +37,9 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
  * the frame that holds it, and keeps it reachable here so that a leak
  * check at its exit does not report it. Not freed: that would write to a
  * heap page the child otherwise leaves shared with its parent, and after
- * fork every page written costs a copy. */
-static mproc__child_t *forked_record;
+ * fork every page written costs a copy. Volatile: nothing reads it, and
+ * the compiler would drop the store. */
+static mproc__child_t *volatile forked_record;
 
 static void after_fork_child(void) {
   mproc__posix_close_fd(&death_pipe[1]);
