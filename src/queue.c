@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "checked.h"
+#include "queue_batch.h"
 #include "queue_record.h"
 #include "shared.h"
 #include "waitable.h"
@@ -66,7 +67,7 @@ typedef struct queue_body {
   mproc__atomic_u64 c_head;
   mproc__atomic_u64 c_nget;
   mproc__atomic_u64 c_tail_seen;
-  mproc__atomic_u32 c_streak; /* gets in a row that kept up: see wait_data */
+  mproc__atomic_u32 c_streak; /* short waits in a row: queue_batch.h */
 
   /* What consumers publish. */
   _Alignas(64) mproc__atomic_u64 head;
@@ -438,28 +439,6 @@ unlock:
 
 /* ---- get -------------------------------------------------------------- */
 
-/* A consumer that keeps up with a steady producer would look at the tail
- * for every message, taking its cache line from the producer each time
- * (docs/shared-objects.md, "A consumer that keeps up"). After STREAK_BATCH
- * short waits (at most KEPT_UP_PAUSES) that found more than one message
- * queued, a get that finds the ring empty first pauses BATCH_PAUSES times.
- * A look after that pause that finds one message, a longer wait or a
- * sleep ends the streak; a request and its answer never start one. */
-#define STREAK_BATCH 16
-#define BATCH_PAUSES 32
-#define KEPT_UP_PAUSES 32
-
-/* The streak after a wait that found data after `spins` pauses, with
- * `queued` messages there; `batch`: the wait began with BATCH_PAUSES. */
-static uint32_t next_streak(uint32_t streak, int batch, int spins,
-                            uint64_t queued) {
-  if (spins > KEPT_UP_PAUSES || (batch && spins > 0 && queued <= 1))
-    return 0;
-  if (queued <= 1)
-    return streak;
-  return streak < STREAK_BATCH ? streak + 1 : streak;
-}
-
 /* Wait, holding the consumers' lock, until a record is there. */
 static int wait_data(queue_body_t *b, uint64_t head, int64_t deadline) {
   int spins = 0, batch, pauses;
@@ -470,7 +449,7 @@ static int wait_data(queue_body_t *b, uint64_t head, int64_t deadline) {
     return 0;
   }
   streak = mproc__load32_rlx(&b->c_streak);
-  batch = streak >= STREAK_BATCH;
+  batch = mproc__queue_batching(streak);
   for (;;) {
     uint32_t seq = mproc__load32(&b->data_seq);
     if (mproc__object_destroyed(b))
@@ -478,10 +457,10 @@ static int wait_data(queue_body_t *b, uint64_t head, int64_t deadline) {
     tail = mproc__load64_acq(&b->tail);
     if (tail != head) {
       mproc__store64_rlx(&b->c_tail_seen, tail);
-      mproc__store32_rlx(&b->c_streak,
-                         next_streak(streak, batch, spins,
-                                     mproc__load64_rlx(&b->nput) -
-                                         mproc__load64_rlx(&b->nget)));
+      mproc__store32_rlx(&b->c_streak, mproc__queue_streak_after(
+                                           streak, batch, spins,
+                                           mproc__load64_rlx(&b->nput) -
+                                               mproc__load64_rlx(&b->nget)));
       return 0;
     }
     if (mproc__load32(&b->closed)) {
@@ -493,7 +472,7 @@ static int wait_data(queue_body_t *b, uint64_t head, int64_t deadline) {
     if (past(deadline))
       return MPROC_EEMPTY;
     if (spins < SPINS) {
-      for (pauses = batch && spins == 0 ? BATCH_PAUSES : 1; pauses > 0;
+      for (pauses = batch && spins == 0 ? MPROC__BATCH_PAUSES : 1; pauses > 0;
            pauses--, spins++)
         mproc__cpu_relax();
       continue;

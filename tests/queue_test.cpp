@@ -19,6 +19,7 @@
 
 #include "helpers.h"
 #include "mproc.h"
+#include "queue_batch.h"
 #include "shared_testing.h"
 
 using mproc_test::scaled_ms;
@@ -142,6 +143,43 @@ TEST(QueueBadInput, SizesNearSizeMaxAreRefusedWithoutTouchingMemory) {
 }
 
 // ---- sizes and order -----------------------------------------------------
+
+// When a consumer waits before it looks at the tail (src/queue_batch.h): a
+// steady stream starts batching, a request and its answer never do, and
+// batching ends as soon as a wait shows it bought nothing.
+TEST(QueueBatch, AStreamBatchesARequestAndItsAnswerNeverDo) {
+  const uint32_t batch_at = MPROC__STREAK_BATCH;
+  uint32_t streak = 0;
+  // One message queued at a time, however quickly it comes: never.
+  for (int i = 0; i < 1000; i++)
+    streak = mproc__queue_streak_after(streak, mproc__queue_batching(streak),
+                                       i % 3, 1);
+  EXPECT_EQ(streak, 0u);
+  EXPECT_FALSE(mproc__queue_batching(streak));
+  // Short waits that find several messages: after batch_at of them.
+  for (uint32_t i = 0; i < batch_at; i++) {
+    EXPECT_FALSE(mproc__queue_batching(streak)) << i;
+    streak = mproc__queue_streak_after(streak, 0, 2, 5);
+  }
+  EXPECT_TRUE(mproc__queue_batching(streak));
+  for (int i = 0; i < 100; i++)
+    streak = mproc__queue_streak_after(streak, 1, MPROC__BATCH_PAUSES, 7);
+  EXPECT_TRUE(mproc__queue_batching(streak));
+  // Data already there at the first look, even one message, keeps it.
+  streak = mproc__queue_streak_after(streak, 1, 0, 1);
+  EXPECT_TRUE(mproc__queue_batching(streak));
+  // The pause found a single message: it bought nothing.
+  EXPECT_EQ(mproc__queue_streak_after(streak, 1, MPROC__BATCH_PAUSES, 1), 0u);
+  // A wait longer than a short one, batching or not.
+  EXPECT_EQ(mproc__queue_streak_after(streak, 1, MPROC__KEPT_UP_PAUSES + 1, 9),
+            0u);
+  EXPECT_EQ(
+      mproc__queue_streak_after(batch_at - 1, 0, MPROC__KEPT_UP_PAUSES + 1, 9),
+      0u);
+  // A short wait that finds one message neither raises nor ends a streak
+  // that has not reached batching yet.
+  EXPECT_EQ(mproc__queue_streak_after(3, 0, 1, 1), 3u);
+}
 
 TEST(Queue, SizesAroundTheRingInOneProcess) {
   mproc_queue_options_t o = {0, 4096, 0, {0}};
