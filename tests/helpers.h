@@ -182,6 +182,17 @@ bool write_to_fifo(const void *path, size_t path_size, const void *buf,
 // reads it), or -1.
 mproc_pid_t proc_ppid(mproc_pid_t pid);
 
+#ifdef _WIN32
+// Puts this process in a Job that ends every process it holds when the
+// Job's one handle, this process's, closes: whatever this test program
+// starts (and they start) then dies with it, also when CTest kills it at
+// its timeout. Called by main() in the test program itself, not in its
+// helpers or children (they are in the Job already). Returns 0, or the
+// Windows error when Windows refuses (a Job around the run forbids
+// nesting), with nothing changed.
+unsigned long end_descendants_with_this_process();
+#endif
+
 #ifndef _WIN32
 // As run_program(), with argv[0] looked up on PATH when it has no '/', the
 // environment given instead of this process's, and nothing on stdin.

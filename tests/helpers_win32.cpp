@@ -270,6 +270,27 @@ void kill_pid(mproc_pid_t pid) {
   }
 }
 
+unsigned long end_descendants_with_this_process() {
+  // Unnamed and not inheritable: the kernel closes the one handle, and
+  // the Job ends its processes, however this process ends. No BREAKAWAY_OK:
+  // a daemon's non-daemon child, which would leave mproc's daemon Job,
+  // stays in this one (mproc starts it without breaking away when refused).
+  HANDLE job = CreateJobObjectW(NULL, NULL);
+  if (!job)
+    return GetLastError();
+  JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits;
+  ZeroMemory(&limits, sizeof limits);
+  limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+  if (!SetInformationJobObject(job, JobObjectExtendedLimitInformation, &limits,
+                               sizeof limits) ||
+      !AssignProcessToJobObject(job, GetCurrentProcess())) {
+    DWORD err = GetLastError();
+    CloseHandle(job);
+    return err;
+  }
+  return 0; // the handle stays open for the life of the process
+}
+
 void set_env(const char *name, const char *value) {
   _putenv_s(name, value ? value : "");
 }
