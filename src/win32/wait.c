@@ -30,12 +30,12 @@
  * is its hash.
  *
  * A slot whose process died is taken back by the first waker that cannot
- * open its bell (the name went with its last handle), or by a newcomer
- * when the table is full. Above SLOTS sleepers at once, or when the
- * doorbell cannot be made, a sleep on words is a 1 ms nap instead; handles
- * alone need no bell: one WaitForMultipleObjects on them. The uncontended
- * paths of every object never come here; a wake with nobody asleep costs
- * one atomic load. */
+ * open its bell (the name went with its last handle: a waker opens a bell
+ * for one ring and closes it), or by a newcomer when the table is full. Above
+ * SLOTS sleepers at once, or when the doorbell cannot be made, a sleep on words
+ * is a 1 ms nap instead; handles alone need no bell: one WaitForMultipleObjects
+ * on them. The uncontended paths of every object never come here; a wake with
+ * nobody asleep costs one atomic load. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,6 +45,8 @@
 #define SLOTS 512
 #define DOORBELL_NAME L"Local\\mproc-doorbell-1"
 #define BELL_NAME_MAX 64
+/* A slot's id while a dead process's slot is being taken back; no bell's. */
+#define TAKING_BACK UINT64_MAX
 
 typedef struct slot {
   mproc__atomic_u64 id;   /* the bell's name; 0: free */
@@ -71,12 +73,6 @@ static doorbell_t *doorbell;
 static INIT_ONCE doorbell_once = INIT_ONCE_STATIC_INIT;
 static SRWLOCK bells_lock = SRWLOCK_INIT;
 static bell_t *idle_bells;
-/* The wakers' handles to other sleepers' bells, by slot. */
-static SRWLOCK opened_lock = SRWLOCK_INIT;
-static struct {
-  uint64_t id;
-  HANDLE event;
-} opened[SLOTS];
 
 static BOOL CALLBACK map_doorbell(PINIT_ONCE once, PVOID param, PVOID *ctx) {
   /* Made zero-filled by the first process, found by the others; the
@@ -110,23 +106,33 @@ static void bell_name(wchar_t *name, uint64_t id) {
            (unsigned long)(id >> 32), (unsigned long)(id & 0xffffffffu));
 }
 
+/* Take slot i back from bell `id`, whose name is gone: its process died.
+ * 1 when this call took it. The slot holds TAKING_BACK meanwhile, so that
+ * nobody takes it before it is disarmed: a waker that read the id just
+ * before the slot changed hands must not disarm the next owner's sleep. */
+static int take_back(doorbell_t *d, size_t i, uint64_t id) {
+  slot_t *s = &d->slots[i];
+  uint32_t one = 1;
+  if (id == TAKING_BACK || !mproc__cas64(&s->id, &id, TAKING_BACK))
+    return 0;
+  if (mproc__cas32(&s->armed, &one, 0))
+    mproc__sub32(&d->armed, 1);
+  mproc__store64(&s->id, 0);
+  return 1;
+}
+
 /* Whether slot i's bell is gone with its process: then take the slot
  * back. */
 static int reclaim_if_dead(doorbell_t *d, size_t i, uint64_t id) {
   wchar_t name[BELL_NAME_MAX];
   HANDLE h;
-  uint32_t one = 1;
   bell_name(name, id);
   h = OpenEventW(SYNCHRONIZE, FALSE, name);
   if (h) {
     CloseHandle(h);
     return 0;
   }
-  if (GetLastError() != ERROR_FILE_NOT_FOUND)
-    return 0;
-  if (mproc__cas32(&d->slots[i].armed, &one, 0))
-    mproc__sub32(&d->armed, 1);
-  return mproc__cas64(&d->slots[i].id, &id, 0);
+  return GetLastError() == ERROR_FILE_NOT_FOUND && take_back(d, i, id);
 }
 
 /* A new bell in a free slot (one whose process died, when none is free). */
@@ -136,7 +142,8 @@ static bell_t *bell_new(doorbell_t *d) {
   size_t i, pass;
   if (!b)
     return NULL;
-  if (mproc__os_random(&b->id, sizeof b->id) != 0 || b->id == 0)
+  if (mproc__os_random(&b->id, sizeof b->id) != 0 || b->id == 0 ||
+      b->id == TAKING_BACK)
     goto fail;
   bell_name(name, b->id);
   b->event = CreateEventW(NULL, FALSE, FALSE, name);
@@ -247,24 +254,21 @@ int mproc__os_sleep(void *const *words, const uint32_t *expected, size_t nwords,
   return 0;
 }
 
-/* Set the bell of slot i, opening it on first use. */
+/* Set the bell of slot i, opened for this ring only: a handle kept to
+ * another process's bell would keep its name, and so its slot, alive
+ * after that process died, and the table would fill with dead slots. */
 static void ring(doorbell_t *d, size_t i, uint64_t id) {
   wchar_t name[BELL_NAME_MAX];
   HANDLE h;
-  AcquireSRWLockExclusive(&opened_lock);
-  if (opened[i].id != id) {
-    if (opened[i].event)
-      CloseHandle(opened[i].event);
-    bell_name(name, id);
-    opened[i].event = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
-    opened[i].id = opened[i].event ? id : 0;
+  bell_name(name, id);
+  h = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
+  if (!h) {
+    if (GetLastError() == ERROR_FILE_NOT_FOUND)
+      take_back(d, i, id);
+    return;
   }
-  h = opened[i].event;
-  if (h)
-    SetEvent(h);
-  ReleaseSRWLockExclusive(&opened_lock);
-  if (!h)
-    reclaim_if_dead(d, i, id);
+  SetEvent(h);
+  CloseHandle(h);
 }
 
 void mproc__wake32(void *word) {
@@ -278,7 +282,7 @@ void mproc__wake32(void *word) {
     slot_t *s = &d->slots[i];
     if (mproc__load32(&s->armed) && (mproc__load64(&s->mask) & bit)) {
       uint64_t id = mproc__load64(&s->id);
-      if (id != 0)
+      if (id != 0 && id != TAKING_BACK)
         ring(d, i, id);
     }
   }
