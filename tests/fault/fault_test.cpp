@@ -348,6 +348,7 @@ const Scenario *find_scenario(const char *name) {
 struct Leftovers {
   size_t fds, threads, children; // fds: descriptors, or handles on Windows
   std::vector<std::string> segments;
+  std::string fd_kinds; // for the message: Windows handles by object type
   bool operator==(const Leftovers &o) const {
     return fds == o.fds && threads == o.threads && children == o.children &&
            segments == o.segments;
@@ -359,7 +360,7 @@ struct Leftovers {
 // (SystemHandleInformation): Wine's GetProcessHandleCount() says 0. Each
 // entry begins with the owner's pid, of which Windows keeps the low 16
 // bits here (and Wine 32); the low 16 bits are compared.
-size_t count_handles() {
+size_t count_handles(std::string *kinds) {
   struct Entry {
     ULONG pid;
     UCHAR type, flags;
@@ -383,16 +384,24 @@ size_t count_handles() {
     if (st != 0)
       return 0;
     const Table *t = (const Table *)buf.data();
-    size_t n = 0;
+    size_t n = 0, by_type[256] = {0};
     for (ULONG i = 0; i < t->count; i++)
-      n += (t->entries[i].pid & 0xffff) == (GetCurrentProcessId() & 0xffff);
+      if ((t->entries[i].pid & 0xffff) == (GetCurrentProcessId() & 0xffff)) {
+        n++;
+        by_type[t->entries[i].type]++;
+      }
+    kinds->clear();
+    for (int k = 0; k < 256; k++)
+      if (by_type[k])
+        *kinds +=
+            " type" + std::to_string(k) + ":" + std::to_string(by_type[k]);
     return n;
   }
 }
 
 Leftovers leftovers() {
   Leftovers l;
-  l.fds = count_handles();
+  l.fds = count_handles(&l.fd_kinds);
   l.threads = 0;
   HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
   if (snap != INVALID_HANDLE_VALUE) {
@@ -535,6 +544,9 @@ MPROC_TEST_HELPER(fault_run) {
             before.fds, after.fds, before.threads, after.threads,
             before.children, after.children, before.segments.size(),
             after.segments.size());
+    if (!before.fd_kinds.empty())
+      fprintf(stderr, "handles by type:%s ->%s\n", before.fd_kinds.c_str(),
+              after.fd_kinds.c_str());
     return 2;
   }
   return 0;
