@@ -191,6 +191,10 @@ mproc_pid_t proc_ppid(mproc_pid_t pid);
 // Windows error when Windows refuses (a Job around the run forbids
 // nesting), with nothing changed.
 unsigned long end_descendants_with_this_process();
+
+// How many handles this process holds (0 when it cannot be told), and in
+// *kinds how many of each object type (" typeT:N" for each type T held).
+size_t count_handles(std::string *kinds);
 #endif
 
 #ifndef _WIN32

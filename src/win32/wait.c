@@ -22,6 +22,11 @@
  * so the sleeper's wait, whenever it starts, returns. The mask is written
  * before the arming, so the waker reads this sleep's mask.
  *
+ * Each thread that sleeps on words has a bell of its own, made on its first
+ * such sleep and given up (its slot freed, its event closed) when the
+ * thread ends, by a fiber-local's destructor: a process holds one bell per
+ * thread that ever slept on a word, and a thread that ends leaves none.
+ *
  * Every wake-up that brings no news costs one look at the words: a bell
  * set for a word that another sleep of the same thread was on, a word of
  * the same hash, or a slot armed a moment too early. Processes map a
@@ -61,18 +66,18 @@ typedef struct doorbell {
   slot_t slots[SLOTS];
 } doorbell_t;
 
-/* A bell of this process: its event and its slot. */
+/* A thread's bell: its event and its slot. */
 typedef struct bell {
   HANDLE event;
   uint64_t id;
   size_t slot;
-  struct bell *next;
 } bell_t;
 
 static doorbell_t *doorbell;
 static INIT_ONCE doorbell_once = INIT_ONCE_STATIC_INIT;
-static SRWLOCK bells_lock = SRWLOCK_INIT;
-static bell_t *idle_bells;
+static DWORD bell_of_thread = FLS_OUT_OF_INDEXES; /* the thread's bell_t */
+
+static void WINAPI bell_end(void *bell);
 
 static BOOL CALLBACK map_doorbell(PINIT_ONCE once, PVOID param, PVOID *ctx) {
   /* Made zero-filled by the first process, found by the others; the
@@ -82,6 +87,7 @@ static BOOL CALLBACK map_doorbell(PINIT_ONCE once, PVOID param, PVOID *ctx) {
   (void)once;
   (void)param;
   (void)ctx;
+  bell_of_thread = FlsAlloc(bell_end);
   if (m) {
     doorbell = (doorbell_t *)MapViewOfFile(m, FILE_MAP_ALL_ACCESS, 0, 0,
                                            sizeof(doorbell_t));
@@ -106,7 +112,8 @@ static void bell_name(wchar_t *name, uint64_t id) {
            (unsigned long)(id >> 32), (unsigned long)(id & 0xffffffffu));
 }
 
-/* Take slot i back from bell `id`, whose name is gone: its process died.
+/* Take slot i back from bell `id`: its process died (its name is gone),
+ * or its thread ended.
  * 1 when this call took it. The slot holds TAKING_BACK meanwhile, so that
  * nobody takes it before it is disarmed: a waker that read the id just
  * before the slot changed hands must not disarm the next owner's sleep. */
@@ -167,21 +174,33 @@ fail:
   return NULL;
 }
 
+/* The calling thread's bell, made on its first sleep; NULL when none can
+ * be had. */
 static bell_t *bell_take(doorbell_t *d) {
   bell_t *b;
-  AcquireSRWLockExclusive(&bells_lock);
-  b = idle_bells;
+  if (bell_of_thread == FLS_OUT_OF_INDEXES)
+    return NULL;
+  b = (bell_t *)FlsGetValue(bell_of_thread);
   if (b)
-    idle_bells = b->next;
-  ReleaseSRWLockExclusive(&bells_lock);
-  return b ? b : bell_new(d);
+    return b;
+  b = bell_new(d);
+  if (b && !FlsSetValue(bell_of_thread, b)) {
+    bell_end(b);
+    b = NULL;
+  }
+  return b;
 }
 
-static void bell_give(bell_t *b) {
-  AcquireSRWLockExclusive(&bells_lock);
-  b->next = idle_bells;
-  idle_bells = b;
-  ReleaseSRWLockExclusive(&bells_lock);
+/* A thread ends: its slot is freed, then its bell closed. A waker that
+ * read the slot's id just before opens no bell, or sets one that nobody
+ * waits on. */
+static void WINAPI bell_end(void *bell) {
+  bell_t *b = (bell_t *)bell;
+  if (!b)
+    return;
+  take_back(doorbell, b->slot, b->id);
+  CloseHandle(b->event);
+  free(b);
 }
 
 /* Mark the handles that are signalled. */
@@ -249,7 +268,6 @@ int mproc__os_sleep(void *const *words, const uint32_t *expected, size_t nwords,
     wait_handles(b->event, handles, nhandles, ms);
   if (mproc__xchg32(&s->armed, 0) == 1)
     mproc__sub32(&d->armed, 1);
-  bell_give(b);
   look(handles, nhandles, handle_ready);
   return 0;
 }

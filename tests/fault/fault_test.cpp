@@ -356,52 +356,9 @@ struct Leftovers {
 };
 
 #ifdef _WIN32
-// This process's handles, from the system's list of every handle
-// (SystemHandleInformation): Wine's GetProcessHandleCount() says 0. Each
-// entry begins with the owner's pid, of which Windows keeps the low 16
-// bits here (and Wine 32); the low 16 bits are compared.
-size_t count_handles(std::string *kinds) {
-  struct Entry {
-    ULONG pid;
-    UCHAR type, flags;
-    USHORT handle;
-    void *object;
-    ULONG access;
-  };
-  struct Table {
-    ULONG count;
-    Entry entries[1];
-  };
-  std::vector<unsigned char> buf(1 << 16);
-  for (;;) {
-    ULONG got = 0;
-    NTSTATUS st = NtQuerySystemInformation((SYSTEM_INFORMATION_CLASS)16,
-                                           buf.data(), (ULONG)buf.size(), &got);
-    if (st == (NTSTATUS)0xC0000004L) { // STATUS_INFO_LENGTH_MISMATCH
-      buf.resize(buf.size() * 2);
-      continue;
-    }
-    if (st != 0)
-      return 0;
-    const Table *t = (const Table *)buf.data();
-    size_t n = 0, by_type[256] = {0};
-    for (ULONG i = 0; i < t->count; i++)
-      if ((t->entries[i].pid & 0xffff) == (GetCurrentProcessId() & 0xffff)) {
-        n++;
-        by_type[t->entries[i].type]++;
-      }
-    kinds->clear();
-    for (int k = 0; k < 256; k++)
-      if (by_type[k])
-        *kinds +=
-            " type" + std::to_string(k) + ":" + std::to_string(by_type[k]);
-    return n;
-  }
-}
-
 Leftovers leftovers() {
   Leftovers l;
-  l.fds = count_handles(&l.fd_kinds);
+  l.fds = mproc_test::count_handles(&l.fd_kinds);
   l.threads = 0;
   HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
   if (snap != INVALID_HANDLE_VALUE) {
