@@ -17,4 +17,14 @@ typedef char mproc__mutex_is_srwlock_[sizeof(mproc__mutex_t) == sizeof(SRWLOCK)
                                           : -1];
 #define MPROC__SRW(m) ((PSRWLOCK)(void *)(m))
 
+/* How many bells of the session's doorbell (wait.c) this process holds:
+ * one per live thread that has slept on a shared word. For tests. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+size_t mproc__win32_bells(void);
+#ifdef __cplusplus
+}
+#endif
+
 #endif

@@ -76,6 +76,7 @@ typedef struct bell {
 static doorbell_t *doorbell;
 static INIT_ONCE doorbell_once = INIT_ONCE_STATIC_INIT;
 static DWORD bell_of_thread = FLS_OUT_OF_INDEXES; /* the thread's bell_t */
+static mproc__atomic_u32 bells_held;              /* by this process */
 
 static void WINAPI bell_end(void *bell);
 
@@ -128,18 +129,27 @@ static int take_back(doorbell_t *d, size_t i, uint64_t id) {
   return 1;
 }
 
-/* Whether slot i's bell is gone with its process: then take the slot
- * back. */
-static int reclaim_if_dead(doorbell_t *d, size_t i, uint64_t id) {
+/* Open slot i's bell `id`, or, when its name is gone (its process died,
+ * or its thread ended), take the slot back (*took: whether this call did)
+ * and return NULL. */
+static HANDLE open_bell(doorbell_t *d, size_t i, uint64_t id, DWORD access,
+                        int *took) {
   wchar_t name[BELL_NAME_MAX];
   HANDLE h;
   bell_name(name, id);
-  h = OpenEventW(SYNCHRONIZE, FALSE, name);
-  if (h) {
+  h = OpenEventW(access, FALSE, name);
+  *took = !h && GetLastError() == ERROR_FILE_NOT_FOUND && take_back(d, i, id);
+  return h;
+}
+
+/* Whether slot i's bell is gone with its process: then take the slot
+ * back. */
+static int reclaim_if_dead(doorbell_t *d, size_t i, uint64_t id) {
+  int took;
+  HANDLE h = open_bell(d, i, id, SYNCHRONIZE, &took);
+  if (h)
     CloseHandle(h);
-    return 0;
-  }
-  return GetLastError() == ERROR_FILE_NOT_FOUND && take_back(d, i, id);
+  return took;
 }
 
 /* A new bell in a free slot (one whose process died, when none is free). */
@@ -184,12 +194,17 @@ static bell_t *bell_take(doorbell_t *d) {
   if (b)
     return b;
   b = bell_new(d);
-  if (b && !FlsSetValue(bell_of_thread, b)) {
+  if (!b)
+    return NULL;
+  mproc__add32(&bells_held, 1);
+  if (!FlsSetValue(bell_of_thread, b)) {
     bell_end(b);
     b = NULL;
   }
   return b;
 }
+
+size_t mproc__win32_bells(void) { return mproc__load32(&bells_held); }
 
 /* A thread ends: its slot is freed, then its bell closed. A waker that
  * read the slot's id just before opens no bell, or sets one that nobody
@@ -201,6 +216,7 @@ static void WINAPI bell_end(void *bell) {
   take_back(doorbell, b->slot, b->id);
   CloseHandle(b->event);
   free(b);
+  mproc__sub32(&bells_held, 1);
 }
 
 /* Mark the handles that are signalled. */
@@ -276,17 +292,12 @@ int mproc__os_sleep(void *const *words, const uint32_t *expected, size_t nwords,
  * another process's bell would keep its name, and so its slot, alive
  * after that process died, and the table would fill with dead slots. */
 static void ring(doorbell_t *d, size_t i, uint64_t id) {
-  wchar_t name[BELL_NAME_MAX];
-  HANDLE h;
-  bell_name(name, id);
-  h = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
-  if (!h) {
-    if (GetLastError() == ERROR_FILE_NOT_FOUND)
-      take_back(d, i, id);
-    return;
+  int took;
+  HANDLE h = open_bell(d, i, id, EVENT_MODIFY_STATE, &took);
+  if (h) {
+    SetEvent(h);
+    CloseHandle(h);
   }
-  SetEvent(h);
-  CloseHandle(h);
 }
 
 void mproc__wake32(void *word) {
