@@ -197,6 +197,19 @@ TEST_P(PoolM, OtherChildrenDoNotHoldAWorkersPipes) {
   ASSERT_NE(reset_shared(), nullptr);
   {
     Pool a(2);
+    // One round trip first, so that a's thread is past its start-up and
+    // idle when b's workers are forked: a fork while another thread is in
+    // the sanitizers' allocator (which takes no lock around fork, unlike
+    // glibc's malloc) can leave the child stuck on that lock.
+    int64_t one = 1;
+    int done = -1;
+    void *answer = nullptr;
+    size_t answer_size = 0;
+    ASSERT_EQ(mproc_pool_apply(a.p, double_it, &one, sizeof one, &done, &answer,
+                               &answer_size),
+              0);
+    EXPECT_EQ(done, 0);
+    mproc_free(answer);
     Pool b(2);
     shared_testing::Child other(sleep_a_while, nullptr, 0);
     int how = DIE_WAIT_FOR_KILL;
