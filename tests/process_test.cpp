@@ -709,6 +709,50 @@ size_t count(const std::string &s, const std::string &what) {
   return n;
 }
 
+#ifndef _WIN32 // the fork server is POSIX's
+// 0 when the child's LD_BIND_NOW is the argument ("-": unset), 1 if not.
+int bind_now_is(const void *arg, size_t size) {
+  std::string want(static_cast<const char *>(arg), size);
+  const char *have = getenv("LD_BIND_NOW");
+  return want == "-" ? have != nullptr : !have || want != have;
+}
+MPROC_TARGET(bind_now_is);
+
+// Sets LD_BIND_NOW as its argument says ("-": unset), then starts its fork
+// server with a child that checks it sees the same.
+MPROC_TEST_HELPER(forkserver_env) {
+  if (argc < 1)
+    return 2;
+  std::string value = argv[0];
+  if (value == "-")
+    unsetenv("LD_BIND_NOW");
+  else
+    setenv("LD_BIND_NOW", value.c_str(), 1);
+  mproc_process_t *p = nullptr;
+  mproc_process_options_t o = {};
+  o.start_method = MPROC_START_FORKSERVER;
+  int code = -1;
+  if (mproc_process_create(&p, bind_now_is, value.data(), value.size(), &o) !=
+          0 ||
+      mproc_process_start(p) != 0 ||
+      mproc_process_join(p, MPROC_INFINITE) != 0 ||
+      mproc_process_exitcode(p, &code) != 0)
+    return 3;
+  mproc_process_free(p);
+  return code;
+}
+
+// The fork server binds its symbols at start through the environment
+// (src/posix/forkserver.c); its children see the program's environment
+// as it was, with or without the variable.
+TEST(ProcessHygiene, ForkserverChildrenSeeTheProgramsEnvironment) {
+  for (const char *value : {"-", "1", ""}) {
+    auto r = run_helper("forkserver_env", {value});
+    EXPECT_EQ(r.exit_code(), 0) << "LD_BIND_NOW " << value << ": " << r.err;
+  }
+}
+#endif
+
 TEST(ProcessHygiene, ExitFromTheTargetEndsTheChildWithItsCode) {
   auto r = run_helper("exit_from_target");
   EXPECT_EQ(r.exit_code(), 0) << r.err;

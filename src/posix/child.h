@@ -68,11 +68,20 @@ void mproc__posix_forkserver_after_fork_child(void);
 void mproc__posix_pipe_adopt(int fd);
 
 /* posix_spawn of this executable (argv[0] NULL: its path) with a cleared
- * signal mask and the bootstrap cookie in its environment. The new program
- * inherits its standard streams and keep[i] as descriptor 3 + i, nothing
- * else. */
+ * signal mask and the bootstrap cookie in its environment, and extra_env
+ * ("NAME=value", or NULL) unless the environment sets NAME already. The
+ * new program inherits its standard streams and keep[i] as descriptor
+ * 3 + i, nothing else. */
 int mproc__posix_spawn_self(char **argv, const int *keep, int nkeep,
-                            const unsigned char *cookie, pid_t *pid);
+                            const unsigned char *cookie, const char *extra_env,
+                            pid_t *pid);
+
+/* What a child started from a bootstrap message does once its process is
+ * set up (mproc__os_child_run_spawned does that for a spawned one; the fork
+ * server for its forks): adopt the handed descriptors, run the target,
+ * exit. */
+void mproc__posix_run_booted(const struct mproc__boot *boot,
+                             const mproc__child_spec_t *spec);
 
 /* The path that runs this executable again. */
 int mproc__posix_exe_path(char *buf, size_t size);

@@ -35,6 +35,14 @@
 #include "targets.h"
 
 #define FORKSERVER_FLAG "--mproc-forkserver="
+/* The server binds every symbol as it starts, unless the program's
+ * environment says how already: each fork of it would otherwise look up
+ * the symbols it calls on its way to the target, one page fault after
+ * another, since the lookups the server did not make are not in its
+ * memory. The value marks the variable as ours, taken out again at once
+ * so that the programs the children run bind as they would have. */
+#define BIND_NOW_VAR "LD_BIND_NOW"
+#define BIND_NOW_OURS "mproc-forkserver"
 /* The per-child socket, the death pipe and the handed ends. */
 #define REQUEST_FDS_MAX (2 + MPROC__CHILD_HANDLES_MAX)
 
@@ -111,7 +119,8 @@ static int start_server(const char *argv0) {
   argv[0] = (char *)(uintptr_t)argv0; /* it looks like the program */
   argv[1] = flag;
   argv[2] = NULL;
-  if ((r = mproc__posix_spawn_self(argv, keep, 2, S.cookie, &pid)) != 0)
+  if ((r = mproc__posix_spawn_self(argv, keep, 2, S.cookie,
+                                    BIND_NOW_VAR "=" BIND_NOW_OURS, &pid)) != 0)
     goto fail;
   mproc__posix_close_fd(&ctl[1]);
   mproc__posix_close_fd(&status_pipe[1]);
@@ -411,7 +420,9 @@ static void serve_one(int ctl, const unsigned char *cookie) {
     boot.status_channel = -1; /* the server reports the exit code */
     boot.death_channel = death_fd;
     boot.flags &= ~MPROC__BOOT_PDEATHSIG; /* our parent is the server */
-    mproc__os_child_run_spawned(&boot, &spec);
+    /* The server has set up the fork handlers and taken the cookie out
+     * of the environment; every page this child touches costs a fault. */
+    mproc__posix_run_booted(&boot, &spec);
   }
   if (pid < 0) {
     answer(conn, mproc__os_translate(errno));
@@ -485,6 +496,11 @@ void mproc__os_forkserver_if_asked(int *argc, char ***argv) {
   fcntl((int)ctl, F_SETFD, FD_CLOEXEC);
   /* Its children get no cookie: they are forked, not started. */
   unsetenv(MPROC__BOOT_COOKIE_ENV);
+  {
+    const char *bind_now = getenv(BIND_NOW_VAR);
+    if (bind_now && strcmp(bind_now, BIND_NOW_OURS) == 0)
+      unsetenv(BIND_NOW_VAR);
+  }
   mproc__process_title("forkserver");
   serve((int)ctl, cookie);
 }

@@ -98,27 +98,38 @@ static int inherit_only(posix_spawn_file_actions_t *fa, const int *keep,
   return close_the_rest(fa, 3 + nkeep);
 }
 
+/* Whether the environment entry `entry` sets the variable of `var`
+ * ("NAME=value"). */
+static int same_variable(const char *entry, const char *var) {
+  size_t len = (size_t)(strchr(var, '=') - var);
+  return strncmp(entry, var, len) == 0 && entry[len] == '=';
+}
+
 /* This process's environment with the cookie's variable set to `cookie`
- * (an earlier value, inherited from our own parent, left out). */
-static char **environment_with(char *cookie) {
+ * (an earlier value, inherited from our own parent, left out), and `extra`
+ * ("NAME=value", or NULL) unless the environment already sets NAME. */
+static char **environment_with(char *cookie, char *extra) {
   size_t n = 0, i, k = 0;
-  size_t len = sizeof MPROC__BOOT_COOKIE_ENV - 1;
   char **env;
   while (environ && environ[n])
     n++;
-  env = calloc(n + 2, sizeof *env);
+  env = calloc(n + 3, sizeof *env);
   if (!env)
     return NULL;
-  for (i = 0; i < n; i++)
-    if (strncmp(environ[i], MPROC__BOOT_COOKIE_ENV, len) != 0 ||
-        environ[i][len] != '=')
+  for (i = 0; i < n; i++) {
+    if (extra && same_variable(environ[i], extra))
+      extra = NULL;
+    if (!same_variable(environ[i], cookie))
       env[k++] = environ[i];
-  env[k] = cookie;
+  }
+  env[k++] = cookie;
+  env[k] = extra;
   return env;
 }
 
 int mproc__posix_spawn_self(char **argv, const int *keep, int nkeep,
-                            const unsigned char *cookie, pid_t *pid) {
+                            const unsigned char *cookie, const char *extra_env,
+                            pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none;
@@ -132,7 +143,7 @@ int mproc__posix_spawn_self(char **argv, const int *keep, int nkeep,
   /* The cookie goes in the environment, which only the same user may
    * read, not in the command line, which everybody may. */
   mproc__boot_format_cookie_env(cookie, cookie_var, sizeof cookie_var);
-  if (!(env = environment_with(cookie_var)))
+  if (!(env = environment_with(cookie_var, (char *)(uintptr_t)extra_env)))
     return MPROC_ENOMEM;
   if (posix_spawn_file_actions_init(&fa) != 0) {
     free(env);
@@ -224,7 +235,7 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   mproc__boot_format_flag(3, NULL, flag, sizeof flag);
   if ((r = child_argv(spec, flag, &argv)) != 0)
     goto fail;
-  r = mproc__posix_spawn_self(argv, keep, nkeep, b.cookie, &pid);
+  r = mproc__posix_spawn_self(argv, keep, nkeep, b.cookie, NULL, &pid);
   free(argv);
   if (r != 0)
     goto fail;

@@ -149,11 +149,16 @@ void mproc__posix_run_child(const mproc__child_spec_t *spec, int status_fd,
 
 void mproc__os_child_run_spawned(const struct mproc__boot *boot,
                                  const mproc__child_spec_t *spec) {
-  int status_fd = (int)boot->status_channel;
-  int death_fd = (int)boot->death_channel;
   mproc__posix_register_atfork();
   /* The target and the programs it runs have no use for the cookie. */
   unsetenv(MPROC__BOOT_COOKIE_ENV);
+  mproc__posix_run_booted(boot, spec);
+}
+
+void mproc__posix_run_booted(const struct mproc__boot *boot,
+                             const mproc__child_spec_t *spec) {
+  int status_fd = (int)boot->status_channel;
+  int death_fd = (int)boot->death_channel;
   /* Inherited across exec on purpose; our own children must not inherit
    * them again. */
   if (status_fd >= 0)
