@@ -581,7 +581,8 @@ void mproc__process_exit_children(void) {
   mproc__mutex_unlock(&registry.lock);
   for (i = 0; i < n; i++)
     mproc__child_wait(children[i], MPROC_INFINITE, &exitcode);
-  free(children);
+  if (children) /* a child with none calls nothing it need not page in */
+    free(children);
 }
 
 /* The pipe ends this process was handed as a child. */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #ifndef _WIN32
+#include <dirent.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #endif
 
@@ -740,6 +742,103 @@ MPROC_TEST_HELPER(forkserver_env) {
     return 3;
   mproc_process_free(p);
   return code;
+}
+
+// The highest descriptor this process holds (it may have inherited one far
+// above the others).
+int highest_fd() {
+  int top = 2;
+  DIR *d = opendir("/dev/fd");
+  if (!d)
+    return 255;
+  while (struct dirent *e = readdir(d))
+    if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && atoi(e->d_name) > top)
+      top = atoi(e->d_name);
+  closedir(d);
+  return top;
+}
+
+// Lowers this process's descriptor limit to its argument above the highest
+// descriptor it holds (a spawn cannot name a descriptor beyond the limit to
+// close it), then starts fork server children that wait on an Event until
+// starts are refused: the server, which inherits the limit, runs out of
+// descriptors. Every child that did start is reported when it ends (killed, but
+// for the last one), and once they have ended a start succeeds again.
+MPROC_TEST_HELPER(forkserver_fd_limit) {
+  if (argc < 1)
+    return 2;
+  struct Ev {
+    mproc_event_t ev;
+    int rc = mproc_event_create(&ev);
+    ~Ev() {
+      if (rc == 0)
+        mproc_event_destroy(&ev);
+    }
+  } owned;
+  mproc_event_t &ev = owned.ev;
+  if (owned.rc != 0)
+    return 3;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 4;
+  rl.rlim_cur = static_cast<rlim_t>(highest_fd() + 1 + atoi(argv[0]));
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 4;
+  mproc_process_options_t o = {};
+  o.start_method = MPROC_START_FORKSERVER;
+  std::vector<mproc_process_t *> live;
+  int refused = 0;
+  for (int i = 0; i < 300 && refused < 3; i++) {
+    mproc_process_t *p = nullptr;
+    if (mproc_process_create(&p, wait_for_gate, &ev, sizeof ev, &o) != 0)
+      return 5;
+    if (mproc_process_start(p) != 0) {
+      mproc_process_free(p);
+      refused++;
+      continue;
+    }
+    live.push_back(p);
+  }
+  if (refused == 0 || live.empty()) {
+    fprintf(stderr, "%zu started, %d refused\n", live.size(), refused);
+    return 6;
+  }
+  // The last child to start may be one whose pidfd the server could not
+  // open: it ends alone, after the others were killed and joined.
+  for (size_t i = 0; i < live.size(); i++) {
+    int code = 0, want = i + 1 < live.size() ? -SIGKILL : 0;
+    if (i + 1 < live.size() && mproc_process_kill(live[i]) != 0)
+      return 7;
+    if (i + 1 == live.size())
+      mproc_event_set(&ev);
+    if (mproc_process_join(live[i], 60000) != 0 ||
+        mproc_process_exitcode(live[i], &code) != 0 || code != want) {
+      fprintf(stderr, "child %zu of %zu ended with %d\n", i, live.size(), code);
+      return 7;
+    }
+    mproc_process_free(live[i]);
+  }
+  int want = 0, code = -1;
+  mproc_process_t *p = nullptr;
+  if (mproc_process_create(&p, return_code, &want, sizeof want, &o) != 0 ||
+      mproc_process_start(p) != 0 || mproc_process_join(p, 60000) != 0 ||
+      mproc_process_exitcode(p, &code) != 0 || code != 0) {
+    fprintf(stderr, "the start after the others ended: code %d\n", code);
+    return 8;
+  }
+  mproc_process_free(p);
+  return 0;
+}
+
+// A fork server out of descriptors refuses a start and goes on; a child
+// whose pidfd it could not open is still reported (src/posix/forkserver.c).
+// Three limits in a row: whether the last descriptor the server gets is a
+// request's socket or a pidfd depends on their parity.
+TEST(ProcessHygiene, ForkserverOutOfDescriptorsRefusesStartsAndGoesOn) {
+  for (const char *limit : {"30", "31", "32"}) {
+    auto r = run_helper("forkserver_fd_limit", {limit});
+    EXPECT_EQ(r.exit_code(), 0) << "limit " << limit << ": " << r.err;
+  }
 }
 
 // The fork server binds its symbols at start through the environment

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,7 +121,7 @@ static int start_server(const char *argv0) {
   argv[1] = flag;
   argv[2] = NULL;
   if ((r = mproc__posix_spawn_self(argv, keep, 2, S.cookie,
-                                    BIND_NOW_VAR "=" BIND_NOW_OURS, &pid)) != 0)
+                                   BIND_NOW_VAR "=" BIND_NOW_OURS, &pid)) != 0)
     goto fail;
   mproc__posix_close_fd(&ctl[1]);
   mproc__posix_close_fd(&status_pipe[1]);
@@ -247,6 +248,15 @@ void mproc__posix_forkserver_after_fork_child(void) {
 
 /* ---- the server --------------------------------------------------------- */
 
+/* How the server learns that a child ended. Where the kernel has pidfds,
+ * from each child's pidfd in its poll: no signal handler, which every child
+ * would have to undo. Otherwise (another system, an older kernel) from
+ * SIGCHLD, whose handler writes to a pipe the poll watches. A child whose
+ * pidfd could not be opened (no descriptor left) is looked for every
+ * LOOK_AGAIN_MS. */
+#define LOOK_AGAIN_MS 10
+
+static int use_pidfds;
 static int sigchld_pipe[2] = {-1, -1};
 static volatile sig_atomic_t child_ended;
 
@@ -266,12 +276,45 @@ static void on_sigchld(int sig) {
 typedef struct {
   pid_t pid;
   int conn;
+  int pidfd; /* readable once it ended, or -1 */
 } served_t;
 
+/* The live children, and the poll set: the control socket, the SIGCHLD
+ * pipe, then each child's pidfd (-1, which poll skips, where it has none). */
 static struct {
   served_t *items;
+  struct pollfd *polled;
   size_t count, cap;
+  size_t without_pidfd;
 } served;
+
+/* Room for one more child. */
+static int served_room(void) {
+  size_t cap = served.cap ? served.cap * 2 : 16;
+  served_t *items;
+  struct pollfd *polled;
+  if (served.count < served.cap)
+    return 0;
+  items = realloc(served.items, cap * sizeof *items);
+  if (!items)
+    return MPROC_ENOMEM;
+  served.items = items;
+  polled = realloc(served.polled, (cap + 2) * sizeof *polled);
+  if (!polled)
+    return MPROC_ENOMEM;
+  served.polled = polled;
+  served.cap = cap;
+  return 0;
+}
+
+static int open_pidfd(pid_t pid) {
+#if MPROC_HAVE_PIDFD_OPEN
+  if (use_pidfds) /* close-on-exec already (pidfd_open(2)) */
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+  (void)pid;
+  return -1;
+}
 
 /* Where recvmsg can mark the descriptors close-on-exec as they arrive,
  * serve_one need not. */
@@ -291,6 +334,7 @@ typedef struct {
   size_t head_len, head_used;
   int fds[REQUEST_FDS_MAX];
   int nfds;
+  int truncated; /* not every descriptor arrived: no room for them */
 } request_reader_t;
 
 static int recv_head(request_reader_t *rr) {
@@ -304,6 +348,7 @@ static int recv_head(request_reader_t *rr) {
   if (got <= 0)
     return -1;
   rr->head_len = (size_t)got;
+  rr->truncated = (m.msg.msg_flags & MSG_CTRUNC) != 0;
   for (cmsg = CMSG_FIRSTHDR(&m.msg); cmsg; cmsg = CMSG_NXTHDR(&m.msg, cmsg)) {
     if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
       size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -327,6 +372,42 @@ static int read_request(void *ctx, void *buf, size_t n) {
   return take == n ? 0 : mproc__os_channel_read(rr->fd, p + take, n - take);
 }
 
+/* Receive and check a request. Returns 0 when it can be served, or 1 when
+ * not all its descriptors arrived because this process has no room left
+ * for them: the request is refused and the server goes on. A malformed
+ * request means the stream is lost (only our parent writes here): the
+ * server stops. */
+static int receive_request(int ctl, const unsigned char *cookie,
+                           request_reader_t *rr, mproc__boot_t *boot) {
+  const char *why = NULL;
+  int i;
+  memset(rr, 0, sizeof *rr);
+  rr->fd = ctl;
+  for (i = 0; i < REQUEST_FDS_MAX; i++)
+    rr->fds[i] = -1;
+  if (recv_head(rr) != 0)
+    _exit(0); /* the parent is gone */
+  if (mproc__boot_decode(read_request, rr, boot, &why) != 0 ||
+      rr->head_used != rr->head_len ||
+      !mproc__boot_same_cookie(cookie, boot->cookie))
+    _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
+  if (rr->truncated)
+    return 1;
+  if (rr->fds[0] < 0 || boot->death_channel >= rr->nfds ||
+      boot->death_channel == 0)
+    _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
+  /* The message names descriptors by their place among those received. */
+  for (i = 0; i < (int)boot->nhandles; i++) {
+    if (boot->handles[i] <= 0 || boot->handles[i] >= rr->nfds)
+      _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
+    boot->handles[i] = rr->fds[boot->handles[i]];
+  }
+  if (RECV_CLOEXEC == 0)
+    for (i = 0; i < rr->nfds; i++)
+      fcntl(rr->fds[i], F_SETFD, FD_CLOEXEC);
+  return 0;
+}
+
 static void answer(int conn, int64_t value) {
   mproc__os_channel_write(conn, &value, sizeof value);
 }
@@ -346,69 +427,49 @@ static void report_exits(void) {
         mproc__os_channel_write(served.items[i].conn, &code, sizeof code);
       }
       close(served.items[i].conn);
+      if (served.items[i].pidfd >= 0)
+        close(served.items[i].pidfd);
+      else
+        served.without_pidfd--;
       served.items[i] = served.items[--served.count];
       break;
     }
   }
 }
 
+static void default_sigchld(void) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGCHLD, &dfl, NULL);
+}
+
 static void serve_one(int ctl, const unsigned char *cookie) {
   request_reader_t rr;
   mproc__boot_t boot;
   mproc__child_spec_t spec;
-  const char *why = NULL;
   int conn, death_fd = -1, keep[1 + MPROC__CHILD_HANDLES_MAX], nkeep = 0;
   pid_t pid;
-  int i;
+  int i, refused = receive_request(ctl, cookie, &rr, &boot);
 
-  memset(&rr, 0, sizeof rr);
-  rr.fd = ctl;
-  for (i = 0; i < REQUEST_FDS_MAX; i++)
-    rr.fds[i] = -1;
-  if (recv_head(&rr) != 0)
-    _exit(0); /* the parent is gone */
   conn = rr.fds[0];
-  if (conn < 0 || mproc__boot_decode(read_request, &rr, &boot, &why) != 0 ||
-      rr.head_used != rr.head_len ||
-      !mproc__boot_same_cookie(cookie, boot.cookie) ||
-      boot.death_channel >= rr.nfds || boot.death_channel == 0) {
-    /* Only our parent writes here; a malformed request means the stream
-     * is lost: stop serving. */
-    _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
-  }
-  /* The message names descriptors by their place among those received. */
+  if (refused)
+    goto done; /* the parent finds its socket closed */
   if (boot.death_channel > 0)
     death_fd = rr.fds[boot.death_channel];
-  for (i = 0; i < (int)boot.nhandles; i++) {
-    if (boot.handles[i] <= 0 || boot.handles[i] >= rr.nfds)
-      _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
-    boot.handles[i] = rr.fds[boot.handles[i]];
-  }
-  if (RECV_CLOEXEC == 0)
-    for (i = 0; i < rr.nfds; i++)
-      fcntl(rr.fds[i], F_SETFD, FD_CLOEXEC);
   mproc__boot_to_spec(&boot, MPROC_START_FORKSERVER, &spec);
   if (!spec.target) {
     answer(conn, MPROC_ENOTREG);
     goto done;
   }
-  if (served.count == served.cap) {
-    size_t cap = served.cap ? served.cap * 2 : 16;
-    served_t *bigger = realloc(served.items, cap * sizeof *bigger);
-    if (!bigger) {
-      answer(conn, MPROC_ENOMEM);
-      goto done;
-    }
-    served.items = bigger;
-    served.cap = cap;
+  if (served_room() != 0) {
+    answer(conn, MPROC_ENOMEM);
+    goto done;
   }
   pid = fork();
   if (pid == 0) {
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigaction(SIGCHLD, &dfl, NULL);
-    sigaction(SIGPIPE, &dfl, NULL);
+    if (!use_pidfds)
+      default_sigchld(); /* the one handler the server set */
     /* Nothing of the server's goes to the child: neither its sockets nor
      * its own status pipe; only the death pipe and the pipe ends it was
      * given. */
@@ -431,6 +492,9 @@ static void serve_one(int ctl, const unsigned char *cookie) {
   answer(conn, pid);
   served.items[served.count].pid = pid;
   served.items[served.count].conn = conn;
+  served.items[served.count].pidfd = open_pidfd(pid);
+  if (served.items[served.count].pidfd < 0)
+    served.without_pidfd++;
   served.count++;
   conn = -1;
 
@@ -444,7 +508,8 @@ done:
   mproc__boot_free(&boot);
 }
 
-static void serve(int ctl, const unsigned char *cookie) {
+/* Learn of ended children from SIGCHLD. */
+static void watch_sigchld(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   if (pipe(sigchld_pipe) != 0)
@@ -454,29 +519,62 @@ static void serve(int ctl, const unsigned char *cookie) {
   sa.sa_handler = on_sigchld;
   sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
   sigaction(SIGCHLD, &sa, NULL);
-  sa.sa_handler = SIG_IGN;
-  sa.sa_flags = 0;
-  sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Wait for a request or an ended child; 1 when a child may have ended. */
+static int wait_for_work(int ctl, int *request) {
+  struct pollfd *fds = served.polled;
+  size_t i, n = served.count + 2;
+  int ended;
+  fds[0].fd = ctl;
+  fds[1].fd = sigchld_pipe[0];
+  for (i = 0; i < served.count; i++)
+    fds[i + 2].fd = served.items[i].pidfd;
+  for (i = 0; i < n; i++) {
+    fds[i].events = POLLIN;
+    fds[i].revents = 0;
+  }
+  /* The SIGCHLD handler's flag and pipe, or a pidfd; or, with a child
+   * that has no pidfd, the time to look again. */
+  ended = poll(fds, (nfds_t)n,
+               use_pidfds && served.without_pidfd ? LOOK_AGAIN_MS : -1) == 0;
+  for (i = 1; i < n && !ended; i++)
+    ended = fds[i].revents != 0;
+  if (child_ended || ended) {
+    char buf[64];
+    child_ended = 0;
+    /* A short read leaves the pipe empty; a byte written after it wakes
+     * the next poll, and report_exits() finds nothing more then. */
+    while (!use_pidfds &&
+           read(sigchld_pipe[0], buf, sizeof buf) == (ssize_t)sizeof buf) {
+    }
+    ended = 1;
+  }
+  *request = fds[0].revents != 0;
+  return ended;
+}
+
+static void serve(int ctl, const unsigned char *cookie) {
+#if MPROC_HAVE_PIDFD_OPEN
+  int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (self >= 0) {
+    use_pidfds = 1;
+    close(self);
+  }
+#endif
+  if (!use_pidfds) {
+    watch_sigchld();
+  } else {
+    default_sigchld(); /* even if the program ignored it: ours to wait for */
+  }
+  if (served_room() != 0)
+    _exit(MPROC__EXIT_BOOTSTRAP_FAILED);
   mproc__posix_register_atfork();
   for (;;) {
-    struct pollfd fds[2];
-    fds[0].fd = ctl;
-    fds[0].events = POLLIN;
-    fds[1].fd = sigchld_pipe[0];
-    fds[1].events = POLLIN;
-    fds[0].revents = fds[1].revents = 0;
-    if (poll(fds, 2, -1) < 0 && errno != EINTR)
-      continue;
-    if (fds[1].revents || child_ended) {
-      char buf[64];
-      child_ended = 0;
-      /* A short read leaves the pipe empty; a byte written after it wakes
-       * the next poll, and report_exits() finds nothing more then. */
-      while (read(sigchld_pipe[0], buf, sizeof buf) == (ssize_t)sizeof buf) {
-      }
+    int request = 0;
+    if (wait_for_work(ctl, &request))
       report_exits();
-    }
-    if (fds[0].revents)
+    if (request)
       serve_one(ctl, cookie);
   }
 }

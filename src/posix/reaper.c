@@ -63,9 +63,12 @@ static int decode_status(int status) {
   return MPROC_EXITCODE_UNKNOWN;
 }
 
-/* Read what the child wrote to its status pipe, without blocking. */
-static void drain_status(mproc__child_t *c) {
-  while (c->status_fd >= 0 && !c->status_eof) {
+/* Read what the child wrote to its status pipe, without blocking: up to
+ * end of file, or, when the code is all that is wanted (until_code), until
+ * it is complete. */
+static void drain_status(mproc__child_t *c, int until_code) {
+  while (c->status_fd >= 0 && !c->status_eof &&
+         !(until_code && c->status_len == sizeof c->status_buf)) {
     unsigned char buf[16];
     ssize_t n = read(c->status_fd, buf, sizeof buf);
     if (n > 0) {
@@ -84,7 +87,7 @@ static void drain_status(mproc__child_t *c) {
 /* The exit code when waitpid() cannot tell it: the kernel reaped the child
  * itself because SIGCHLD is ignored. */
 static int lost_status_code(mproc__child_t *c) {
-  drain_status(c);
+  drain_status(c, 1);
   if (c->status_len == sizeof c->status_buf) {
     int32_t code;
     memcpy(&code, c->status_buf, sizeof code);
@@ -110,17 +113,18 @@ void mproc__reaper_try_reap(mproc__child_t *c) {
   if (c->reaped)
     return;
   if (c->foreign) {
-    /* A fork server's child: its exit code arrives on the socket, then
-     * EOF; it is not ours to wait for. */
-    drain_status(c);
-    if (c->status_eof)
+    /* A fork server's child, not ours to wait for: the server writes its
+     * exit code once it has reaped it, then closes the socket. The code
+     * complete, or end of file without one (the server is gone), tells. */
+    drain_status(c, 1);
+    if (c->status_eof || c->status_len == sizeof c->status_buf)
       mark_reaped(c, lost_status_code(c));
     return;
   }
   if (c->pidfd < 0) {
     /* Portable path: the status pipe reaches EOF when the child is gone
      * (or, rarely, when it closed the descriptor itself). */
-    drain_status(c);
+    drain_status(c, 0);
     if (!c->status_eof)
       return;
   }
