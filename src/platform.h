@@ -384,6 +384,11 @@ void mproc__os_title_init(int argc, char **argv);
  * is not NULL, show "<program>: <role>" as its command line (ps, top). */
 void mproc__os_set_title(const char *role);
 
+/* In a fork of a single-threaded process that has set a title (the fork
+ * server): its thread is named after the program already, so the next
+ * mproc__os_set_title() need not name it again. */
+void mproc__os_title_named(void);
+
 /* ---- provided by common code, called by the backend ------------------ */
 
 /* Run a child's life after the backend has set the process up: take the

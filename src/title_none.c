@@ -10,3 +10,5 @@ void mproc__os_title_init(int argc, char **argv) {
 }
 
 void mproc__os_set_title(const char *role) { (void)role; }
+
+void mproc__os_title_named(void) {}

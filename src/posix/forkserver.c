@@ -412,11 +412,13 @@ static void answer(int conn, int64_t value) {
   mproc__os_channel_write(conn, &value, sizeof value);
 }
 
-static void report_exits(void) {
+/* Reap up to `most` ended children and write each one's code. */
+static void report_exits(size_t most) {
   int status;
   pid_t pid;
   size_t i;
-  while (served.count > 0 && (pid = waitpid(-1, &status, WNOHANG)) > 0) {
+  while (most-- > 0 && served.count > 0 &&
+         (pid = waitpid(-1, &status, WNOHANG)) > 0) {
     for (i = 0; i < served.count; i++) {
       if (served.items[i].pid != pid)
         continue;
@@ -481,8 +483,10 @@ static void serve_one(int ctl, const unsigned char *cookie) {
     boot.status_channel = -1; /* the server reports the exit code */
     boot.death_channel = death_fd;
     boot.flags &= ~MPROC__BOOT_PDEATHSIG; /* our parent is the server */
-    /* The server has set up the fork handlers and taken the cookie out
-     * of the environment; every page this child touches costs a fault. */
+    /* The server has set up the fork handlers, taken the cookie out of
+     * the environment and named its thread after the program; every page
+     * this child touches costs a fault. */
+    mproc__os_title_named();
     mproc__posix_run_booted(&boot, &spec);
   }
   if (pid < 0) {
@@ -521,11 +525,13 @@ static void watch_sigchld(void) {
   sigaction(SIGCHLD, &sa, NULL);
 }
 
-/* Wait for a request or an ended child; 1 when a child may have ended. */
-static int wait_for_work(int ctl, int *request) {
+/* Wait for a request or an ended child. Returns how many children to look
+ * for: as many as pidfds said they ended, every one that did after
+ * SIGCHLD or when it is time to look again, or none. */
+static size_t wait_for_work(int ctl, int *request) {
   struct pollfd *fds = served.polled;
-  size_t i, n = served.count + 2;
-  int ended;
+  size_t i, n = served.count + 2, ended = 0;
+  int timed_out;
   fds[0].fd = ctl;
   fds[1].fd = sigchld_pipe[0];
   for (i = 0; i < served.count; i++)
@@ -534,13 +540,12 @@ static int wait_for_work(int ctl, int *request) {
     fds[i].events = POLLIN;
     fds[i].revents = 0;
   }
-  /* The SIGCHLD handler's flag and pipe, or a pidfd; or, with a child
-   * that has no pidfd, the time to look again. */
-  ended = poll(fds, (nfds_t)n,
-               use_pidfds && served.without_pidfd ? LOOK_AGAIN_MS : -1) == 0;
-  for (i = 1; i < n && !ended; i++)
-    ended = fds[i].revents != 0;
-  if (child_ended || ended) {
+  timed_out =
+      poll(fds, (nfds_t)n,
+           use_pidfds && served.without_pidfd ? LOOK_AGAIN_MS : -1) == 0;
+  for (i = 2; i < n; i++)
+    ended += fds[i].revents != 0;
+  if (timed_out || child_ended || fds[1].revents) {
     char buf[64];
     child_ended = 0;
     /* A short read leaves the pipe empty; a byte written after it wakes
@@ -548,7 +553,7 @@ static int wait_for_work(int ctl, int *request) {
     while (!use_pidfds &&
            read(sigchld_pipe[0], buf, sizeof buf) == (ssize_t)sizeof buf) {
     }
-    ended = 1;
+    ended = served.count;
   }
   *request = fds[0].revents != 0;
   return ended;
@@ -572,8 +577,9 @@ static void serve(int ctl, const unsigned char *cookie) {
   mproc__posix_register_atfork();
   for (;;) {
     int request = 0;
-    if (wait_for_work(ctl, &request))
-      report_exits();
+    size_t ended = wait_for_work(ctl, &request);
+    if (ended)
+      report_exits(ended);
     if (request)
       serve_one(ctl, cookie);
   }

@@ -29,6 +29,7 @@ static struct {
   char **args;        /* the arguments' copies */
   char **env;         /* the environment moved to the heap */
   char **env_strings; /* its strings, whatever the program does to it */
+  int named;          /* the thread is named already (title_named) */
 } T;
 
 /* The file name of the running executable ("myprog"), from
@@ -125,12 +126,16 @@ static void append(char *area, size_t size, size_t *n, const char *s) {
   *n += len;
 }
 
+void mproc__os_title_named(void) { T.named = 1; }
+
 void mproc__os_set_title(const char *role) {
   size_t n = 0;
   if (T.name[0] == 0)
     find_name(NULL);
   /* The thread name holds 15 bytes: the program's name, cut. */
-  prctl(PR_SET_NAME, T.name, 0, 0, 0);
+  if (!T.named)
+    prctl(PR_SET_NAME, T.name, 0, 0, 0);
+  T.named = 0;
   if (!role || !T.area || T.size < 2)
     return;
   /* "name: role", put together by hand: a fork child runs this at every
