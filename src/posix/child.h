@@ -4,6 +4,7 @@
 #ifndef MPROC_POSIX_CHILD_H
 #define MPROC_POSIX_CHILD_H
 
+#include <poll.h>
 #include <sys/types.h>
 
 #include "platform.h"
@@ -31,6 +32,18 @@ struct mproc__child {
   int64_t retry_ns;   /* next waitpid attempt after EOF, or 0 */
   int64_t retry_step; /* back-off between those attempts */
 };
+
+/* What to poll c's descriptor for: input, or for a fork server's socket,
+ * where the system can tell, its end of file alone: the code written just
+ * before it would wake the waiter once more for nothing. */
+static inline short mproc__child_watch_events(const mproc__child_t *c) {
+#if defined(POLLRDHUP)
+  if (c->foreign)
+    return POLLRDHUP;
+#endif
+  (void)c;
+  return POLLIN;
+}
 
 /* Take a freshly started child under watch: record its pid and status
  * descriptor (a fork server's socket for a foreign child) and, for a child

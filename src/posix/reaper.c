@@ -114,10 +114,12 @@ void mproc__reaper_try_reap(mproc__child_t *c) {
     return;
   if (c->foreign) {
     /* A fork server's child, not ours to wait for: the server writes its
-     * exit code once it has reaped it, then closes the socket. The code
-     * complete, or end of file without one (the server is gone), tells. */
-    drain_status(c, 1);
-    if (c->status_eof || c->status_len == sizeof c->status_buf)
+     * exit code once it has reaped it, then closes the socket. The end of
+     * file tells (with the code, or without: the server is gone); until
+     * then a sentinel, a copy of the socket, could lose its readiness to
+     * our read of the code. */
+    drain_status(c, 0);
+    if (c->status_eof)
       mark_reaped(c, lost_status_code(c));
     return;
   }
@@ -324,7 +326,7 @@ static void poll_child(mproc__child_t *c, int64_t deadline_ns) {
   struct pollfd pfd;
   int64_t left = mproc__timeout_left(deadline_ns);
   pfd.fd = c->pidfd >= 0 ? c->pidfd : c->status_fd;
-  pfd.events = POLLIN;
+  pfd.events = mproc__child_watch_events(c);
   pfd.revents = 0;
   /* While a joiner watches the child, the reaper thread need not wake for
    * it too. */
