@@ -434,6 +434,44 @@ TEST_P(ProcessMethod, NoZombiesFromUnjoinedChildren) {
   }
 }
 
+// 0 when no signal is blocked and SIGUSR2 has no handler; 1 or 2 if not.
+int signals_as_new(const void *, size_t) {
+  sigset_t blocked;
+  struct sigaction usr2;
+  pthread_sigmask(SIG_SETMASK, nullptr, &blocked);
+  for (int sig = 1; sig < SIGRTMIN; sig++)
+    if (sigismember(&blocked, sig) == 1)
+      return 1;
+  sigaction(SIGUSR2, nullptr, &usr2);
+  return usr2.sa_handler == SIG_DFL ? 0 : 2;
+}
+MPROC_TARGET(signals_as_new);
+
+void on_usr2(int) {}
+
+// A spawned program (a spawn child, the fork server and so its children)
+// starts with no signal blocked and no handler of its parent's, whatever
+// the starting thread blocks: mproc's own spawn keeps every signal
+// blocked up to the exec and lets them through as the program starts.
+// (A fork child keeps its parent's mask and handlers.)
+TEST(Process, SpawnedChildStartsWithNoSignalBlockedNorHandled) {
+  struct sigaction handler = {}, old_usr2 = {};
+  handler.sa_handler = on_usr2;
+  ASSERT_EQ(sigaction(SIGUSR2, &handler, &old_usr2), 0);
+  sigset_t some, old_mask;
+  sigemptyset(&some);
+  sigaddset(&some, SIGUSR1);
+  sigaddset(&some, SIGTERM);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &some, &old_mask), 0);
+  for (mproc_start_method_t m : {MPROC_START_SPAWN, MPROC_START_FORKSERVER}) {
+    current_method = m;
+    EXPECT_EQ(run_and_exitcode(signals_as_new, nullptr, 0), 0) << m;
+  }
+  current_method = MPROC_START_DEFAULT;
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  sigaction(SIGUSR2, &old_usr2, nullptr);
+}
+
 TEST_P(ProcessMethod, SigchldIgnoredDoesNotHangJoin) {
   struct sigaction ign = {}, old = {};
   ign.sa_handler = SIG_IGN;

@@ -96,6 +96,11 @@ int mproc__posix_spawn_self(char **argv, const int *keep, int nkeep,
 void mproc__posix_run_booted(const struct mproc__boot *boot,
                              const mproc__child_spec_t *spec);
 
+/* In a program this executable spawned (a child, or the fork server), as
+ * it starts: no signal blocked, as posix_spawn() would have left it (our
+ * own spawn keeps every signal blocked up to the exec). */
+void mproc__posix_signals_after_spawn(void);
+
 /* The path that runs this executable again. */
 int mproc__posix_exe_path(char *buf, size_t size);
 

@@ -597,6 +597,7 @@ void mproc__os_forkserver_if_asked(int *argc, char ***argv) {
   if (mproc__os_secure_mode())
     mproc__boot_refuse(MPROC__EXIT_REFUSED_SECURE,
                        "the program runs setuid or setgid");
+  mproc__posix_signals_after_spawn();
   fcntl((int)ctl, F_SETFD, FD_CLOEXEC);
   /* Its children get no cookie: they are forked, not started. */
   unsetenv(MPROC__BOOT_COOKIE_ENV);

@@ -11,6 +11,7 @@
  * process, close-on-exec or not, is closed in it, as Python's spawn does.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -43,7 +44,133 @@ int mproc__posix_exe_path(char *buf, size_t size) {
   return 0;
 #endif
 }
+/* Whether the environment entry `entry` sets the variable of `var`
+ * ("NAME=value"). */
+static int same_variable(const char *entry, const char *var) {
+  size_t len = (size_t)(strchr(var, '=') - var);
+  return strncmp(entry, var, len) == 0 && entry[len] == '=';
+}
 
+/* This process's environment with the cookie's variable set to `cookie`
+ * (an earlier value, inherited from our own parent, left out), and `extra`
+ * ("NAME=value", or NULL) unless the environment already sets NAME. */
+static char **environment_with(char *cookie, char *extra) {
+  size_t n = 0, i, k = 0;
+  char **env;
+  while (environ && environ[n])
+    n++;
+  env = calloc(n + 3, sizeof *env);
+  if (!env)
+    return NULL;
+  for (i = 0; i < n; i++) {
+    if (extra && same_variable(environ[i], extra))
+      extra = NULL;
+    if (!same_variable(environ[i], cookie))
+      env[k++] = environ[i];
+  }
+  env[k++] = cookie;
+  env[k] = extra;
+  return env;
+}
+
+/* Where the system lets us, a spawn of our own instead of posix_spawn():
+ * clone(CLONE_VM | CLONE_VFORK) on a stack of its own, as glibc's
+ * posix_spawn does, but without its walk over every signal: to keep a
+ * handler of ours from running in a child that shares our memory, glibc
+ * asks for and resets each disposition there, 128 system calls before the
+ * exec. Here every signal stays blocked up to the exec (which resets every
+ * handler) and the new program, which is this one starting as a child or
+ * as the fork server, lets them through again
+ * (mproc__posix_signals_after_spawn). Not under AddressSanitizer, which
+ * knows nothing of a function running on such a stack. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MPROC__ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define MPROC__ASAN 1
+#endif
+#if MPROC_HAVE_CLONE_VFORK && MPROC_HAVE_CLOSE_RANGE && !defined(MPROC__ASAN)
+#define SPAWN_BY_CLONE 1
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+typedef struct {
+  const char *path;
+  char **argv, **env;
+  const int *keep;
+  int nkeep, top;
+  int err; /* what the child met, when it could not exec */
+} clone_args_t;
+
+/* The child: it shares our memory until the exec, with every signal
+ * blocked; what it writes is its own stack and a->err. */
+static int clone_child(void *p) {
+  clone_args_t *a = p;
+  int i;
+  /* keep[i] becomes 3 + i by way of top + 1 + i, above every source and
+   * target, so that no move overwrites one yet to move; dup2 clears
+   * close-on-exec on the copy it makes. */
+  for (i = 0; i < a->nkeep; i++)
+    if (dup2(a->keep[i], a->top + 1 + i) < 0)
+      goto fail;
+  for (i = 0; i < a->nkeep; i++)
+    if (dup2(a->top + 1 + i, 3 + i) < 0)
+      goto fail;
+  if (close_range(3 + (unsigned)a->nkeep, ~0U, 0) != 0)
+    goto fail;
+  execve(a->path, a->argv, a->env);
+fail:
+  a->err = errno;
+  _exit(127);
+}
+
+static int spawn_program(const char *path, char **argv, char **env,
+                         const int *keep, int nkeep, pid_t *pid) {
+  enum { STACK = 64 * 1024 };
+  clone_args_t a;
+  sigset_t all, old;
+  void *stack;
+  int i, status;
+  pid_t child;
+  memset(&a, 0, sizeof a);
+  a.path = path;
+  a.argv = argv;
+  a.env = env;
+  a.keep = keep;
+  a.nkeep = nkeep;
+  a.top = 2 + nkeep;
+  for (i = 0; i < nkeep; i++)
+    if (keep[i] > a.top)
+      a.top = keep[i];
+  stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED)
+    return mproc__os_translate(errno);
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  /* The stack grows down on every architecture Linux runs this on but
+   * HP PA-RISC, which mproc does not build for. */
+  child = clone(clone_child, (char *)stack + STACK,
+                CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  if (child < 0)
+    a.err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  munmap(stack, STACK);
+  if (child > 0 && a.err != 0) {
+    /* It could not exec, and has ended: reap it here. */
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (a.err != 0)
+    return mproc__os_translate(a.err);
+  *pid = child;
+  return 0;
+}
+#else
+#define SPAWN_BY_CLONE 0
 #if MPROC_HAVE_SPAWN_CLOSEFROM
 /* Close every descriptor from `first` up in the new program. */
 static int close_the_rest(posix_spawn_file_actions_t *fa, int first) {
@@ -98,41 +225,42 @@ static int inherit_only(posix_spawn_file_actions_t *fa, const int *keep,
   return close_the_rest(fa, 3 + nkeep);
 }
 
-/* Whether the environment entry `entry` sets the variable of `var`
- * ("NAME=value"). */
-static int same_variable(const char *entry, const char *var) {
-  size_t len = (size_t)(strchr(var, '=') - var);
-  return strncmp(entry, var, len) == 0 && entry[len] == '=';
-}
-
-/* This process's environment with the cookie's variable set to `cookie`
- * (an earlier value, inherited from our own parent, left out), and `extra`
- * ("NAME=value", or NULL) unless the environment already sets NAME. */
-static char **environment_with(char *cookie, char *extra) {
-  size_t n = 0, i, k = 0;
-  char **env;
-  while (environ && environ[n])
-    n++;
-  env = calloc(n + 3, sizeof *env);
-  if (!env)
-    return NULL;
-  for (i = 0; i < n; i++) {
-    if (extra && same_variable(environ[i], extra))
-      extra = NULL;
-    if (!same_variable(environ[i], cookie))
-      env[k++] = environ[i];
+/* posix_spawn() of path with keep[i] as 3 + i and nothing else above the
+ * standard streams, and no signal blocked. */
+static int spawn_program(const char *path, char **argv, char **env,
+                         const int *keep, int nkeep, pid_t *pid) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  sigset_t none;
+  int r;
+  if (posix_spawn_file_actions_init(&fa) != 0)
+    return MPROC_ENOMEM;
+  if ((r = inherit_only(&fa, keep, nkeep)) != 0) {
+    posix_spawn_file_actions_destroy(&fa);
+    return r;
   }
-  env[k++] = cookie;
-  env[k] = extra;
-  return env;
+  posix_spawnattr_init(&attr);
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  r = posix_spawn(pid, path, &fa, &attr, argv, env);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&fa);
+  return r == 0 ? 0 : mproc__os_translate(r);
+}
+#endif
+
+void mproc__posix_signals_after_spawn(void) {
+#if SPAWN_BY_CLONE
+  sigset_t none;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, NULL);
+#endif
 }
 
 int mproc__posix_spawn_self(char **argv, const int *keep, int nkeep,
                             const unsigned char *cookie, const char *extra_env,
                             pid_t *pid) {
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  sigset_t none;
   char exe[4096], cookie_var[96], **env;
   int r;
 
@@ -145,24 +273,9 @@ int mproc__posix_spawn_self(char **argv, const int *keep, int nkeep,
   mproc__boot_format_cookie_env(cookie, cookie_var, sizeof cookie_var);
   if (!(env = environment_with(cookie_var, (char *)(uintptr_t)extra_env)))
     return MPROC_ENOMEM;
-  if (posix_spawn_file_actions_init(&fa) != 0) {
-    free(env);
-    return MPROC_ENOMEM;
-  }
-  if ((r = inherit_only(&fa, keep, nkeep)) != 0) {
-    posix_spawn_file_actions_destroy(&fa);
-    free(env);
-    return r;
-  }
-  posix_spawnattr_init(&attr);
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-  r = posix_spawn(pid, exe, &fa, &attr, argv, env);
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&fa);
+  r = spawn_program(exe, argv, env, keep, nkeep, pid);
   free(env);
-  return r == 0 ? 0 : mproc__os_translate(r);
+  return r;
 }
 
 /* argv of a spawned child: the program's argv[0] (or, unknown, this

@@ -149,6 +149,7 @@ void mproc__posix_run_child(const mproc__child_spec_t *spec, int status_fd,
 
 void mproc__os_child_run_spawned(const struct mproc__boot *boot,
                                  const mproc__child_spec_t *spec) {
+  mproc__posix_signals_after_spawn();
   mproc__posix_register_atfork();
   /* The target and the programs it runs have no use for the cookie. */
   unsetenv(MPROC__BOOT_COOKIE_ENV);

@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,6 +62,15 @@ pid_t mproc__fi_fork(void) {
     mproc__fi_leave_nth();
   return pid;
 }
+
+#if defined(__linux__)
+/* mproc's own spawn (src/posix/spawn.c): clone(CLONE_VM | CLONE_VFORK). */
+int mproc__fi_clone(int (*fn)(void *), void *stack, int flags, void *arg,
+                    ...) {
+  FAIL_ERRNO("clone", EAGAIN, 0);
+  return clone(fn, stack, flags, arg);
+}
+#endif
 
 int mproc__fi_posix_spawn(pid_t *pid, const char *path,
                           const posix_spawn_file_actions_t *fa,
