@@ -88,20 +88,25 @@ static int f(void *p) { (void)p; return 0; }
 static char stack[4096];
 int main(void) { return clone(f, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, 0); }"
   MPROC_HAVE_CLONE_VFORK)
+check_c_source_compiles("
+#include <sys/random.h>
+int main(void) { char b[16]; return (int)getrandom(b, sizeof b, 0); }"
+  MPROC_HAVE_GETRANDOM)
 cmake_pop_check_state()
 
 # The portable build keeps only what POSIX.1-2008 promises.
 if(MPROC_PORTABLE)
   foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX GETTID
                   MUTEX_CLOCKLOCK GETAUXVAL EPOLL SPAWN_CLOSEFROM CLOSE_RANGE
-                  CLONE_VFORK)
+                  CLONE_VFORK GETRANDOM)
     set(MPROC_HAVE_${feature} OFF)
   endforeach()
 endif()
 
 foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX
                 CONDATTR_SETCLOCK GETTID MUTEX_CLOCKLOCK GETAUXVAL ISSETUGID
-                EPOLL POSIX_FALLOCATE SPAWN_CLOSEFROM CLOSE_RANGE CLONE_VFORK)
+                EPOLL POSIX_FALLOCATE SPAWN_CLOSEFROM CLOSE_RANGE CLONE_VFORK
+                GETRANDOM)
   if(MPROC_HAVE_${feature})
     set(MPROC_HAVE_${feature} 1)
   else()

@@ -38,8 +38,11 @@ int mproc__posix_exe_path(char *buf, size_t size) {
   uint32_t n = (uint32_t)size;
   return _NSGetExecutablePath(buf, &n) == 0 ? 0 : MPROC_ENOTSUP;
 #else
-  if (access("/proc/self/exe", X_OK) != 0)
+  /* Looked for once: it does not come and go while the program runs. */
+  static volatile int found;
+  if (!found && access("/proc/self/exe", X_OK) != 0)
     return MPROC_ENOTSUP;
+  found = 1;
   snprintf(buf, size, "/proc/self/exe");
   return 0;
 #endif

@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include "mproc_config.h"
+#if MPROC_HAVE_GETRANDOM
+#include <sys/random.h>
+#endif
 #include "fd.h"
 #include "platform.h"
 
@@ -80,6 +83,22 @@ void mproc__os_channel_close(int64_t channel) { close((int)channel); }
 
 int mproc__os_random(void *buf, size_t n) {
   int fd, r = 0;
+#if MPROC_HAVE_GETRANDOM
+  /* One call, no descriptor; the file below where the kernel has none. */
+  unsigned char *p = buf;
+  while (n > 0) {
+    ssize_t got = getrandom(p, n, 0);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      break;
+    p += got;
+    n -= (size_t)got;
+  }
+  if (n == 0)
+    return 0;
+  buf = p;
+#endif
   do {
     fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
