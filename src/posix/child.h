@@ -4,7 +4,6 @@
 #ifndef MPROC_POSIX_CHILD_H
 #define MPROC_POSIX_CHILD_H
 
-#include <poll.h>
 #include <sys/types.h>
 
 #include "platform.h"
@@ -32,18 +31,6 @@ struct mproc__child {
   int64_t retry_ns;   /* next waitpid attempt after EOF, or 0 */
   int64_t retry_step; /* back-off between those attempts */
 };
-
-/* What to poll c's descriptor for: input, or for a fork server's socket,
- * where the system can tell, its end of file alone: the code written just
- * before it would wake the waiter once more for nothing. */
-static inline short mproc__child_watch_events(const mproc__child_t *c) {
-#if defined(POLLRDHUP)
-  if (c->foreign)
-    return POLLRDHUP;
-#endif
-  (void)c;
-  return POLLIN;
-}
 
 /* Take a freshly started child under watch: record its pid and status
  * descriptor (a fork server's socket for a foreign child) and, for a child
@@ -80,8 +67,9 @@ void mproc__posix_forkserver_after_fork_child(void);
  * children. */
 void mproc__posix_pipe_adopt(int fd);
 
-/* posix_spawn of this executable (argv[0] NULL: its path) with a cleared
- * signal mask and the bootstrap cookie in its environment, and extra_env
+/* Spawn of this executable (argv[0] NULL: its path; src/posix/spawn.c
+ * says how) with a cleared signal mask and the bootstrap cookie in its
+ * environment, and extra_env
  * ("NAME=value", or NULL) unless the environment sets NAME already. The
  * new program inherits its standard streams and keep[i] as descriptor
  * 3 + i, nothing else. */

@@ -285,7 +285,6 @@ static struct {
   served_t *items;
   struct pollfd *polled;
   size_t count, cap;
-  size_t without_pidfd;
 } served;
 
 /* Room for one more child. */
@@ -431,8 +430,6 @@ static void report_exits(size_t most) {
       close(served.items[i].conn);
       if (served.items[i].pidfd >= 0)
         close(served.items[i].pidfd);
-      else
-        served.without_pidfd--;
       served.items[i] = served.items[--served.count];
       break;
     }
@@ -497,8 +494,6 @@ static void serve_one(int ctl, const unsigned char *cookie) {
   served.items[served.count].pid = pid;
   served.items[served.count].conn = conn;
   served.items[served.count].pidfd = open_pidfd(pid);
-  if (served.items[served.count].pidfd < 0)
-    served.without_pidfd++;
   served.count++;
   conn = -1;
 
@@ -531,18 +526,19 @@ static void watch_sigchld(void) {
 static size_t wait_for_work(int ctl, int *request) {
   struct pollfd *fds = served.polled;
   size_t i, n = served.count + 2, ended = 0;
-  int timed_out;
+  int timed_out, timeout = -1;
   fds[0].fd = ctl;
   fds[1].fd = sigchld_pipe[0];
-  for (i = 0; i < served.count; i++)
+  for (i = 0; i < served.count; i++) {
     fds[i + 2].fd = served.items[i].pidfd;
+    if (use_pidfds && fds[i + 2].fd < 0)
+      timeout = LOOK_AGAIN_MS;
+  }
   for (i = 0; i < n; i++) {
     fds[i].events = POLLIN;
     fds[i].revents = 0;
   }
-  timed_out =
-      poll(fds, (nfds_t)n,
-           use_pidfds && served.without_pidfd ? LOOK_AGAIN_MS : -1) == 0;
+  timed_out = poll(fds, (nfds_t)n, timeout) == 0;
   for (i = 2; i < n; i++)
     ended += fds[i].revents != 0;
   if (timed_out || child_ended || fds[1].revents) {

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,12 +64,9 @@ static int decode_status(int status) {
   return MPROC_EXITCODE_UNKNOWN;
 }
 
-/* Read what the child wrote to its status pipe, without blocking: up to
- * end of file, or, when the code is all that is wanted (until_code), until
- * it is complete. */
-static void drain_status(mproc__child_t *c, int until_code) {
-  while (c->status_fd >= 0 && !c->status_eof &&
-         !(until_code && c->status_len == sizeof c->status_buf)) {
+/* Read what the child wrote to its status pipe, without blocking. */
+static void drain_status(mproc__child_t *c) {
+  while (c->status_fd >= 0 && !c->status_eof) {
     unsigned char buf[16];
     ssize_t n = read(c->status_fd, buf, sizeof buf);
     if (n > 0) {
@@ -84,10 +82,25 @@ static void drain_status(mproc__child_t *c, int until_code) {
   }
 }
 
-/* The exit code when waitpid() cannot tell it: the kernel reaped the child
- * itself because SIGCHLD is ignored. */
-static int lost_status_code(mproc__child_t *c) {
-  drain_status(c, 1);
+/* A fork server's socket: peek at the exit code the server writes there
+ * once it has reaped the child, leaving it in the socket, so that a
+ * sentinel (a copy of it) stays readable. The end of file may be long in
+ * coming: a fork of the server holds a copy of every child's socket until
+ * it has closed them, and it may be stopped in between. */
+static void peek_status(mproc__child_t *c) {
+  ssize_t n;
+  do {
+    n = recv(c->status_fd, c->status_buf, sizeof c->status_buf,
+             MSG_PEEK | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n == (ssize_t)sizeof c->status_buf)
+    c->status_len = sizeof c->status_buf;
+  else if (n == 0)
+    c->status_eof = 1; /* the server is gone, the code with it */
+}
+
+/* The exit code the status bytes tell, or the signal mproc sent. */
+static int status_code(const mproc__child_t *c) {
   if (c->status_len == sizeof c->status_buf) {
     int32_t code;
     memcpy(&code, c->status_buf, sizeof code);
@@ -96,6 +109,13 @@ static int lost_status_code(mproc__child_t *c) {
   if (c->sent_signal)
     return -c->sent_signal;
   return MPROC_EXITCODE_UNKNOWN;
+}
+
+/* The exit code when waitpid() cannot tell it: the kernel reaped the child
+ * itself because SIGCHLD is ignored. */
+static int lost_status_code(mproc__child_t *c) {
+  drain_status(c);
+  return status_code(c);
 }
 
 static void mark_reaped(mproc__child_t *c, int exitcode) {
@@ -113,20 +133,18 @@ void mproc__reaper_try_reap(mproc__child_t *c) {
   if (c->reaped)
     return;
   if (c->foreign) {
-    /* A fork server's child, not ours to wait for: the server writes its
-     * exit code once it has reaped it, then closes the socket. The end of
-     * file tells (with the code, or without: the server is gone); until
-     * then a sentinel, a copy of the socket, could lose its readiness to
-     * our read of the code. */
-    drain_status(c, 0);
-    if (c->status_eof)
-      mark_reaped(c, lost_status_code(c));
+    /* A fork server's child, not ours to wait for: its code, which the
+     * server writes once it has reaped it, or the end of file without it
+     * (the server is gone) tells that it ended. */
+    peek_status(c);
+    if (c->status_len == sizeof c->status_buf || c->status_eof)
+      mark_reaped(c, status_code(c));
     return;
   }
   if (c->pidfd < 0) {
     /* Portable path: the status pipe reaches EOF when the child is gone
      * (or, rarely, when it closed the descriptor itself). */
-    drain_status(c, 0);
+    drain_status(c);
     if (!c->status_eof)
       return;
   }
@@ -326,7 +344,7 @@ static void poll_child(mproc__child_t *c, int64_t deadline_ns) {
   struct pollfd pfd;
   int64_t left = mproc__timeout_left(deadline_ns);
   pfd.fd = c->pidfd >= 0 ? c->pidfd : c->status_fd;
-  pfd.events = mproc__child_watch_events(c);
+  pfd.events = POLLIN;
   pfd.revents = 0;
   /* While a joiner watches the child, the reaper thread need not wake for
    * it too. */

@@ -47,8 +47,7 @@ void mproc__reaper_wait_watch(mproc__child_t *c, int watch) {
   if (epfd < 0 || watch_fd(c) < 0 || c->watched == watch)
     return;
   memset(&ev, 0, sizeof ev);
-  /* A fork server's socket: its end of file, not the code before it. */
-  ev.events = c->foreign ? EPOLLRDHUP : EPOLLIN;
+  ev.events = EPOLLIN;
   ev.data.ptr = c;
   if (epoll_ctl(epfd, watch ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, watch_fd(c),
                 &ev) == 0)

@@ -9,10 +9,9 @@
  * its status pipe, at end of file from the instant the child's last
  * descriptor closed, that is when it exited. Both stay readable for good,
  * and the duplicate is ours, so the reaper closing its own copy after the
- * reap changes nothing. A child already reaped gets a pipe whose writer is
- * closed instead, readable at once, as an ended process's sentinel is: its
- * descriptor may be gone, or be a fork server's socket whose code the
- * reaper has read, with the end of file yet to come.
+ * reap changes nothing. A child already retired has no descriptor left to
+ * copy; its sentinel is then a pipe whose writer is closed, readable at
+ * once, as an ended process's sentinel is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +34,7 @@ int mproc__child_sentinel(mproc__child_t *c, mproc__pipe_t *out) {
    * when it retires the child. */
   mproc__reaper_lock();
   src = c->pidfd >= 0 ? c->pidfd : c->status_fd;
-  if (!c->reaped && src >= 0) {
+  if (!c->retired && src >= 0) {
     fd = fcntl(src, F_DUPFD_CLOEXEC, 0);
     if (fd < 0)
       r = mproc__os_translate(errno);

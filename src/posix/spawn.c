@@ -47,6 +47,18 @@ int mproc__posix_exe_path(char *buf, size_t size) {
   return 0;
 #endif
 }
+
+/* The highest descriptor the moves of keep[i] to 3 + i must stay above:
+ * each goes first to top + 1 + i, above every source and target, then to
+ * its place, so that no move overwrites a descriptor yet to move. */
+static int move_top(const int *keep, int nkeep) {
+  int i, top = 2 + nkeep;
+  for (i = 0; i < nkeep; i++)
+    if (keep[i] > top)
+      top = keep[i];
+  return top;
+}
+
 /* Whether the environment entry `entry` sets the variable of `var`
  * ("NAME=value"). */
 static int same_variable(const char *entry, const char *var) {
@@ -113,8 +125,7 @@ typedef struct {
 static int clone_child(void *p) {
   clone_args_t *a = p;
   int i;
-  /* keep[i] becomes 3 + i by way of top + 1 + i, above every source and
-   * target, so that no move overwrites one yet to move; dup2 clears
+  /* keep[i] becomes 3 + i by way of top + 1 + i (move_top); dup2 clears
    * close-on-exec on the copy it makes. */
   for (i = 0; i < a->nkeep; i++)
     if (dup2(a->keep[i], a->top + 1 + i) < 0)
@@ -136,7 +147,7 @@ static int spawn_program(const char *path, char **argv, char **env,
   clone_args_t a;
   sigset_t all, old;
   void *stack;
-  int i, status;
+  int status;
   pid_t child;
   memset(&a, 0, sizeof a);
   a.path = path;
@@ -144,10 +155,7 @@ static int spawn_program(const char *path, char **argv, char **env,
   a.env = env;
   a.keep = keep;
   a.nkeep = nkeep;
-  a.top = 2 + nkeep;
-  for (i = 0; i < nkeep; i++)
-    if (keep[i] > a.top)
-      a.top = keep[i];
+  a.top = move_top(keep, nkeep);
   stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE,
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED)
@@ -207,16 +215,12 @@ static int close_the_rest(posix_spawn_file_actions_t *fa, int first) {
 }
 #endif
 
-/* File actions that give the new program keep[i] as 3 + i and close
- * everything else above its standard streams. Each descriptor goes first
- * to a number above every source and target (top + 1 + i), then to its
- * place, so no move overwrites a descriptor that has yet to move. */
+/* File actions that give the new program keep[i] as 3 + i (by way of
+ * top + 1 + i: move_top) and close everything else above its standard
+ * streams. */
 static int inherit_only(posix_spawn_file_actions_t *fa, const int *keep,
                         int nkeep) {
-  int i, top = 2 + nkeep;
-  for (i = 0; i < nkeep; i++)
-    if (keep[i] > top)
-      top = keep[i];
+  int i, top = move_top(keep, nkeep);
   for (i = 0; i < nkeep; i++)
     if (posix_spawn_file_actions_adddup2(fa, keep[i], top + 1 + i) != 0)
       return MPROC_ENOMEM;

@@ -65,8 +65,7 @@ pid_t mproc__fi_fork(void) {
 
 #if defined(__linux__)
 /* mproc's own spawn (src/posix/spawn.c): clone(CLONE_VM | CLONE_VFORK). */
-int mproc__fi_clone(int (*fn)(void *), void *stack, int flags, void *arg,
-                    ...) {
+int mproc__fi_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...) {
   FAIL_ERRNO("clone", EAGAIN, 0);
   return clone(fn, stack, flags, arg);
 }
