@@ -11,6 +11,7 @@
  * process, close-on-exec or not, is closed in it, as Python's spawn does.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -89,15 +90,14 @@ static char **environment_with(char *cookie, char *extra) {
 }
 
 /* Where the system lets us, a spawn of our own instead of posix_spawn():
- * clone(CLONE_VM | CLONE_VFORK) on a stack of its own, as glibc's
- * posix_spawn does, but without its walk over every signal: to keep a
- * handler of ours from running in a child that shares our memory, glibc
- * asks for and resets each disposition there, 128 system calls before the
- * exec. Here every signal stays blocked up to the exec (which resets every
- * handler) and the new program, which is this one starting as a child or
- * as the fork server, lets them through again
- * (mproc__posix_signals_after_spawn). Not under AddressSanitizer, which
- * knows nothing of a function running on such a stack. */
+ * clone(CLONE_VM | CLONE_VFORK), as glibc's posix_spawn does, but
+ * without its walk over every signal: to keep a handler of ours from
+ * running in a child that shares our memory, glibc asks for and resets each
+ * disposition there, 128 system calls before the exec. Here every signal stays
+ * blocked up to the exec (which resets every handler) and the new program,
+ * which is this one starting as a child or as the fork server, lets them
+ * through again (mproc__posix_signals_after_spawn). Not under AddressSanitizer,
+ * which knows nothing of a function running on such a stack. */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define MPROC__ASAN 1
@@ -109,7 +109,6 @@ static char **environment_with(char *cookie, char *extra) {
 #if MPROC_HAVE_CLONE_VFORK && MPROC_HAVE_CLOSE_RANGE && !defined(MPROC__ASAN)
 #define SPAWN_BY_CLONE 1
 #include <sched.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 
 typedef struct {
@@ -143,10 +142,14 @@ fail:
 
 static int spawn_program(const char *path, char **argv, char **env,
                          const int *keep, int nkeep, pid_t *pid) {
-  enum { STACK = 64 * 1024 };
+  /* The child's stack is a part of ours, as musl's posix_spawn has it:
+   * until the child execs or ends, this thread sleeps (CLONE_VFORK) and
+   * leaves its stack below this frame unused. No mapping to make and take
+   * down for each spawn. The child calls dup2, close_range and execve,
+   * with every signal blocked: a few hundred bytes of it are used. */
+  _Alignas(16) char stack[8192];
   clone_args_t a;
   sigset_t all, old;
-  void *stack;
   int status;
   pid_t child;
   memset(&a, 0, sizeof a);
@@ -156,20 +159,15 @@ static int spawn_program(const char *path, char **argv, char **env,
   a.keep = keep;
   a.nkeep = nkeep;
   a.top = move_top(keep, nkeep);
-  stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED)
-    return mproc__os_translate(errno);
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   /* The stack grows down on every architecture Linux runs this on but
    * HP PA-RISC, which mproc does not build for. */
-  child = clone(clone_child, (char *)stack + STACK,
+  child = clone(clone_child, stack + sizeof stack,
                 CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
   if (child < 0)
     a.err = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  munmap(stack, STACK);
   if (child > 0 && a.err != 0) {
     /* It could not exec, and has ended: reap it here. */
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
@@ -302,6 +300,17 @@ static int child_argv(const mproc__child_spec_t *spec, char *flag,
   return 0;
 }
 
+/* Sleeps until fd has bytes to read or its end of file. */
+static int wait_readable(int fd) {
+  struct pollfd pfd;
+  pfd.fd = fd;
+  pfd.events = POLLIN;
+  while (poll(&pfd, 1, -1) < 0)
+    if (errno != EINTR)
+      return mproc__os_translate(errno);
+  return 0;
+}
+
 static int write_fd(void *ctx, const void *buf, size_t n) {
   return mproc__posix_write_all(*(int *)ctx, buf, n);
 }
@@ -369,8 +378,11 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
   mproc__reaper_unlock();
   r = mproc__boot_send(&b, spec->arg, write_fd, &boot[0]);
   /* The child answers once it has checked the message and found the
-   * target; EOF means it refused or died first. */
-  if (r == 0)
+   * target; EOF means it refused or died first. The wait is a poll for
+   * the answer, not a read: a reader sleeping on this socket is also woken
+   * each time the child takes a part of the message (the room it frees
+   * for our writes), one more switch to this thread and back each time. */
+  if (r == 0 && (r = wait_readable(boot[0])) == 0)
     r = mproc__boot_answer(boot[0]);
   mproc__posix_close_fd(&boot[0]);
   if (r != 0)
