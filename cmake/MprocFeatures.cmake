@@ -92,13 +92,21 @@ check_c_source_compiles("
 #include <sys/random.h>
 int main(void) { char b[16]; return (int)getrandom(b, sizeof b, 0); }"
   MPROC_HAVE_GETRANDOM)
+check_c_source_compiles("
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) {
+  int fd = open(\"/\", O_PATH | O_CLOEXEC);
+  return (int)syscall(SYS_execveat, fd, \"\", (char **)0, (char **)0, AT_EMPTY_PATH);
+}" MPROC_HAVE_EXECVEAT)
 cmake_pop_check_state()
 
 # The portable build keeps only what POSIX.1-2008 promises.
 if(MPROC_PORTABLE)
   foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX GETTID
                   MUTEX_CLOCKLOCK GETAUXVAL EPOLL SPAWN_CLOSEFROM CLOSE_RANGE
-                  CLONE_VFORK GETRANDOM)
+                  CLONE_VFORK GETRANDOM EXECVEAT)
     set(MPROC_HAVE_${feature} OFF)
   endforeach()
 endif()
@@ -106,7 +114,7 @@ endif()
 foreach(feature PIDFD_OPEN PDEATHSIG PIPE2 ROBUST_MUTEX FUTEX
                 CONDATTR_SETCLOCK GETTID MUTEX_CLOCKLOCK GETAUXVAL ISSETUGID
                 EPOLL POSIX_FALLOCATE SPAWN_CLOSEFROM CLOSE_RANGE CLONE_VFORK
-                GETRANDOM)
+                GETRANDOM EXECVEAT)
   if(MPROC_HAVE_${feature})
     set(MPROC_HAVE_${feature} 1)
   else()

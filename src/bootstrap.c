@@ -9,7 +9,7 @@
 #include "platform.h"
 #include "targets.h"
 
-static const char magic[8] = {'M', 'P', 'R', 'O', 'C', 'B', 'T', '2'};
+static const char magic[8] = {'M', 'P', 'R', 'O', 'C', 'B', 'T', '3'};
 
 /* The message carries every handle a child spec may hold. */
 typedef char
@@ -55,12 +55,14 @@ static uint64_t get_u64(const unsigned char *p) {
 int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
                        size_t *len) {
   size_t name = strlen(b->name), identity = strlen(b->identity),
-         target = strlen(b->target), title = strlen(b->title);
+         target = strlen(b->target), title = strlen(b->title),
+         program = strlen(b->program);
   unsigned char *p = buf + MPROC__BOOT_HEADER_SIZE;
   uint32_t i;
   if (name > MPROC__NAME_MAX || identity > MPROC__BOOT_IDENTITY_MAX ||
       target > MPROC__BOOT_TARGET_MAX || target == 0 ||
-      title > MPROC__TITLE_MAX || b->nhandles > MPROC__BOOT_HANDLES_MAX)
+      title > MPROC__TITLE_MAX || program > MPROC__BOOT_PROGRAM_MAX ||
+      b->nhandles > MPROC__BOOT_HANDLES_MAX)
     return MPROC_EINVAL;
   memcpy(buf, magic, sizeof magic);
   memcpy(buf + 8, b->cookie, MPROC__BOOT_COOKIE_SIZE);
@@ -74,6 +76,7 @@ int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
   put_u64(buf + 52, (uint64_t)b->death_channel);
   put_u64(buf + 60, b->arg_size);
   put_u16(buf + 68, (uint32_t)title);
+  put_u16(buf + 70, (uint32_t)program);
   memcpy(p, b->name, name);
   p += name;
   memcpy(p, b->identity, identity);
@@ -82,6 +85,8 @@ int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
   p += target;
   memcpy(p, b->title, title);
   p += title;
+  memcpy(p, b->program, program);
+  p += program;
   for (i = 0; i < b->nhandles; i++, p += 8)
     put_u64(p, (uint64_t)b->handles[i]);
   *len = (size_t)(p - buf);
@@ -180,8 +185,11 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
                   MPROC__BOOT_TARGET_MAX) != 0 ||
       read_string(read, ctx, b->title, get_u16(h + 68), MPROC__TITLE_MAX) !=
           0 ||
+      read_string(read, ctx, b->program, get_u16(h + 70),
+                  MPROC__BOOT_PROGRAM_MAX) != 0 ||
       b->target[0] == 0) {
-    *why = "bad name, identity or target in bootstrap message";
+    *why = "bad name, identity, target, title or program in bootstrap "
+           "message";
     return MPROC_EINVAL;
   }
   for (i = 0; i < b->nhandles; i++) {
@@ -348,6 +356,7 @@ int mproc__boot_from_spec(const mproc__child_spec_t *spec,
   snprintf(b->identity, sizeof b->identity, "%s", spec->identity);
   snprintf(b->target, sizeof b->target, "%s", spec->target_name);
   snprintf(b->title, sizeof b->title, "%s", spec->title ? spec->title : "");
+  snprintf(b->program, sizeof b->program, "%s", mproc__os_program_name());
   b->arg_size = spec->arg_size;
   for (i = 0; i < spec->nhandles; i++)
     b->handles[i] = (int64_t)spec->handles[i];
@@ -425,6 +434,9 @@ void mproc__boot_child_if_asked(int *argc, char ***argv) {
     mproc__boot_refuse(MPROC__EXIT_BOOTSTRAP_FAILED,
                        "bootstrap cookie does not match");
 
+  /* The name the parent found for this program, as the child's titles
+   * show it: no need to look for it again. */
+  mproc__os_title_name(boot.program[0] ? boot.program : NULL);
   mproc__boot_to_spec(&boot, MPROC_START_SPAWN, &spec);
   answer = spec.target ? 0 : MPROC_ENOTREG;
   mproc__os_channel_write(channel, &answer, sizeof answer);

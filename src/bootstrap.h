@@ -5,7 +5,7 @@
  * The protocol lives here once; backends only move the bytes.
  *
  * Message (integers little-endian):
- *   0   magic "MPROCBT2"                     8 bytes
+ *   0   magic "MPROCBT3"                     8 bytes
  *   8   cookie                               16 bytes, also given apart
  *                                            (MPROC__BOOT_COOKIE_ENV)
  *   24  flags (bit 0 daemon, bit 1 pdeathsig, u32
@@ -17,9 +17,12 @@
  *   52  death channel (-1: none)             i64
  *   60  argument size                        u64
  *   68  title length                         u16
- *   70  name, identity, target, title (no NUL), one i64 channel per handle
- *       (the pipe ends the child is handed, see mproc__child_spec_t), then
- *       the argument bytes
+ *   70  program length                       u16
+ *   72  name, identity, target, title, program (no NUL), one i64 channel
+ *       per handle (the pipe ends the child is handed, see
+ *       mproc__child_spec_t), then the argument bytes
+ * The program is the name the parent's titles show ("" when it has none):
+ * the child takes it rather than look for it again in /proc.
  * The child answers with one i32: 0, or an MPROC_E* code.
  */
 #ifndef MPROC_BOOTSTRAP_H
@@ -36,12 +39,13 @@ extern "C" {
 
 #define MPROC__BOOT_FLAG "--mproc-child="
 #define MPROC__BOOT_COOKIE_SIZE 16
-#define MPROC__BOOT_HEADER_SIZE 70
+#define MPROC__BOOT_HEADER_SIZE 72
 /* Where a POSIX parent puts the cookie, so that no other user reads it in
  * the child's command line: the flag then names only the channel. */
 #define MPROC__BOOT_COOKIE_ENV "MPROC_BOOT_COOKIE"
 #define MPROC__BOOT_IDENTITY_MAX 63
 #define MPROC__BOOT_TARGET_MAX 127
+#define MPROC__BOOT_PROGRAM_MAX 63
 #define MPROC__BOOT_HANDLES_MAX 2 /* MPROC__CHILD_HANDLES_MAX */
 /* Largest channel number (a descriptor, or a handle value, which Windows
  * keeps within 32 bits): the flag and the message refuse anything above. */
@@ -62,7 +66,8 @@ typedef struct mproc__boot {
   char name[MPROC__NAME_MAX + 1];
   char identity[MPROC__BOOT_IDENTITY_MAX + 1];
   char target[MPROC__BOOT_TARGET_MAX + 1];
-  char title[MPROC__TITLE_MAX + 1]; /* "" for none */
+  char title[MPROC__TITLE_MAX + 1];          /* "" for none */
+  char program[MPROC__BOOT_PROGRAM_MAX + 1]; /* "" for unknown */
   int64_t handles[MPROC__BOOT_HANDLES_MAX];
   uint32_t nhandles;
   unsigned char *arg; /* malloc'd by the decoder; NULL when arg_size is 0 */
@@ -77,7 +82,8 @@ typedef int (*mproc__boot_reader_fn)(void *ctx, void *buf, size_t n);
  * 0 with *len set, or MPROC_EINVAL when a string is too long. */
 #define MPROC__BOOT_PREFIX_MAX                                                 \
   (MPROC__BOOT_HEADER_SIZE + MPROC__NAME_MAX + MPROC__BOOT_IDENTITY_MAX +      \
-   MPROC__BOOT_TARGET_MAX + MPROC__TITLE_MAX + 8 * MPROC__BOOT_HANDLES_MAX)
+   MPROC__BOOT_TARGET_MAX + MPROC__TITLE_MAX + MPROC__BOOT_PROGRAM_MAX +       \
+   8 * MPROC__BOOT_HANDLES_MAX)
 int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf, size_t *len);
 
 /* Decode a whole message. Returns 0, or MPROC_EINVAL / MPROC_ENOMEM with

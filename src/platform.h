@@ -379,6 +379,15 @@ void mproc__os_child_run_spawned(const struct mproc__boot *boot,
  * copies: the program sees the same arguments. */
 void mproc__os_title_init(int argc, char **argv);
 
+/* The program's name as titles show it (its executable's file name): with
+ * NULL, found now unless known already (mproc_init, once it knows this is
+ * no spawned child, so that fork children inherit it); otherwise the name
+ * given (a spawned child's, from its parent). */
+void mproc__os_title_name(const char *name);
+
+/* That name, "" when unknown or where there are no titles. */
+const char *mproc__os_program_name(void);
+
 /* Name this process after its executable where the system keeps such a
  * name (Linux's comm, which top shows and pkill matches), and, when role
  * is not NULL, show "<program>: <role>" as its command line (ps, top). */

@@ -83,6 +83,8 @@ int mproc_init(int *argc, char ***argv) {
   /* A spawned child runs its target here and never returns. */
   mproc__boot_child_if_asked(argc, argv);
   mproc__os_forkserver_if_asked(argc, argv);
+  /* Not a child: the program's name, now, for every fork child to have. */
+  mproc__os_title_name(NULL);
   mproc__log_init();
   /* Not a child: reclaim what crashed programs left of shared objects. */
   mproc__shm_reclaim();

@@ -12,3 +12,7 @@ void mproc__os_title_init(int argc, char **argv) {
 void mproc__os_set_title(const char *role) { (void)role; }
 
 void mproc__os_title_named(void) {}
+
+void mproc__os_title_name(const char *name) { (void)name; }
+
+const char *mproc__os_program_name(void) { return ""; }

@@ -173,6 +173,53 @@ TEST(InheritForkserver, NewChildGetsNoSiblingSocketsBesideThreeHundred) {
   mproc_event_destroy(&ev);
 }
 
+#ifdef __linux__
+// The descriptors from 3 up this process holds that name its own
+// executable.
+std::vector<int> fds_naming_this_program() {
+  std::vector<int> same;
+  struct stat self;
+  if (stat("/proc/self/exe", &self) != 0)
+    return same;
+  for (int fd : open_fds()) {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && st.st_dev == self.st_dev &&
+        st.st_ino == self.st_ino)
+      same.push_back(fd);
+  }
+  return same;
+}
+
+// mproc may hold this executable open to exec it by its descriptor. A
+// program that closes that descriptor and gets its number for another
+// program (here /bin/false) must still spawn itself, with nothing more
+// inherited.
+TEST(InheritSpawn, GoesOnWhenTheProgramTakesMprocsDescriptor) {
+  StrayFile stray;
+  ASSERT_TRUE(stray.ok());
+  ASSERT_EQ(run_child(MPROC_START_SPAWN, stray.arg(1)), 0);
+  std::vector<int> taken = fds_naming_this_program();
+  int other = open("/bin/false", O_PATH | O_CLOEXEC);
+  ASSERT_GE(other, 0);
+  for (int fd : taken)
+    ASSERT_EQ(dup3(other, fd, O_CLOEXEC), fd);
+  EXPECT_EQ(run_child(MPROC_START_SPAWN, stray.arg(1)), 0)
+      << "exit code: 16 x descriptors of the parent's file + descriptors "
+         "beyond its own";
+  // Ours again: mproc opened the executable anew, the program's
+  // descriptors are left to it.
+  EXPECT_EQ(run_child(MPROC_START_SPAWN, stray.arg(1)), 0);
+  for (int fd : taken) {
+    struct stat st, theirs;
+    ASSERT_EQ(fstat(fd, &st), 0);
+    ASSERT_EQ(fstat(other, &theirs), 0);
+    EXPECT_EQ(st.st_ino, theirs.st_ino);
+    close(fd);
+  }
+  close(other);
+}
+#endif
+
 INSTANTIATE_TEST_SUITE_P(Methods, Inherit,
                          ::testing::Values(MPROC_START_SPAWN,
                                            MPROC_START_FORKSERVER),

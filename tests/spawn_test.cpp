@@ -2,6 +2,9 @@
 // The spawn start method's bootstrap: forged invocations are refused, argv
 // is restored, and threads in the parent do not matter.
 #include <gtest/gtest.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <string.h>
 
 #include <algorithm>
@@ -37,7 +40,8 @@ std::string flag_for(int64_t channel, const unsigned char *cookie = kCookie) {
 
 // A well-formed message for spawned_marker, as the parent would send it.
 std::string message(uint64_t arg_size = 0, const std::string &arg = "",
-                    const char *target = "spawned_marker") {
+                    const char *target = "spawned_marker",
+                    const char *program = "") {
   mproc__boot_t b = {};
   memcpy(b.cookie, kCookie, sizeof kCookie);
   b.parent_pid = mproc_getpid();
@@ -46,6 +50,7 @@ std::string message(uint64_t arg_size = 0, const std::string &arg = "",
   snprintf(b.name, sizeof b.name, "forged");
   snprintf(b.identity, sizeof b.identity, "1");
   snprintf(b.target, sizeof b.target, "%s", target);
+  snprintf(b.program, sizeof b.program, "%s", program);
   b.arg_size = arg_size;
   unsigned char buf[MPROC__BOOT_PREFIX_MAX];
   size_t len = 0;
@@ -187,17 +192,41 @@ TEST(SpawnBootstrap, HugeLengthIsRefusedWithoutAllocatingIt) {
   expect_refused(forged_on_stdin(message((uint64_t)1 << 40, "abc")));
 }
 
+#ifdef __linux__
+int print_comm(const void *, size_t) {
+  char name[17] = {0};
+  prctl(PR_GET_NAME, name, 0, 0, 0);
+  printf("COMM %s\n", name);
+  return 0;
+}
+MPROC_TARGET(print_comm);
+
+// A spawned child is named as its parent names the program, from the
+// message, without looking for its executable's name again.
+TEST(SpawnBootstrap, ChildTakesTheProgramsNameFromItsParent) {
+  auto r = forged_on_stdin(message(0, "", "print_comm", "fromparent"));
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_NE(r.out.find("COMM fromparent\n"), std::string::npos) << r.out;
+  // With none given, it finds its own.
+  r = forged_on_stdin(message(0, "", "print_comm"));
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_EQ(r.out.find("COMM fromparent"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("COMM spawn_test"), std::string::npos) << r.out;
+}
+#endif
+
 TEST(SpawnBootstrap, UnknownTargetIsRefused) {
   expect_refused(forged_on_stdin(message(0, "", "no_such_target")));
 }
 
 TEST(SpawnBootstrap, DecoderRoundTrip) {
-  std::string m = message(5, "hello");
+  std::string m = message(5, "hello", "spawned_marker", "prog");
   mproc__boot_t b;
   const char *why = nullptr;
   ASSERT_EQ(mproc__boot_decode_buffer(m.data(), m.size(), &b, &why), 0) << why;
   EXPECT_STREQ(b.target, "spawned_marker");
   EXPECT_STREQ(b.name, "forged");
+  EXPECT_STREQ(b.program, "prog");
   EXPECT_EQ(b.arg_size, 5u);
   EXPECT_EQ(memcmp(b.arg, "hello", 5), 0);
   mproc__boot_free(&b);

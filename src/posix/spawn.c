@@ -111,19 +111,117 @@ static char **environment_with(char *cookie, char *extra) {
 #include <sched.h>
 #include <sys/wait.h>
 
+#if MPROC_HAVE_EXECVEAT
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#endif
+
 typedef struct {
   const char *path;
   char **argv, **env;
   const int *keep;
   int nkeep, top;
+  int exe_fd;    /* this executable, or -1: exec `path` */
+  dev_t exe_dev; /* what exe_fd must be */
+  ino_t exe_ino;
   int err; /* what the child met, when it could not exec */
 } clone_args_t;
+
+#if MPROC_HAVE_EXECVEAT
+/* This executable, opened once (O_PATH, close-on-exec) for every spawn to
+ * exec by its descriptor. An exec of /proc/self/exe looks up the child's
+ * own /proc directory, new for every child: about as long again as the
+ * rest of what the child does before the exec. The descriptor holds the
+ * file itself, so a replaced or deleted executable is still the one run,
+ * as with /proc/self/exe. The program may close it behind our back: it is
+ * checked before each spawn (and opened again when it names another
+ * file), and again in the child, whose descriptors no other thread can
+ * change, right before the exec. */
+static struct {
+  pthread_mutex_t lock;
+  int fd;
+  dev_t dev;
+  ino_t ino;
+} exe_file = {PTHREAD_MUTEX_INITIALIZER, -1, 0, 0};
+
+static int same_file(int fd, dev_t dev, ino_t ino) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+/* Fills a->exe_*; with no descriptor, the child execs a->path. */
+static void exe_descriptor(clone_args_t *a) {
+  struct stat st;
+  pthread_mutex_lock(&exe_file.lock);
+  /* No longer ours (the program closed it): forget it, without closing
+   * whatever has its number now. */
+  if (exe_file.fd >= 0 && !same_file(exe_file.fd, exe_file.dev, exe_file.ino))
+    exe_file.fd = -1;
+  if (exe_file.fd < 0) {
+    int fd = open(a->path, O_PATH | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+      exe_file.fd = fd;
+      exe_file.dev = st.st_dev;
+      exe_file.ino = st.st_ino;
+    } else if (fd >= 0) {
+      close(fd);
+    }
+  }
+  a->exe_fd = exe_file.fd;
+  a->exe_dev = exe_file.dev;
+  a->exe_ino = exe_file.ino;
+  pthread_mutex_unlock(&exe_file.lock);
+}
+
+/* In the child, before the moves: a copy of the executable's descriptor
+ * above every descriptor they read or write, or -1. */
+static int exe_above_moves(const clone_args_t *a) {
+  if (a->exe_fd < 0)
+    return -1;
+  return fcntl(a->exe_fd, F_DUPFD_CLOEXEC, a->top + 1 + a->nkeep);
+}
+
+/* In the child, after the moves: close everything above the kept
+ * descriptors but e, and exec by e when it is still this executable, by
+ * the path otherwise (or when the exec by descriptor fails). Returns only
+ * on failure. */
+static void exec_program(const clone_args_t *a, int e) {
+  unsigned first = 3 + (unsigned)a->nkeep;
+  if (e < 0) {
+    if (close_range(first, ~0U, 0) == 0)
+      execve(a->path, a->argv, a->env);
+    return;
+  }
+  if ((unsigned)e > first && close_range(first, (unsigned)e - 1, 0) != 0)
+    return;
+  if (close_range((unsigned)e + 1, ~0U, 0) != 0)
+    return;
+  if (same_file(e, a->exe_dev, a->exe_ino))
+    syscall(SYS_execveat, e, "", a->argv, a->env, AT_EMPTY_PATH);
+  close(e);
+  execve(a->path, a->argv, a->env);
+}
+#else
+static void exe_descriptor(clone_args_t *a) { a->exe_fd = -1; }
+
+static int exe_above_moves(const clone_args_t *a) {
+  (void)a;
+  return -1;
+}
+
+static void exec_program(const clone_args_t *a, int e) {
+  (void)e;
+  if (close_range(3 + (unsigned)a->nkeep, ~0U, 0) == 0)
+    execve(a->path, a->argv, a->env);
+}
+#endif
 
 /* The child: it shares our memory until the exec, with every signal
  * blocked; what it writes is its own stack and a->err. */
 static int clone_child(void *p) {
   clone_args_t *a = p;
-  int i;
+  int i, e = exe_above_moves(a);
   /* keep[i] becomes 3 + i by way of top + 1 + i (move_top); dup2 clears
    * close-on-exec on the copy it makes. */
   for (i = 0; i < a->nkeep; i++)
@@ -132,9 +230,7 @@ static int clone_child(void *p) {
   for (i = 0; i < a->nkeep; i++)
     if (dup2(a->top + 1 + i, 3 + i) < 0)
       goto fail;
-  if (close_range(3 + (unsigned)a->nkeep, ~0U, 0) != 0)
-    goto fail;
-  execve(a->path, a->argv, a->env);
+  exec_program(a, e);
 fail:
   a->err = errno;
   _exit(127);
@@ -159,6 +255,7 @@ static int spawn_program(const char *path, char **argv, char **env,
   a.keep = keep;
   a.nkeep = nkeep;
   a.top = move_top(keep, nkeep);
+  exe_descriptor(&a);
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   /* The stack grows down on every architecture Linux runs this on but
@@ -359,7 +456,6 @@ int mproc__posix_spawn(const mproc__child_spec_t *spec, mproc__child_t *c) {
     if (r != 0)
       goto fail;
   }
-  b.parent_pid = getpid();
   nkeep = inherited(spec, boot[1], status_pipe[1], death_fd, &b, keep);
   mproc__boot_format_flag(3, NULL, flag, sizeof flag);
   if ((r = child_argv(spec, flag, &argv)) != 0)

@@ -25,7 +25,7 @@ static struct {
   char *area; /* where the arguments were; NULL before title_init */
   size_t size;
   size_t args_size;   /* the part that held the arguments */
-  char name[64];      /* the executable's file name */
+  char name[64];      /* the executable's file name: mproc__os_title_name */
   char **args;        /* the arguments' copies */
   char **env;         /* the environment moved to the heap */
   char **env_strings; /* its strings, whatever the program does to it */
@@ -33,11 +33,11 @@ static struct {
 } T;
 
 /* The file name of the running executable ("myprog"), from
- * /proc/self/exe, or argv0's last component when that cannot be read. */
-static void find_name(const char *argv0) {
+ * /proc/self/exe, or argv[0]'s last component when that cannot be read. */
+static void find_name(void) {
   static const char deleted[] = " (deleted)";
   char path[4096];
-  const char *base = argv0 ? argv0 : "", *slash;
+  const char *base = T.args && T.args[0] ? T.args[0] : "", *slash;
   ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
   if (n > 0) {
     path[n] = 0;
@@ -48,12 +48,24 @@ static void find_name(const char *argv0) {
   }
   slash = strrchr(base, '/');
   base = slash ? slash + 1 : base;
-  n = (ssize_t)strlen(base);
-  if (n > (ssize_t)sizeof T.name - 1)
-    n = (ssize_t)sizeof T.name - 1;
-  memcpy(T.name, base, (size_t)n);
+  mproc__os_title_name(base);
+}
+
+void mproc__os_title_name(const char *name) {
+  size_t n;
+  if (!name) {
+    if (T.name[0] == 0)
+      find_name();
+    return;
+  }
+  n = strlen(name);
+  if (n > sizeof T.name - 1)
+    n = sizeof T.name - 1;
+  memcpy(T.name, name, n);
   T.name[n] = 0;
 }
+
+const char *mproc__os_program_name(void) { return T.name; }
 
 /* Move the environment's strings that follow `end` in memory to the heap
  * (environ then points at the copies) and return the new end of the area,
@@ -92,7 +104,6 @@ void mproc__os_title_init(int argc, char **argv) {
   int i;
   if (T.area || argc < 1 || !argv || !argv[0])
     return;
-  find_name(argv[0]);
   /* The area is the run of strings the kernel laid out one after the
    * other: the arguments, then the environment (as PostgreSQL does, its
    * strings move too, so that a short command line leaves room for a
@@ -130,8 +141,7 @@ void mproc__os_title_named(void) { T.named = 1; }
 
 void mproc__os_set_title(const char *role) {
   size_t n = 0;
-  if (T.name[0] == 0)
-    find_name(NULL);
+  mproc__os_title_name(NULL);
   /* The thread name holds 15 bytes: the program's name, cut. */
   if (!T.named)
     prctl(PR_SET_NAME, T.name, 0, 0, 0);

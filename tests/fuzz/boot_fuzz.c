@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *why = NULL;
   if (mproc__boot_decode_buffer(data, size, &b, &why) == 0) {
     /* Accepted: every string is terminated and the argument is all there. */
-    if (strlen(b.name) > MPROC__NAME_MAX || b.target[0] == 0 ||
+    if (strlen(b.name) > MPROC__NAME_MAX ||
+        strlen(b.program) > MPROC__BOOT_PROGRAM_MAX || b.target[0] == 0 ||
         (b.arg_size > 0 && b.arg == NULL))
       __builtin_trap();
     mproc__boot_free(&b);
