@@ -93,14 +93,12 @@ int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
   return 0;
 }
 
-/* Read a string of n bytes into dst (room for max + NUL); no NUL inside. */
-static int read_string(mproc__boot_reader_fn read, void *ctx, char *dst,
-                       size_t n, size_t max) {
-  if (n > max)
-    return MPROC_EINVAL;
-  if (n > 0 && read(ctx, dst, n) != 0)
-    return MPROC_EINVAL;
+/* Take a string of n bytes from *p into dst (room for n + NUL); no NUL
+ * inside. */
+static int take_string(const unsigned char **p, char *dst, size_t n) {
+  memcpy(dst, *p, n);
   dst[n] = 0;
+  *p += n;
   return strlen(dst) == n ? 0 : MPROC_EINVAL;
 }
 
@@ -148,7 +146,6 @@ static int read_arg(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
 int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
                        const char **why) {
   unsigned char h[MPROC__BOOT_HEADER_SIZE];
-  unsigned char hv[8];
   const char *unused;
   uint32_t i;
   if (!why)
@@ -178,27 +175,45 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
     *why = "bootstrap header out of range";
     return MPROC_EINVAL;
   }
-  if (read_string(read, ctx, b->name, get_u16(h + 28), MPROC__NAME_MAX) != 0 ||
-      read_string(read, ctx, b->identity, get_u16(h + 30),
-                  MPROC__BOOT_IDENTITY_MAX) != 0 ||
-      read_string(read, ctx, b->target, get_u16(h + 32),
-                  MPROC__BOOT_TARGET_MAX) != 0 ||
-      read_string(read, ctx, b->title, get_u16(h + 68), MPROC__TITLE_MAX) !=
-          0 ||
-      read_string(read, ctx, b->program, get_u16(h + 70),
-                  MPROC__BOOT_PROGRAM_MAX) != 0 ||
-      b->target[0] == 0) {
-    *why = "bad name, identity, target, title or program in bootstrap "
-           "message";
-    return MPROC_EINVAL;
-  }
-  for (i = 0; i < b->nhandles; i++) {
-    if (read(ctx, hv, sizeof hv) != 0 || (int64_t)get_u64(hv) < 0 ||
-        (int64_t)get_u64(hv) > MPROC__BOOT_CHANNEL_MAX) {
-      *why = "bad handle in bootstrap message";
+  {
+    /* The strings and the handles, read in one go: their lengths are in
+     * the header, and each is checked against its bound before anything
+     * is read. */
+    size_t name = get_u16(h + 28), identity = get_u16(h + 30),
+           target = get_u16(h + 32), title = get_u16(h + 68),
+           program = get_u16(h + 70);
+    unsigned char rest[MPROC__BOOT_PREFIX_MAX - MPROC__BOOT_HEADER_SIZE];
+    const unsigned char *p = rest;
+    if (name > MPROC__NAME_MAX || identity > MPROC__BOOT_IDENTITY_MAX ||
+        target > MPROC__BOOT_TARGET_MAX || target == 0 ||
+        title > MPROC__TITLE_MAX || program > MPROC__BOOT_PROGRAM_MAX) {
+      *why = "bad name, identity, target, title or program in bootstrap "
+             "message";
       return MPROC_EINVAL;
     }
-    b->handles[i] = (int64_t)get_u64(hv);
+    if (read(ctx, rest,
+             name + identity + target + title + program + 8 * b->nhandles) !=
+        0) {
+      *why = "bootstrap message cut short";
+      return MPROC_EINVAL;
+    }
+    if (take_string(&p, b->name, name) != 0 ||
+        take_string(&p, b->identity, identity) != 0 ||
+        take_string(&p, b->target, target) != 0 ||
+        take_string(&p, b->title, title) != 0 ||
+        take_string(&p, b->program, program) != 0) {
+      *why = "bad name, identity, target, title or program in bootstrap "
+             "message";
+      return MPROC_EINVAL;
+    }
+    for (i = 0; i < b->nhandles; i++, p += 8) {
+      int64_t v = (int64_t)get_u64(p);
+      if (v < 0 || v > MPROC__BOOT_CHANNEL_MAX) {
+        *why = "bad handle in bootstrap message";
+        return MPROC_EINVAL;
+      }
+      b->handles[i] = v;
+    }
   }
   return read_arg(read, ctx, b, why);
 }
