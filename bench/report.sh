@@ -40,6 +40,11 @@ run() { # run NAME COMMAND...: output into $out/NAME.txt, echoed
   cat "$out/$name.txt" >&2
 }
 
+# The share of this machine's CPU time its host took for others while the
+# benchmarks ran (steal time, Linux's /proc/stat; a virtual machine's noise).
+cpu_times() { awk '/^cpu / {print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat 2>/dev/null; }
+times_before=$(cpu_times)
+
 bin="$build/bench"
 run process "$bin/process_bench" 200 "$rounds"
 run shared "$bin/shared_bench" "$rounds"
@@ -103,6 +108,9 @@ plot "$out/start_fork.dat" with linespoints title "fork", \
 EOF
 fi
 
+steal=$(echo "$times_before $(cpu_times)" |
+  awk 'NF == 4 && $4 > $2 {printf "%.1f%%", ($3 - $1) * 100 / ($4 - $2)}')
+
 # ---- the page --------------------------------------------------------------
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
 {
@@ -111,6 +119,7 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || ec
   echo "Made by \`bench/report.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) cores ($cpu),"
   echo "$(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), $(cc --version | head -n 1)."
   echo "Load average when it started: $(cut -d' ' -f1-3 /proc/loadavg)."
+  [ -n "$steal" ] && echo "Time the host took from this machine while it ran (steal): $steal."
   echo
   echo "Every figure is the median of $rounds interleaved rounds: the subject and its"
   echo "baseline alternate within one run, so that a noisy machine weighs on both"
