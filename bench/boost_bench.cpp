@@ -161,7 +161,8 @@ int main(int argc, char **argv) {
   mproc_init(&argc, &argv);
   if (rounds < 1)
     rounds = 1;
-  mq_name = "mproc-bench-" + std::to_string(getpid());
+  // Not "mproc-...": that prefix in /dev/shm names mproc's own segments.
+  mq_name = "boost-bench-" + std::to_string(getpid());
   big_buf = static_cast<char *>(std::malloc(kMiB));
   if (!big_buf || mproc_queue_create(&small_q, nullptr) != 0 ||
       mproc_queue_create(&big_q, nullptr) != 0 || mproc_lock_create(&lock) != 0)
