@@ -93,6 +93,9 @@ int mproc__boot_encode(const mproc__boot_t *b, unsigned char *buf,
   return 0;
 }
 
+static const char bad_strings[] =
+    "bad name, identity, target, title or program in bootstrap message";
+
 /* Take a string of n bytes from *p into dst (room for n + NUL); no NUL
  * inside. */
 static int take_string(const unsigned char **p, char *dst, size_t n) {
@@ -187,8 +190,7 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
     if (name > MPROC__NAME_MAX || identity > MPROC__BOOT_IDENTITY_MAX ||
         target > MPROC__BOOT_TARGET_MAX || target == 0 ||
         title > MPROC__TITLE_MAX || program > MPROC__BOOT_PROGRAM_MAX) {
-      *why = "bad name, identity, target, title or program in bootstrap "
-             "message";
+      *why = bad_strings;
       return MPROC_EINVAL;
     }
     if (read(ctx, rest,
@@ -202,8 +204,7 @@ int mproc__boot_decode(mproc__boot_reader_fn read, void *ctx, mproc__boot_t *b,
         take_string(&p, b->target, target) != 0 ||
         take_string(&p, b->title, title) != 0 ||
         take_string(&p, b->program, program) != 0) {
-      *why = "bad name, identity, target, title or program in bootstrap "
-             "message";
+      *why = bad_strings;
       return MPROC_EINVAL;
     }
     for (i = 0; i < b->nhandles; i++, p += 8) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The spawn start method on POSIX: posix_spawn() of this executable with the
- * bootstrap flag, then the bootstrap message on a socket the child inherits.
+ * The spawn start method on POSIX: a spawn of this executable with the
+ * bootstrap flag (clone and execveat of our own on Linux, posix_spawn()
+ * elsewhere), then the bootstrap message on a socket the child inherits.
  * The protocol is common code (src/bootstrap.c); this file moves bytes and
  * descriptors.
  *
